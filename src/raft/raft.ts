@@ -1,0 +1,1065 @@
+// The Raft algorithm as a pure, deterministic state machine (the etcd/raft shape).
+//
+// Nothing here does I/O, reads a clock or draws unseeded randomness. The driver feeds it inputs:
+//   tick()                      one unit of logical time (election and heartbeat timers count ticks)
+//   step(message)               a message from a peer
+//   propose(data)               a client command (leader only)
+//   changeMembership(change)    a single-server configuration change (leader only)
+//   readIndex(id, {lease})      a linearizable read (leader only)
+//   transferLeadership(to)      hand leadership to a caught-up voter
+//   compact(index, data)        the state machine's snapshot at an applied index
+// and collects its outputs with ready(): state and entries to persist, messages to send after
+// persisting them, committed entries to apply, read states to answer. advance(ready) tells the
+// core what the driver made durable and applied.
+//
+// Beyond the Raft paper it has PreVote and CheckQuorum (thesis 9.6), pipelined replication with
+// flow control (etcd's probe/replicate/snapshot), fast conflict backtracking by term, ReadIndex
+// and lease reads (thesis 6.4), leadership transfer (thesis 3.10), learners and single-server
+// membership changes (thesis 4.1 with the "commit an entry of your term first" fix), and
+// chunked snapshot transfer.
+
+import { FlotillaError } from '../errors.js';
+import { assert } from './assert.js';
+import { RaftLog } from './log.js';
+import {
+  applyChange,
+  decodeMembership,
+  EMPTY_MEMBERSHIP,
+  encodeMembership,
+  isMember,
+  isVoter,
+  allMembers,
+  quorum,
+  type MembershipChange,
+} from './membership.js';
+import { Progress, ProgressState } from './progress.js';
+import type { Random } from './random.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
+import {
+  EntryType,
+  message,
+  MessageType,
+  NONE,
+  Role,
+  type Entry,
+  type HardState,
+  type Membership,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Snapshot,
+} from './types.js';
+
+export interface RaftConfig {
+  id: NodeId;
+  /** Ticks without hearing from a leader before campaigning (randomized in [e, 2e)). */
+  electionTick: number;
+  /** Ticks between leader heartbeats; must be well below electionTick. */
+  heartbeatTick: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Unanswered appends per follower in Replicate state. */
+  maxInflight: number;
+  /** Entry data bytes per append message (at least one entry is always sent). */
+  maxAppendBytes: number;
+  /** Proposals beyond this many uncommitted entries are refused with BUSY (back-pressure). */
+  maxUncommittedEntries: number;
+  /** Snapshot data bytes per chunk message. */
+  snapshotChunkBytes: number;
+  /** Committed entry data bytes handed out for applying per ready(). */
+  maxApplyBytes: number;
+  random: Random;
+}
+
+export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'random'> = {
+  electionTick: 10,
+  heartbeatTick: 1,
+  preVote: true,
+  checkQuorum: true,
+  maxInflight: 64,
+  maxAppendBytes: 1 << 20,
+  maxUncommittedEntries: 10_000,
+  snapshotChunkBytes: 1 << 20,
+  maxApplyBytes: 4 << 20,
+};
+
+/** What a member starts from: what its driver loaded from storage. */
+export interface RaftState {
+  hardState: HardState;
+  /** The latest snapshot (its data is what the leader sends to followers that are far behind). */
+  snapshot: Snapshot | null;
+  /** Log entries in storage, contiguous, starting at or below snapshot.index + 1. */
+  entries: Entry[];
+  /** The index the driver's state machine reflects (its restored snapshot's index). */
+  applied: number;
+}
+
+export interface Ready {
+  /** Persist before sending `messages` (null: unchanged). */
+  hardState: HardState | null;
+  /** Persist: they replace any stored entries at or after entries[0].index. */
+  entries: Entry[];
+  /** A snapshot received from the leader: persist it (dropping the whole stored log), restore the state machine from it. */
+  snapshot: Snapshot | null;
+  /** Send once the above is durable. */
+  messages: Message[];
+  /** Apply in order (after the above is durable). */
+  committed: Entry[];
+  /** Reads that may be answered once `index` has been applied. */
+  readStates: ReadState[];
+  /** Soft state, for the driver to notice leader changes. */
+  role: Role;
+  leader: NodeId;
+  term: number;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  vote: NodeId;
+  leader: NodeId;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  firstIndex: number;
+  membership: Membership;
+  transferee: NodeId;
+  progress: Array<{ id: NodeId; match: number; next: number; state: ProgressState; active: boolean }>;
+}
+
+/** Initial state of a founding member of a new group: entry 1 is the group's first configuration. */
+export function bootstrapState(membership: Membership): RaftState {
+  const entry: Entry = { index: 1, term: 1, type: EntryType.Config, data: encodeMembership(membership) };
+  return { hardState: { term: 1, vote: NONE, commit: 1 }, snapshot: null, entries: [entry], applied: 0 };
+}
+
+/** An empty member waiting to be given the log by a leader (a learner being added). */
+export function emptyState(): RaftState {
+  return { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: null, entries: [], applied: 0 };
+}
+
+/** A read waiting for its heartbeat round to be acknowledged by a quorum. */
+interface PendingRead {
+  requestId: number;
+  index: number;
+  round: number;
+}
+
+/** How many recent heartbeat rounds remember their send tick (older acks give no lease). */
+const ROUND_HISTORY = 64;
+/** Ticks a lease is shortened by, to absorb tick phase differences between members. */
+const LEASE_MARGIN_TICKS = 2;
+
+export class Raft {
+  readonly id: NodeId;
+  private readonly cfg: RaftConfig;
+
+  private term: number;
+  private vote: NodeId;
+  private lead: NodeId = NONE;
+  private role: Role = Role.Follower;
+  private readonly log: RaftLog;
+  private membership: Membership = EMPTY_MEMBERSHIP;
+  /** The latest snapshot this member holds (taken locally or installed from a leader). */
+  private snapshot: Snapshot | null;
+  private readonly receiver = new SnapshotReceiver();
+
+  // Timers, in ticks.
+  private now = 0;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** After a restart a member refuses votes for one election timeout: it may have promised a lease. */
+  private voteGuard: number;
+
+  // Candidate state.
+  private readonly votes = new Map<NodeId, boolean>();
+
+  // Leader state.
+  private readonly progress = new Map<NodeId, Progress>();
+  private pendingConfIndex = 0;
+  private transferee: NodeId = NONE;
+  private transferStarted = 0;
+  /** A TimeoutNow was sent this term: a successor may exist, so lease reads are off for the term. */
+  private leaseDisabled = false;
+  private needBroadcast = false;
+  private round = 0;
+  private readonly roundSentAt: number[] = new Array<number>(ROUND_HISTORY).fill(-Infinity);
+  private needReadRound = false;
+  private readQueue: PendingRead[] = [];
+  /** Reads that arrived before this leader committed an entry of its term. */
+  private readsAwaitingTerm: Array<{ requestId: number; lease: boolean }> = [];
+
+  // Outputs not yet handed out by ready().
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private installedSnapshot: Snapshot | null = null;
+  private persistedHardState: HardState;
+
+  constructor(cfg: RaftConfig, state: RaftState) {
+    assert(cfg.heartbeatTick > 0 && cfg.electionTick > cfg.heartbeatTick, 'electionTick must exceed heartbeatTick');
+    this.id = cfg.id;
+    this.cfg = cfg;
+    const { hardState, snapshot, entries } = state;
+    const snapIndex = snapshot?.meta.index ?? 0;
+    const offset = entries.length > 0 ? entries[0]!.index - 1 : snapIndex;
+    assert(offset <= snapIndex, `log starts at ${offset + 1}, after the snapshot at ${snapIndex}: a gap`);
+    const offsetTerm = offset === 0 ? 0 : offset === snapIndex ? snapshot!.meta.term : -1;
+    const applied = Math.max(state.applied, snapIndex);
+    this.log = new RaftLog(offset, offsetTerm, entries, Math.max(hardState.commit, snapIndex), applied);
+    this.snapshot = snapshot;
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.persistedHardState = { ...hardState };
+    this.membership = this.membershipAt(this.log.lastIndex());
+    this.voteGuard = cfg.checkQuorum ? cfg.electionTick : 0;
+    this.becomeFollower(this.term, NONE);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  tick(): void {
+    this.now++;
+    if (this.voteGuard > 0) this.voteGuard--;
+    if (this.role === Role.Leader) this.tickLeader();
+    else this.tickElection();
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+        // A member that heard from a live leader recently ignores campaigns (thesis 4.2.3): it
+        // keeps removed or partitioned members from disrupting the group, and makes leases safe.
+        if (!m.force && this.inLease()) return;
+      }
+      if (m.type === MessageType.PreVote || (m.type === MessageType.PreVoteResp && !m.reject)) {
+        // Pre-votes are asked and granted for a future term without moving to it.
+      } else {
+        const leaderMessage = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+        this.becomeFollower(m.term, leaderMessage ? m.from : NONE);
+      }
+    } else if (m.term < this.term) {
+      if (m.type === MessageType.Append || m.type === MessageType.Heartbeat) {
+        // A stale leader: tell it the newer term so it steps down (with PreVote or CheckQuorum it
+        // could otherwise stay stuck, since our campaigns no longer raise its term).
+        this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term }));
+      } else if (m.type === MessageType.PreVote) {
+        this.send(message({ type: MessageType.PreVoteResp, from: this.id, to: m.from, term: this.term, reject: true }));
+      }
+      return;
+    }
+
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        this.stepLeader(m);
+        break;
+      case Role.Candidate:
+      case Role.PreCandidate:
+        this.stepCandidate(m);
+        break;
+      case Role.Follower:
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  /** Appends a command; returns its index. Throws NOT_LEADER (details.leader) or BUSY. */
+  propose(data: Uint8Array): number {
+    this.assertCanPropose();
+    return this.appendEntry(EntryType.Normal, data);
+  }
+
+  /**
+   * Appends a single-server configuration change; it takes effect at once, on the leader and on
+   * each follower as they append it. Only one may be uncommitted, and only once this leader has
+   * committed an entry of its term (without that, single-server changes are unsafe).
+   */
+  changeMembership(change: MembershipChange): number {
+    this.assertCanPropose();
+    if (this.pendingConfIndex > this.log.committed || this.log.term(this.log.committed) !== this.term) {
+      throw new FlotillaError('BUSY', 'a membership change is still in progress', { retry: true });
+    }
+    const next = applyChange(this.membership, change);
+    if (change.type === 'promote') {
+      const pr = this.progress.get(change.node);
+      if (pr === undefined || pr.match < this.log.committed) {
+        throw new FlotillaError('BUSY', `learner ${change.node} has not caught up yet`, { retry: true });
+      }
+    }
+    const index = this.appendEntry(EntryType.Config, encodeMembership(next));
+    this.pendingConfIndex = index;
+    return index;
+  }
+
+  /**
+   * Asks for a linearizable read. A ReadState with this requestId comes out of ready() once it is
+   * safe; reads that cannot be confirmed (leadership lost) never do: the driver times them out.
+   * With `lease`, a leader within its lease answers without a heartbeat round (assumes bounded
+   * clock drift; requires checkQuorum).
+   */
+  readIndex(requestId: number, options: { lease?: boolean } = {}): void {
+    this.assertLeader();
+    const lease = options.lease === true;
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Until an entry of this term commits, the leader's commit index may lag the true one.
+      this.readsAwaitingTerm.push({ requestId, lease });
+      return;
+    }
+    this.serveRead(requestId, lease);
+  }
+
+  /** Starts handing leadership to `to`; abandoned after one election timeout. */
+  transferLeadership(to: NodeId): void {
+    this.assertLeader();
+    if (to === this.id) return;
+    if (!isVoter(this.membership, to)) throw new FlotillaError('BAD_ARGUMENT', `${to} is not a voter`);
+    if (this.transferee === to) return;
+    this.transferee = to;
+    this.transferStarted = this.now;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, true);
+  }
+
+  /**
+   * The state machine's snapshot at `index` (≤ applied). Drops log entries up to
+   * `index - keepEntries` from memory and returns that index: the driver drops the same from storage.
+   */
+  compact(index: number, data: Uint8Array, keepEntries = 0): number {
+    assert(index <= this.log.applied, `snapshot at ${index} beyond applied ${this.log.applied}`);
+    if (this.snapshot !== null && index <= this.snapshot.meta.index) return this.log.compactedTo;
+    const term = this.log.term(index);
+    assert(term !== undefined, `no term for snapshot index ${index}`);
+    this.snapshot = { meta: { index, term, membership: this.membershipAt(index) }, data };
+    const compactTo = Math.max(this.log.compactedTo, index - keepEntries);
+    this.log.compactTo(compactTo);
+    return compactTo;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outputs
+
+  hasReady(): boolean {
+    return (
+      this.needBroadcast ||
+      this.needReadRound ||
+      this.msgs.length > 0 ||
+      this.readStates.length > 0 ||
+      this.installedSnapshot !== null ||
+      this.log.persisting < this.log.lastIndex() ||
+      this.log.applying < this.log.committed ||
+      this.hardStateChanged()
+    );
+  }
+
+  ready(): Ready {
+    if (this.role === Role.Leader) {
+      // Appends and heartbeat rounds are sent once per ready: every proposal and read of a driver
+      // turn shares one message per follower.
+      if (this.needBroadcast) this.broadcastAppend();
+      if (this.needReadRound) this.broadcastHeartbeat();
+    }
+    this.needBroadcast = false;
+    this.needReadRound = false;
+    const hs = this.hardState();
+    const rd: Ready = {
+      hardState: this.hardStateChanged() ? hs : null,
+      entries: this.log.unpersisted(),
+      snapshot: this.installedSnapshot,
+      messages: this.msgs,
+      committed: this.log.unapplied(this.cfg.maxApplyBytes),
+      readStates: this.readStates,
+      role: this.role,
+      leader: this.lead,
+      term: this.term,
+    };
+    this.persistedHardState = hs;
+    this.log.persisting = this.log.lastIndex();
+    const lastCommitted = rd.committed[rd.committed.length - 1];
+    if (lastCommitted !== undefined) this.log.applying = lastCommitted.index;
+    this.msgs = [];
+    this.readStates = [];
+    this.installedSnapshot = null;
+    return rd;
+  }
+
+  /** The driver persisted `rd` and applied its committed entries. */
+  advance(rd: Ready): void {
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) {
+      this.log.stableTo(last.index, last.term);
+      const self = this.progress.get(this.id);
+      if (this.role === Role.Leader && self !== undefined && self.maybeUpdate(this.log.stable)) this.maybeCommit();
+    }
+    const lastCommitted = rd.committed[rd.committed.length - 1];
+    if (lastCommitted !== undefined) this.log.applied = Math.max(this.log.applied, lastCommitted.index);
+  }
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.lead,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      firstIndex: this.log.firstIndex(),
+      membership: this.membership,
+      transferee: this.transferee,
+      progress: [...this.progress.entries()].map(([id, p]) => ({
+        id,
+        match: p.match,
+        next: p.next,
+        state: p.state,
+        active: p.recentActive,
+      })),
+    };
+  }
+
+  get leader(): NodeId {
+    return this.lead;
+  }
+
+  get currentRole(): Role {
+    return this.role;
+  }
+
+  get currentTerm(): number {
+    return this.term;
+  }
+
+  get currentMembership(): Membership {
+    return this.membership;
+  }
+
+  /** Term of the log entry at index, if this member still has it (for checks and tests). */
+  termAt(index: number): number | undefined {
+    return this.log.term(index);
+  }
+
+  /** The log entry at index, if this member still has it in memory (for checks and tests). */
+  entryAt(index: number): Entry | undefined {
+    return this.log.entry(index);
+  }
+
+  /** Index of the last entry compacted away (0 if none). */
+  get compactedTo(): number {
+    return this.log.compactedTo;
+  }
+
+  get lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  get committed(): number {
+    return this.log.committed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Roles
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.role = Role.Follower;
+    this.lead = lead;
+    this.resetTimers();
+    this.resetLeaderState();
+  }
+
+  private becomePreCandidate(): void {
+    this.role = Role.PreCandidate;
+    this.lead = NONE;
+    this.votes.clear();
+    this.resetTimers();
+    this.resetLeaderState();
+  }
+
+  private becomeCandidate(): void {
+    this.term++;
+    this.vote = this.id;
+    this.role = Role.Candidate;
+    this.lead = NONE;
+    this.votes.clear();
+    this.resetTimers();
+    this.resetLeaderState();
+  }
+
+  private becomeLeader(): void {
+    this.role = Role.Leader;
+    this.lead = this.id;
+    this.resetTimers();
+    this.resetLeaderState();
+    for (const id of allMembers(this.membership)) this.addProgress(id);
+    // No configuration change until an entry of this term commits (Ongaro's single-server fix).
+    this.pendingConfIndex = this.log.lastIndex();
+    this.appendEntry(EntryType.Normal, new Uint8Array(0));
+  }
+
+  private resetTimers(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    const e = this.cfg.electionTick;
+    this.randomizedElectionTimeout = e + Math.floor(this.cfg.random() * e);
+  }
+
+  private resetLeaderState(): void {
+    this.progress.clear();
+    this.transferee = NONE;
+    this.leaseDisabled = false;
+    this.needBroadcast = false;
+    this.needReadRound = false;
+    this.readQueue = [];
+    this.readsAwaitingTerm = [];
+  }
+
+  private addProgress(id: NodeId): void {
+    const pr = new Progress(this.log.lastIndex() + 1, this.cfg.maxInflight);
+    if (id === this.id) {
+      pr.match = this.log.stable;
+      pr.becomeReplicate();
+      pr.recentActive = true;
+    }
+    this.progress.set(id, pr);
+  }
+
+  private promotable(): boolean {
+    return isVoter(this.membership, this.id);
+  }
+
+  private inLease(): boolean {
+    if (!this.cfg.checkQuorum) return false;
+    return this.voteGuard > 0 || (this.lead !== NONE && this.electionElapsed < this.cfg.electionTick);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign(this.cfg.preVote ? 'pre' : 'real');
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTick) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+    }
+    if (this.transferee !== NONE && this.now - this.transferStarted >= this.cfg.electionTick) {
+      this.transferee = NONE; // abandoned: proposals resume
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const id of this.membership.voters) {
+      if (id === this.id || this.progress.get(id)?.recentActive === true) active++;
+    }
+    return active >= quorum(this.membership);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Elections
+
+  private campaign(kind: 'pre' | 'real' | 'transfer'): void {
+    if (!this.promotable()) return;
+    let voteTerm: number;
+    if (kind === 'pre') {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    const type = kind === 'pre' ? MessageType.PreVote : MessageType.Vote;
+    if (this.poll(this.id, true) === 'won') {
+      if (kind === 'pre') this.campaign('real');
+      else this.becomeLeader();
+      return;
+    }
+    for (const id of this.membership.voters) {
+      if (id === this.id) continue;
+      this.send(
+        message({
+          type,
+          from: this.id,
+          to: id,
+          term: voteTerm,
+          index: this.log.lastIndex(),
+          logTerm: this.log.lastTerm(),
+          force: kind === 'transfer',
+        }),
+      );
+    }
+  }
+
+  private poll(from: NodeId, granted: boolean): 'won' | 'lost' | 'pending' {
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    let yes = 0;
+    let no = 0;
+    for (const id of this.membership.voters) {
+      const v = this.votes.get(id);
+      if (v === true) yes++;
+      else if (v === false) no++;
+    }
+    const q = quorum(this.membership);
+    if (yes >= q) return 'won';
+    if (no > this.membership.voters.length - q) return 'lost';
+    return 'pending';
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const pre = m.type === MessageType.PreVote;
+    const canVote =
+      this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term);
+    const grant = canVote && this.log.isUpToDate(m.index, m.logTerm);
+    if (grant && !pre) {
+      this.electionElapsed = 0;
+      this.vote = m.from;
+    }
+    this.send(
+      message({
+        type: pre ? MessageType.PreVoteResp : MessageType.VoteResp,
+        from: this.id,
+        to: m.from,
+        // A granted pre-vote answers for the future term; a refusal tells our own.
+        term: grant && pre ? m.term : this.term,
+        reject: !grant,
+      }),
+    );
+  }
+
+  private stepCandidate(m: Message): void {
+    const expected = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
+    switch (m.type) {
+      case MessageType.Append:
+      case MessageType.Heartbeat:
+      case MessageType.Snapshot:
+        // A leader of our term exists.
+        this.becomeFollower(this.term, m.from);
+        this.stepFollower(m);
+        return;
+      case expected: {
+        const result = this.poll(m.from, !m.reject);
+        if (result === 'won') {
+          if (this.role === Role.PreCandidate) this.campaign('real');
+          else this.becomeLeader();
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, NONE);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Follower
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.Append:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        return;
+      case MessageType.Heartbeat:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+        this.send(message({ type: MessageType.HeartbeatResp, from: this.id, to: m.from, term: this.term, context: m.context }));
+        return;
+      case MessageType.Snapshot:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshotChunk(m);
+        return;
+      case MessageType.TimeoutNow:
+        // The leader hands over: campaign at once, skipping PreVote and others' leases.
+        this.campaign('transfer');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    const reply = (fields: Partial<Message>) =>
+      this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, ...fields }));
+    if (m.index < this.log.committed) {
+      reply({ index: this.log.committed });
+      return;
+    }
+    let configTouched = false;
+    const last = this.log.maybeAppend(m.index, m.logTerm, m.entries, () => {
+      configTouched = true;
+    });
+    if (last === undefined) {
+      const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+      reply({ index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+      return;
+    }
+    if (configTouched || m.entries.some((e) => e.type === EntryType.Config)) {
+      this.membership = this.membershipAt(this.log.lastIndex());
+    }
+    this.log.commitTo(Math.min(m.commit, last));
+    reply({ index: last });
+  }
+
+  private handleSnapshotChunk(m: Message): void {
+    const chunk = m.snapshot;
+    if (chunk === null) return;
+    if (chunk.meta.index <= this.log.committed) {
+      // We already have everything it covers.
+      this.receiver.reset();
+      this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      return;
+    }
+    const result = this.receiver.accept(chunk);
+    if ('next' in result) {
+      this.send(
+        message({ type: MessageType.SnapshotResp, from: this.id, to: m.from, term: this.term, index: result.next, logTerm: chunk.meta.index }),
+      );
+      return;
+    }
+    this.installSnapshot(result.done);
+    this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index: this.log.lastIndex() }));
+  }
+
+  private installSnapshot(snap: Snapshot): void {
+    const { index, term } = snap.meta;
+    if (this.log.matchTerm(index, term)) {
+      // Our log already holds the snapshot's last entry: keep the log, just commit.
+      this.log.commitTo(index);
+      return;
+    }
+    this.log.restore(index, term);
+    this.snapshot = snap;
+    this.installedSnapshot = snap;
+    this.membership = snap.meta.membership;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader
+
+  private stepLeader(m: Message): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    switch (m.type) {
+      case MessageType.AppendResp:
+        pr.recentActive = true;
+        if (m.reject) this.handleAppendRejected(m, pr);
+        else this.handleAppendAccepted(m, pr);
+        return;
+      case MessageType.HeartbeatResp:
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (m.context > pr.ackedRound) {
+          pr.ackedRound = m.context;
+          this.confirmReads();
+        }
+        if (pr.state === ProgressState.Snapshot) {
+          this.sendSnapshotChunk(m.from, pr); // retransmit the unacknowledged chunk
+        } else {
+          if (pr.state === ProgressState.Replicate && pr.isPaused()) pr.freeFirstInflight();
+          if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+        }
+        return;
+      case MessageType.SnapshotResp:
+        pr.recentActive = true;
+        if (pr.state !== ProgressState.Snapshot || m.logTerm !== pr.snapshotIndex) return;
+        pr.snapshotOffset = m.index;
+        this.sendSnapshotChunk(m.from, pr);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppendRejected(m: Message, pr: Progress): void {
+    // Fast backtracking: skip every entry of the follower's conflicting term in one step.
+    const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
+    if (pr.maybeDecrTo(m.index, hint)) {
+      if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+      this.sendAppend(m.from, true);
+    }
+  }
+
+  private handleAppendAccepted(m: Message, pr: Progress): void {
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === ProgressState.Probe) {
+      pr.becomeReplicate();
+    } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.snapshotIndex) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    }
+    if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, false);
+    // Pipeline whatever else the follower lacks.
+    while (pr.state === ProgressState.Replicate && pr.next <= this.log.lastIndex() && this.sendAppend(m.from, false)) {
+      // each round sends one more message's worth of entries
+    }
+    if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  /** Advances commit to the highest index stored on a quorum of voters, if it is of this term (§5.4.2). */
+  private maybeCommit(): boolean {
+    const voters = this.membership.voters;
+    if (voters.length === 0) return false;
+    const matches = voters.map((id) => this.progress.get(id)?.match ?? 0).sort((a, b) => b - a);
+    const index = matches[quorum(this.membership) - 1]!;
+    if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
+    this.log.commitTo(index);
+    this.needBroadcast = true;
+    this.onCommit();
+    return true;
+  }
+
+  private onCommit(): void {
+    if (this.readsAwaitingTerm.length > 0) {
+      const waiting = this.readsAwaitingTerm;
+      this.readsAwaitingTerm = [];
+      for (const r of waiting) this.serveRead(r.requestId, r.lease);
+    }
+    if (!isVoter(this.membership, this.id) && this.pendingConfIndex <= this.log.committed) {
+      // Our own removal is committed: hand over to the most up-to-date voter and step down.
+      let best: NodeId = NONE;
+      let bestMatch = -1;
+      for (const id of this.membership.voters) {
+        const match = this.progress.get(id)?.match ?? 0;
+        if (match > bestMatch) [best, bestMatch] = [id, match];
+      }
+      this.broadcastAppend(); // let the others learn the commit
+      if (best !== NONE && bestMatch === this.log.lastIndex()) this.sendTimeoutNow(best);
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  private appendEntry(type: EntryType, data: Uint8Array): number {
+    const index = this.log.lastIndex() + 1;
+    this.log.append([{ index, term: this.term, type, data }]);
+    if (type === EntryType.Config) this.setMembership(decodeMembership(data));
+    this.needBroadcast = true;
+    return index;
+  }
+
+  private setMembership(next: Membership): void {
+    this.membership = next;
+    if (this.role !== Role.Leader) return;
+    for (const id of allMembers(next)) if (!this.progress.has(id)) this.addProgress(id);
+    for (const id of [...this.progress.keys()]) {
+      if (!isMember(next, id) && id !== this.id) this.progress.delete(id);
+    }
+    if (this.transferee !== NONE && !isVoter(next, this.transferee)) this.transferee = NONE;
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      if (!this.sendAppend(id, true)) continue;
+      const pr = this.progress.get(id)!;
+      while (pr.state === ProgressState.Replicate && pr.next <= this.log.lastIndex() && this.sendAppend(id, false)) {
+        // keep the pipeline full
+      }
+    }
+  }
+
+  /** Sends the follower what it lacks (or a snapshot). False if nothing was sent. */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxAppendBytes);
+    if (prevTerm === undefined || entries === undefined) {
+      this.startSnapshot(to, pr);
+      return true;
+    }
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send(
+      message({
+        type: MessageType.Append,
+        from: this.id,
+        to,
+        term: this.term,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+      }),
+    );
+    const last = entries[entries.length - 1];
+    if (last !== undefined) pr.sentEntries(last.index);
+    else if (pr.state === ProgressState.Probe) pr.probeSent = true;
+    return true;
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): void {
+    assert(this.snapshot !== null, `follower ${to} needs compacted entries but there is no snapshot`);
+    pr.becomeSnapshot(this.snapshot.meta.index);
+    this.sendSnapshotChunk(to, pr);
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const snap = this.snapshot;
+    if (snap === null) return;
+    if (snap.meta.index !== pr.snapshotIndex) {
+      // A newer snapshot replaced the one being sent: start over with it.
+      pr.becomeSnapshot(snap.meta.index);
+    }
+    const total = snap.data.length;
+    if (pr.snapshotOffset > total) pr.snapshotOffset = 0;
+    const data = snap.data.subarray(pr.snapshotOffset, pr.snapshotOffset + this.cfg.snapshotChunkBytes);
+    this.send(
+      message({
+        type: MessageType.Snapshot,
+        from: this.id,
+        to,
+        term: this.term,
+        snapshot: { meta: snap.meta, offset: pr.snapshotOffset, total, data },
+      }),
+    );
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.leaseDisabled = true;
+    this.send(message({ type: MessageType.TimeoutNow, from: this.id, to, term: this.term }));
+  }
+
+  private broadcastHeartbeat(): void {
+    this.round++;
+    this.roundSentAt[this.round % ROUND_HISTORY] = this.now;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.send(
+        message({
+          type: MessageType.Heartbeat,
+          from: this.id,
+          to: id,
+          term: this.term,
+          // Never beyond what the follower has: it could not know those entries are ours.
+          commit: Math.min(pr.match, this.log.committed),
+          context: this.round,
+        }),
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+
+  private serveRead(requestId: number, lease: boolean): void {
+    const onlyVoter = this.membership.voters.length === 1 && this.membership.voters[0] === this.id;
+    if (onlyVoter || (lease && this.leaseValid())) {
+      this.readStates.push({ requestId, index: this.log.committed });
+      return;
+    }
+    // Confirmed by the next heartbeat round (sent at the next ready()).
+    this.readQueue.push({ requestId, index: this.log.committed, round: this.round + 1 });
+    this.needReadRound = true;
+  }
+
+  /** Releases every queued read whose round a quorum of voters acknowledged. */
+  private confirmReads(): void {
+    while (this.readQueue.length > 0) {
+      const read = this.readQueue[0]!;
+      let acks = 0;
+      for (const id of this.membership.voters) {
+        if (id === this.id || (this.progress.get(id)?.ackedRound ?? 0) >= read.round) acks++;
+      }
+      if (acks < quorum(this.membership)) return;
+      this.readQueue.shift();
+      this.readStates.push({ requestId: read.requestId, index: read.index });
+    }
+  }
+
+  /**
+   * A leader's lease runs for an election timeout from the send time of the latest heartbeat
+   * round a quorum acknowledged: until then, those voters refuse to vote for anyone else.
+   */
+  private leaseValid(): boolean {
+    if (!this.cfg.checkQuorum || this.leaseDisabled || this.transferee !== NONE) return false;
+    const sentTicks = this.membership.voters
+      .map((id) => {
+        if (id === this.id) return this.now;
+        const acked = this.progress.get(id)?.ackedRound ?? 0;
+        if (acked === 0 || acked <= this.round - ROUND_HISTORY) return -Infinity;
+        return this.roundSentAt[acked % ROUND_HISTORY]!;
+      })
+      .sort((a, b) => b - a);
+    const start = sentTicks[quorum(this.membership) - 1]!;
+    return this.now < start + this.cfg.electionTick - LEASE_MARGIN_TICKS;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  private assertLeader(): void {
+    if (this.role !== Role.Leader) {
+      throw new FlotillaError('NOT_LEADER', `${this.id} is not the leader`, { leader: this.lead });
+    }
+  }
+
+  private assertCanPropose(): void {
+    this.assertLeader();
+    if (this.transferee !== NONE) {
+      throw new FlotillaError('BUSY', 'leadership transfer in progress', { leader: this.transferee, retry: true });
+    }
+    if (this.log.lastIndex() - this.log.committed >= this.cfg.maxUncommittedEntries) {
+      throw new FlotillaError('BUSY', 'too many uncommitted entries', { retry: true });
+    }
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private hardStateChanged(): boolean {
+    const p = this.persistedHardState;
+    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.log.committed;
+  }
+
+  /** The configuration in force at `index`: the last configuration entry at or before it, or the snapshot's. */
+  private membershipAt(index: number): Membership {
+    const snapIndex = this.snapshot?.meta.index ?? 0;
+    for (const e of this.log.reverse()) {
+      if (e.index > index || e.type !== EntryType.Config) continue;
+      if (e.index <= snapIndex) break;
+      return decodeMembership(e.data);
+    }
+    if (this.snapshot !== null && snapIndex <= index) return this.snapshot.meta.membership;
+    for (const e of this.log.reverse()) {
+      if (e.index <= index && e.type === EntryType.Config) return decodeMembership(e.data);
+    }
+    return EMPTY_MEMBERSHIP;
+  }
+}
