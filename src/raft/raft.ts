@@ -451,11 +451,6 @@ export class Raft {
     return this.log.entry(index);
   }
 
-  /** The log entry at index, if this member still has it in memory (for checks and tests). */
-  entryAt(index: number): Entry | undefined {
-    return this.log.entry(index);
-  }
-
   /** The latest snapshot this member holds, if any. */
   get latestSnapshot(): Snapshot | null {
     return this.snapshot;
