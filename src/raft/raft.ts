@@ -213,7 +213,7 @@ export class Raft {
     this.vote = hardState.vote;
     this.persistedHardState = { ...hardState };
     this.membership = this.membershipAt(this.log.lastIndex());
-    this.voteGuard = cfg.checkQuorum ? cfg.electionTick : 0;
+    this.voteGuard = cfg.electionTick;
     this.becomeFollower(this.term, NONE);
   }
 
@@ -543,8 +543,12 @@ export class Raft {
     return isVoter(this.membership, this.id);
   }
 
+  /**
+   * Within an election timeout of hearing from a leader (or of a restart), a member neither votes
+   * nor moves to a campaigner's term (thesis 4.2.3): removed or partitioned members cannot disrupt
+   * a working leader, and leader leases stay sound. Independent of CheckQuorum.
+   */
   private inLease(): boolean {
-    if (!this.cfg.checkQuorum) return false;
     return this.voteGuard > 0 || (this.lead !== NONE && this.electionElapsed < this.cfg.electionTick);
   }
 
