@@ -18,10 +18,15 @@ export interface GroupRecord {
 
 /**
  * The writes of one loop turn, for any number of groups. Applied atomically by `LogStore.write`,
- * in the order they were added.
+ * in the order they were added. Arguments are checked and copied when added (a bad one throws
+ * BAD_ARGUMENT), so the caller may reuse its objects at once.
  */
 export interface WriteBatch {
-  /** Append entries; any stored entry at or after entries[0].index is replaced (log truncation). */
+  /**
+   * Append entries; any stored entry at or after entries[0].index is replaced (log truncation).
+   * Indexes must be consecutive; an empty list adds nothing. The log must stay contiguous: an
+   * append starting beyond the stored last index + 1 makes `write` reject with BAD_ARGUMENT.
+   */
   appendEntries(groupId: number, entries: Entry[]): void;
   setHardState(groupId: number, hardState: HardState): void;
   /** Store a snapshot and delete every log entry at or below its index. */
@@ -31,7 +36,7 @@ export interface WriteBatch {
   compact(groupId: number, index: number): void;
   /** Delete every record of the group. */
   deleteGroup(groupId: number): void;
-  /** Host-level metadata (group registry, host identity). */
+  /** Host-level metadata (group registry, host identity). Keys are at most 1024 UTF-8 bytes. */
   setMeta(key: string, value: Uint8Array): void;
   deleteMeta(key: string): void;
   /** Number of operations added so far. */
@@ -41,11 +46,18 @@ export interface WriteBatch {
 export interface LogStore {
   /** Open (or create) the store. Refuses a data dir written by a newer format version. */
   open(): Promise<void>;
+  /**
+   * Waits for the writes and reads already accepted, then closes. A closed store (or one never
+   * opened) rejects every call with STORAGE_UNAVAILABLE until opened again.
+   */
   close(): Promise<void>;
   newBatch(): WriteBatch;
   /**
-   * Apply a batch atomically. With sync, resolves only once it is durable. After any write or
-   * sync error the store is failed: this and every later write rejects with STORAGE_FAILED.
+   * Apply a batch atomically. With sync, resolves only once it is durable, together with every
+   * earlier write (so an empty batch with sync makes earlier unsynced writes durable). Writes
+   * apply one at a time, in call order. After any write or sync error the store is failed: this
+   * and every later write rejects with STORAGE_FAILED (until the store is opened again, after
+   * the host restarted). A batch refused with BAD_ARGUMENT writes nothing and fails nothing.
    */
   write(batch: WriteBatch, options: { sync: boolean }): Promise<void>;
   /** Ids of every group with any record. */

@@ -1,0 +1,317 @@
+// The LogStore every engine shares, over any ordered key-value backend (kv-backend.ts). It owns
+// the behaviour that must not differ between engines: the open/closed guard (the rocksdb binding
+// segfaults when used while closed, so nothing reaches a backend unless the store is open),
+// fail-stop after a write error, the format version check, serialized writes, and decoding.
+
+import { FlotillaError } from '../errors.js';
+import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import { NONE } from '../raft/types.js';
+import {
+  DecodeError,
+  FORMAT_VERSION,
+  GROUPS_END,
+  INDEX_LIMIT,
+  MAX_GROUP_ID,
+  RecordKind,
+  VERSION_KEY,
+  decodeApplied,
+  decodeEntry,
+  decodeHardState,
+  decodeSnapshot,
+  decodeVersion,
+  encodeVersion,
+  entryKey,
+  groupEnd,
+  groupKey,
+  groupStart,
+  metaKey,
+  metaName,
+  parseGroupKey,
+  prefixEnd,
+} from './encoding.js';
+import type { KvBackend } from './kv-backend.js';
+import type { GroupRecord, LogStore, WriteBatch } from './log-store.js';
+import { KvWriteBatch, checkGroupId } from './write-batch.js';
+import { type LogBounds, groupsWithLogChanges, planWrite } from './write-plan.js';
+
+type State = 'closed' | 'opening' | 'open' | 'closing';
+
+export class KvLogStore implements LogStore {
+  private state: State = 'closed';
+  /** The first write or sync error: once set, every write is refused (fail-stop). */
+  private failure: unknown = null;
+  /** Tail of the write queue: writes apply one at a time, in call order. */
+  private writeTail: Promise<unknown> = Promise.resolve();
+  /** Operations that reached the backend and have not settled; close waits for them. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Log bounds of groups written or loaded since open, so truncation needs no reads. */
+  private readonly bounds = new Map<number, LogBounds>();
+  /** Odd while a batch is being applied; bumped before and after, so a read knows if it raced one. */
+  private writeSeq = 0;
+  /** Changes on every open, close and halt; a queued write from an earlier epoch is refused. */
+  private epoch = 0;
+
+  constructor(protected readonly backend: KvBackend) {}
+
+  async open(): Promise<void> {
+    if (this.state !== 'closed') throw unavailable(`${this.backend.location} is already ${this.state}`);
+    this.state = 'opening';
+    try {
+      await this.backend.open();
+    } catch (err) {
+      this.state = 'closed';
+      throw err;
+    }
+    try {
+      await this.checkVersion();
+    } catch (err) {
+      await this.backend.close().catch(() => undefined);
+      this.state = 'closed';
+      throw err;
+    }
+    this.failure = null;
+    this.bounds.clear();
+    this.epoch++;
+    this.state = 'open';
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    await Promise.allSettled([this.writeTail, ...this.inflight]);
+    try {
+      await this.backend.close();
+    } finally {
+      this.epoch++;
+      this.state = 'closed';
+    }
+  }
+
+  newBatch(): WriteBatch {
+    return new KvWriteBatch(this);
+  }
+
+  write(batch: WriteBatch, options: { sync: boolean }): Promise<void> {
+    if (!(batch instanceof KvWriteBatch) || batch.owner !== this) {
+      return Promise.reject(new FlotillaError('BAD_ARGUMENT', 'the batch was not made by this store'));
+    }
+    if (this.state !== 'open') return Promise.reject(unavailable(`${this.backend.location} is not open`));
+    if (this.failure !== null) return Promise.reject(this.failedError());
+    const epoch = this.epoch;
+    const done = this.writeTail.then(() => this.apply(batch, options.sync, epoch));
+    this.writeTail = done.catch(() => undefined);
+    return done;
+  }
+
+  groupIds(): Promise<number[]> {
+    return this.read(async () => {
+      const ids: number[] = [];
+      let from = groupStart(0);
+      for (;;) {
+        const [first] = await this.backend.range(from, GROUPS_END, { limit: 1 });
+        if (first === undefined) return ids;
+        const { groupId } = this.decode(() => parseGroupKey(first[0]), 'a record key');
+        ids.push(groupId);
+        if (groupId === MAX_GROUP_ID) return ids;
+        from = groupEnd(groupId);
+      }
+    });
+  }
+
+  loadGroup(groupId: number): Promise<GroupRecord> {
+    const epoch = this.epoch;
+    const writeSeq = this.writeSeq;
+    return this.read(async () => {
+      checkGroupId(groupId);
+      const record: GroupRecord = {
+        groupId,
+        hardState: { term: 0, vote: NONE, commit: 0 },
+        snapshot: null,
+        entries: [],
+        applied: 0,
+      };
+      for (const [key, value] of await this.backend.range(groupStart(groupId), groupEnd(groupId))) {
+        const { kind, index } = this.decode(() => parseGroupKey(key), `a record key of group ${groupId}`);
+        switch (kind) {
+          case RecordKind.HardState:
+            record.hardState = this.decode((): HardState => decodeHardState(value), `the hard state of group ${groupId}`);
+            break;
+          case RecordKind.Applied:
+            record.applied = this.decode(() => decodeApplied(value), `the applied index of group ${groupId}`);
+            break;
+          case RecordKind.Snapshot:
+            record.snapshot = this.decode((): Snapshot => decodeSnapshot(value), `the snapshot of group ${groupId}`);
+            break;
+          case RecordKind.Entry: {
+            const previous = record.entries[record.entries.length - 1];
+            if (previous !== undefined && index !== previous.index + 1) {
+              throw corrupt(`group ${groupId}: log entries jump from index ${previous.index} to ${index}`, groupId, index);
+            }
+            record.entries.push(this.decodeEntry(groupId, index, value));
+            break;
+          }
+          default:
+            throw corrupt(`group ${groupId}: unknown record kind ${kind} in ${this.backend.location}`, groupId);
+        }
+      }
+      // Restarting groups load before they write: remember their log bounds if no write raced the read.
+      if (epoch === this.epoch && writeSeq === this.writeSeq && writeSeq % 2 === 0) {
+        const first = record.entries[0];
+        const last = record.entries[record.entries.length - 1];
+        this.bounds.set(groupId, first && last ? { first: first.index, last: last.index } : null);
+      }
+      return record;
+    });
+  }
+
+  entries(groupId: number, from: number, to: number): Promise<Entry[]> {
+    return this.read(async () => {
+      checkGroupId(groupId);
+      const start = Math.max(0, Math.ceil(from));
+      const end = Math.min(INDEX_LIMIT, Math.ceil(to));
+      if (!(start < end)) return [];
+      const pairs = await this.backend.range(entryKey(groupId, start), entryKey(groupId, end));
+      return pairs.map(([key, value]) => {
+        const { index } = this.decode(() => parseGroupKey(key), `a log key of group ${groupId}`);
+        return this.decodeEntry(groupId, index, value);
+      });
+    });
+  }
+
+  getMeta(key: string): Promise<Uint8Array | undefined> {
+    return this.read(() => this.backend.get(metaKey(key)));
+  }
+
+  listMeta(prefix: string): Promise<Array<[string, Uint8Array]>> {
+    return this.read(async () => {
+      const start = metaKey(prefix);
+      const pairs = await this.backend.range(start, prefixEnd(start));
+      return pairs.map(([key, value]): [string, Uint8Array] => [this.decode(() => metaName(key), 'a metadata key'), value]);
+    });
+  }
+
+  /** Stop serving at once, as a process that dies would: later calls fail STORAGE_UNAVAILABLE. */
+  protected halt(): void {
+    this.epoch++;
+    this.state = 'closed';
+  }
+
+  private async apply(batch: KvWriteBatch, sync: boolean, epoch: number): Promise<void> {
+    this.checkWritable(epoch);
+    const bounds = new Map<number, LogBounds>();
+    try {
+      const groups = [...groupsWithLogChanges(batch.ops)];
+      const found = await Promise.all(groups.map((groupId) => this.logBounds(groupId)));
+      groups.forEach((groupId, i) => bounds.set(groupId, found[i] ?? null));
+    } catch (err) {
+      throw this.fail(err);
+    }
+    const ops = planWrite(batch.ops, bounds);
+    // A sync with nothing to write still has to make earlier unsynced writes durable.
+    if (ops.length === 0 && sync) ops.push({ type: 'put', key: VERSION_KEY, value: encodeVersion(FORMAT_VERSION) });
+    if (ops.length > 0) {
+      this.checkWritable(epoch);
+      this.writeSeq++;
+      try {
+        await this.track(this.backend.write(ops, sync));
+      } catch (err) {
+        throw this.fail(err);
+      } finally {
+        this.writeSeq++;
+      }
+    }
+    for (const [groupId, b] of bounds) this.bounds.set(groupId, b);
+  }
+
+  private async logBounds(groupId: number): Promise<LogBounds> {
+    const known = this.bounds.get(groupId);
+    if (known !== undefined) return known;
+    const start = groupKey(groupId, RecordKind.Entry);
+    const end = groupEnd(groupId);
+    const [first] = await this.track(this.backend.range(start, end, { limit: 1 }));
+    const [last] = await this.track(this.backend.range(start, end, { limit: 1, reverse: true }));
+    if (first === undefined || last === undefined) return null;
+    return { first: parseGroupKey(first[0]).index, last: parseGroupKey(last[0]).index };
+  }
+
+  private async checkVersion(): Promise<void> {
+    const stored = await this.backend.get(VERSION_KEY);
+    if (stored === undefined) {
+      await this.backend.write([{ type: 'put', key: VERSION_KEY, value: encodeVersion(FORMAT_VERSION) }], true);
+      return;
+    }
+    const version = this.decode(() => decodeVersion(stored), 'the format version record');
+    if (version > FORMAT_VERSION) {
+      throw new FlotillaError(
+        'STORAGE_VERSION',
+        `${this.backend.location} was written by storage format version ${version}, but this flotilla ` +
+          `reads format version ${FORMAT_VERSION} at most: upgrade flotilla to open it`,
+        { version, supported: FORMAT_VERSION },
+      );
+    }
+  }
+
+  /** A write may proceed if the store has not closed or crashed since it was accepted. */
+  private checkWritable(epoch: number): void {
+    if (epoch !== this.epoch) throw unavailable(`${this.backend.location} was closed`);
+    if (this.failure !== null) throw this.failedError();
+  }
+
+  private fail(err: unknown): FlotillaError {
+    if (this.failure === null) this.failure = err;
+    return this.failedError();
+  }
+
+  private failedError(): FlotillaError {
+    return new FlotillaError(
+      'STORAGE_FAILED',
+      `${this.backend.location} refuses writes after a write failed: ${describe(this.failure)}`,
+      { cause: this.failure },
+    );
+  }
+
+  /** Runs a read against the backend only while open, and lets close wait for it. */
+  private read<T>(run: () => Promise<T>): Promise<T> {
+    if (this.state !== 'open') return Promise.reject(unavailable(`${this.backend.location} is not open`));
+    return this.track(run());
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inflight.add(promise);
+    const untrack = (): void => {
+      this.inflight.delete(promise);
+    };
+    promise.then(untrack, untrack);
+    return promise;
+  }
+
+  private decodeEntry(groupId: number, index: number, value: Uint8Array): Entry {
+    try {
+      return decodeEntry(index, value);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      throw corrupt(`group ${groupId}: log entry ${index} in ${this.backend.location} cannot be decoded: ${err.message}`, groupId, index);
+    }
+  }
+
+  private decode<T>(run: () => T, what: string): T {
+    try {
+      return run();
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      throw new FlotillaError('STORAGE_CORRUPT', `${what} in ${this.backend.location} cannot be decoded: ${err.message}`);
+    }
+  }
+}
+
+function unavailable(message: string): FlotillaError {
+  return new FlotillaError('STORAGE_UNAVAILABLE', message);
+}
+
+function corrupt(message: string, groupId: number, index?: number): FlotillaError {
+  return new FlotillaError('STORAGE_CORRUPT', message, index === undefined ? { groupId } : { groupId, index });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
