@@ -1,0 +1,85 @@
+// What travels between hosts, as plain TS data. The codec maps these onto the protobuf schema in
+// proto/flotilla.proto; nothing above transport/ sees a generated class.
+import type { ErrorCode } from '../errors.js';
+import type { Message, NodeId } from '../raft/types.js';
+
+/** A host's stable id (the same id its Raft members use). */
+export type HostId = NodeId;
+
+/** One Raft message of one group. */
+export interface RaftItem {
+  kind: 'raft';
+  groupId: number;
+  message: Message;
+}
+
+/** One group's entry in a coalesced heartbeat. */
+export interface GroupBeat {
+  groupId: number;
+  term: number;
+  commit: number;
+}
+
+/** Every group's heartbeat from one host to another in one item (and likewise the responses). */
+export interface CoalescedHeartbeatItem {
+  kind: 'heartbeat' | 'heartbeatResp';
+  from: HostId;
+  to: HostId;
+  beats: GroupBeat[];
+}
+
+export type RequestKind = 'command' | 'query';
+export type Consistency = 'linearizable' | 'lease' | 'stale';
+
+/** A client call forwarded to the host believed to lead the group. */
+export interface ClientRequestItem {
+  kind: 'clientRequest';
+  /** Chosen by the sending host, unique among its outstanding requests; echoed in the response. */
+  requestId: number;
+  group: string;
+  requestKind: RequestKind;
+  payload: Uint8Array;
+  /** Client session (client id, sequence) that makes a retried command apply once. */
+  clientId: string;
+  seq: number;
+  /** Meaningful for queries; commands are always linearizable. */
+  consistency: Consistency;
+  /** What is left of the caller's deadline, so the receiver does not work past it. */
+  timeoutMs: number;
+}
+
+export interface ClientResponseItem {
+  kind: 'clientResponse';
+  requestId: number;
+  /** Null on success. */
+  error: { code: ErrorCode; message: string } | null;
+  payload: Uint8Array;
+  /** Where the leader is believed to be ('' when unknown) and its term, for the leader cache. */
+  leaderHint: HostId;
+  leaderTerm: number;
+}
+
+/** up: serving; draining: deactivating, members moving off; stopping: about to go away. */
+export type Liveness = 'up' | 'draining' | 'stopping';
+
+/** Host liveness, once per host pair. `sentAt` is the pinger's clock reading, echoed by the pong. */
+export interface HostPingItem {
+  kind: 'ping' | 'pong';
+  sentAt: number;
+  liveness: Liveness;
+}
+
+/** Everything the host loop sends and receives through a Transport. */
+export type Item = RaftItem | CoalescedHeartbeatItem | ClientRequestItem | ClientResponseItem | HostPingItem;
+
+/**
+ * The connection handshake (see handshake.ts); only ws-transport sees these. The dialer sends
+ * hello and auth, the acceptor challenge and accept.
+ */
+export type HandshakeItem =
+  | { kind: 'hello'; hostId: HostId; incarnation: string; nonce: Uint8Array }
+  | { kind: 'challenge'; hostId: HostId; incarnation: string; nonce: Uint8Array }
+  | { kind: 'auth'; proof: Uint8Array }
+  | { kind: 'accept'; proof: Uint8Array };
+
+export type WireItem = Item | HandshakeItem;

@@ -1,0 +1,282 @@
+// The real Transport: one authenticated WebSocket per host pair, binary frames, no compression.
+//
+// Every host listens, and dials each peer it knows that it has no link to. If both hosts of a
+// pair dial at once, both connections authenticate and each host keeps the same one: the one
+// dialed by the smaller host id (connection.ts admit/opened below). A dial that fails is retried
+// with capped, jittered exponential backoff, so a host that is down costs one timer.
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { WebSocket, WebSocketServer } from 'ws';
+import { FlotillaError } from '../errors.js';
+import { formatAddress, parseAddress } from './address.js';
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
+import { TransportBase, type QueueOptions } from './base.js';
+import { CloseCode, Connection, type ConnectionOwner, type Refusal } from './connection.js';
+import { newIncarnation } from './handshake.js';
+import type { HostId, Item } from './items.js';
+
+export interface WsTransportOptions extends QueueOptions {
+  hostId: HostId;
+  /** 'host:port' to listen on; port 0 picks a free port (see `address`). */
+  listen: string;
+  /** The cluster secret every host shares; proves membership, never sent. */
+  secret: string | Uint8Array;
+  peers?: ReadonlyMap<HostId, string>;
+  /** wss:// with this certificate; `caFile` lists who to trust when dialing (default: system CAs). */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  /** Time to establish and authenticate a connection (default 5 s). */
+  handshakeTimeoutMs?: number;
+  /** A link silent this long gets a ping; silent twice as long, it is dropped (default 2 s). */
+  keepaliveMs?: number;
+  reconnect?: BackoffOptions;
+  /** Bytes the socket may hold unsent before flush() holds the queue (default 4 frames). */
+  maxBufferedBytes?: number;
+}
+
+interface PeerState {
+  address: string;
+  attempts: number;
+  timer: NodeJS.Timeout | null;
+  dial: Connection | null;
+}
+
+export class WsTransport extends TransportBase implements ConnectionOwner {
+  readonly incarnation = newIncarnation();
+  readonly secret: string | Uint8Array;
+  /** Where this host listens, with the real port when asked for port 0. */
+  address = '';
+  private readonly peers = new Map<HostId, PeerState>();
+  /** The one authenticated connection per peer. */
+  private readonly links = new Map<HostId, Connection>();
+  /** Every socket, authenticated or not. */
+  private readonly connections = new Set<Connection>();
+  private readonly handshakeTimeoutMs: number;
+  private readonly keepaliveMs: number;
+  private readonly backoff: BackoffOptions;
+  private readonly maxBufferedBytes: number;
+  private readonly dialOptions: { ca?: Buffer };
+  private readonly tls: boolean;
+  private server: HttpServer | null = null;
+  private wss: WebSocketServer | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+
+  private constructor(options: WsTransportOptions, ca: Buffer | undefined) {
+    super(options.hostId, options);
+    if (options.hostId === '') throw new FlotillaError('BAD_ARGUMENT', 'a host id must not be empty');
+    if (options.secret.length === 0) throw new FlotillaError('BAD_ARGUMENT', 'the cluster secret must not be empty');
+    this.secret = options.secret;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5_000;
+    this.keepaliveMs = options.keepaliveMs ?? 2_000;
+    this.backoff = options.reconnect ?? DEFAULT_BACKOFF;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * this.maxFrameBytes;
+    this.tls = options.tls !== undefined;
+    this.dialOptions = ca ? { ca } : {};
+  }
+
+  /** Listens, then dials the given peers. */
+  static async start(options: WsTransportOptions): Promise<WsTransport> {
+    const { tls } = options;
+    const [cert, key, ca] = tls
+      ? await Promise.all([readFile(tls.certFile), readFile(tls.keyFile), tls.caFile ? readFile(tls.caFile) : undefined])
+      : [];
+    const transport = new WsTransport(options, ca);
+    await transport.listen(options.listen, cert && key ? { cert, key } : null);
+    if (options.peers) transport.setPeers(options.peers);
+    return transport;
+  }
+
+  private async listen(address: string, tls: { cert: Buffer; key: Buffer } | null): Promise<void> {
+    const { host, port } = parseAddress(address);
+    const server = tls ? createHttpsServer(tls) : createHttpServer();
+    // Plain HTTP requests get a polite refusal; only WebSocket upgrades are served.
+    server.on('request', (_req, res) => res.writeHead(426, { Connection: 'close' }).end());
+    server.on('error', (err) => this.logger.error({ err }, 'server error'));
+    const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: this.maxFrameBytes, clientTracking: false });
+    wss.on('connection', (ws, req) => this.accept(ws, req));
+    wss.on('error', (err) => this.logger.error({ err }, 'websocket server error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address();
+    this.address = formatAddress({ host, port: typeof bound === 'object' && bound ? bound.port : port });
+    this.server = server;
+    this.wss = wss;
+    this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs).unref();
+  }
+
+  // ---- peers and dialing
+
+  setPeers(peers: ReadonlyMap<HostId, string>): void {
+    for (const id of [...this.peers.keys()]) if (!peers.has(id)) this.removePeer(id);
+    for (const [id, address] of peers) this.addPeer(id, address);
+  }
+
+  addPeer(id: HostId, address: string): void {
+    parseAddress(address);
+    if (id === this.hostId || this.stopped) return;
+    const peer = this.peers.get(id);
+    if (peer) {
+      peer.address = address;
+      return;
+    }
+    this.peers.set(id, { address, attempts: 0, timer: null, dial: null });
+    this.scheduleDial(id);
+  }
+
+  /** Stops dialing `id`; a live link to it stays until either side closes it. */
+  removePeer(id: HostId): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    if (peer.timer) clearTimeout(peer.timer);
+    peer.dial?.close(CloseCode.GoingAway, 'peer removed');
+  }
+
+  private scheduleDial(id: HostId): void {
+    const peer = this.peers.get(id);
+    if (!peer || this.stopped || this.links.has(id) || peer.dial || peer.timer) return;
+    const delay = backoffDelay(peer.attempts++, this.backoff);
+    peer.timer = setTimeout(() => {
+      peer.timer = null;
+      this.dial(id, peer);
+    }, delay).unref();
+  }
+
+  private dial(id: HostId, peer: PeerState): void {
+    if (this.stopped || this.links.has(id) || this.peers.get(id) !== peer) return;
+    const url = `${this.tls ? 'wss' : 'ws'}://${peer.address}/`;
+    const ws = new WebSocket(url, {
+      ...this.dialOptions,
+      perMessageDeflate: false,
+      maxPayload: this.maxFrameBytes,
+      handshakeTimeout: this.handshakeTimeoutMs,
+    });
+    peer.dial = new Connection(this, ws, 'dialer', id, peer.address, this.handshakeTimeoutMs);
+    this.connections.add(peer.dial);
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const conn = new Connection(this, ws, 'acceptor', '', remote, this.handshakeTimeoutMs);
+    this.connections.add(conn);
+    if (this.stopped) conn.close(CloseCode.GoingAway, 'host shutting down');
+  }
+
+  // ---- ConnectionOwner: deciding which connection is the link
+
+  admit(conn: Connection): Refusal | null {
+    if (this.stopped) return { code: CloseCode.GoingAway, reason: 'host shutting down' };
+    const existing = this.links.get(conn.peer);
+    if (!existing) return null;
+    if (existing.peerIncarnation !== conn.peerIncarnation) {
+      // Two live processes claim one host id (or a restarted one got here before its old
+      // connection was noticed dead; keepalive clears that, and it redials).
+      return { code: CloseCode.Duplicate, reason: `host id ${conn.peer} is already connected from another process` };
+    }
+    return this.preferred(existing, conn) === conn
+      ? null
+      : { code: CloseCode.Superseded, reason: 'this host pair already has a connection' };
+  }
+
+  /**
+   * Of two connections of the same pair of processes, the one both ends keep. Dialed from both
+   * sides: the smaller host id's dial. Dialed twice by one side: the newer, as the dialer evidently
+   * gave up on the older.
+   */
+  private preferred(existing: Connection, candidate: Connection): Connection {
+    if (existing.dialer === candidate.dialer) return candidate;
+    return candidate.dialer < existing.dialer ? candidate : existing;
+  }
+
+  opened(conn: Connection): void {
+    const peer = this.peers.get(conn.peer);
+    if (peer) {
+      peer.attempts = 0;
+      if (peer.dial === conn) peer.dial = null;
+    }
+    const existing = this.links.get(conn.peer);
+    this.links.set(conn.peer, conn);
+    if (existing) existing.close(CloseCode.Superseded, 'replaced by another connection of this host pair');
+    else this.peerUp(conn.peer);
+  }
+
+  received(conn: Connection, items: Item[], frameBytes: number): void {
+    this.dispatch(conn.peer, items, frameBytes);
+  }
+
+  closed(conn: Connection): void {
+    this.connections.delete(conn);
+    const peer = this.peers.get(conn.peer);
+    if (peer?.dial === conn) peer.dial = null;
+    if (this.links.get(conn.peer) === conn) {
+      this.links.delete(conn.peer);
+      this.peerDown(conn.peer);
+    }
+    if (conn.peer !== '') this.scheduleDial(conn.peer);
+  }
+
+  // ---- TransportBase: the network side of send/flush
+
+  connectedHosts(): HostId[] {
+    return [...this.links.keys()];
+  }
+
+  /** Open sockets, authenticated or not (for tests and diagnostics). */
+  socketCount(): number {
+    return this.connections.size;
+  }
+
+  protected isConnected(to: HostId): boolean {
+    return this.links.has(to);
+  }
+
+  protected canTransmit(to: HostId): boolean {
+    const link = this.links.get(to);
+    return link !== undefined && link.ws.bufferedAmount <= this.maxBufferedBytes;
+  }
+
+  protected transmit(to: HostId, frame: Uint8Array): void {
+    this.links.get(to)?.send(frame);
+  }
+
+  /** Pings quiet links and drops silent ones (a peer that vanished without closing its socket). */
+  private keepalive(): void {
+    const now = performance.now();
+    for (const conn of this.links.values()) {
+      const silent = now - conn.lastHeard;
+      if (silent > 2 * this.keepaliveMs) conn.close(CloseCode.Silent, `peer silent for ${Math.round(silent)} ms`, true);
+      else if (silent >= this.keepaliveMs) conn.ws.ping();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    for (const peer of this.peers.values()) if (peer.timer) clearTimeout(peer.timer);
+    this.peers.clear();
+    const sockets = [...this.connections].map((conn) => conn.ws);
+    for (const conn of [...this.connections]) conn.close(CloseCode.GoingAway, 'host shutting down');
+    await closeSockets(sockets, 1_000);
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** Waits for closing sockets to finish their close handshake, terminating stragglers after `graceMs`. */
+async function closeSockets(sockets: WebSocket[], graceMs: number): Promise<void> {
+  const open = sockets.filter((ws) => ws.readyState !== WebSocket.CLOSED);
+  if (open.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(open.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())))),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+  ]);
+  clearTimeout(timer);
+  for (const ws of open) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+}
