@@ -539,8 +539,13 @@ export class Raft {
     this.progress.set(id, pr);
   }
 
+  /**
+   * A member campaigns while it is a voter in its latest configuration or in the committed one:
+   * a leader whose own removal is appended but not committed must still be able to win again,
+   * or a two-voter group that lost its leader mid-change would never elect another.
+   */
   private promotable(): boolean {
-    return isVoter(this.membership, this.id);
+    return isVoter(this.membership, this.id) || isVoter(this.membershipAt(this.log.committed), this.id);
   }
 
   /**
@@ -757,7 +762,8 @@ export class Raft {
       return;
     }
     this.installSnapshot(result.done);
-    this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index: this.log.lastIndex() }));
+    // Acknowledge only what the snapshot proves matches: entries we kept beyond it may not.
+    this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, index: result.done.meta.index }));
   }
 
   private installSnapshot(snap: Snapshot): void {
@@ -828,7 +834,8 @@ export class Raft {
       pr.becomeProbe();
       pr.becomeReplicate();
     }
-    if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, false);
+    // A follower that was paused when the commit went out learns it now, even with nothing new.
+    if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, true);
     // Pipeline whatever else the follower lacks.
     while (pr.state === ProgressState.Replicate && pr.next <= this.log.lastIndex() && this.sendAppend(m.from, false)) {
       // each round sends one more message's worth of entries
