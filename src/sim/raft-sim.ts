@@ -74,12 +74,20 @@ export interface SimResult {
 const TICK_MS = 10;
 const OP_TIMEOUT_MS = 600;
 const TRACE_LINES = 400;
-const REGISTERS = ['x', 'y', 'z'];
-const COUNTERS = ['c1', 'c2'];
+const REGISTERS = ['x', 'y', 'z', 'u', 'v'];
+const COUNTERS = ['c1', 'c2', 'c3'];
 
 export function runRaftSim(options: SimOptions): SimResult {
   return new RaftWorld(options).run();
 }
+
+/** One seed with the default options. */
+export function runSeed(seed: number, faults: SimFaults = ALL_FAULTS): SimResult {
+  return runRaftSim({ ...DEFAULT_SIM_OPTIONS, faults, seed });
+}
+
+/** What a run reports back to the command line (without its history). */
+export type RunSummary = Omit<SimResult, 'history'>;
 
 class RaftWorld {
   private readonly queue = new EventQueue();
