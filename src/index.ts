@@ -1,0 +1,17 @@
+// The package root. Until the fleet (Host) lands, flotilla exports its layers: the pure Raft core,
+// the log stores, the host-to-host transport, placement, and the history checker.
+
+export { FlotillaError, isFlotillaError, type ErrorCode } from './errors.js';
+export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';
+export { type MembershipChange } from './raft/membership.js';
+export { seededRandom } from './raft/random.js';
+export * from './raft/types.js';
+export { createLogStore, openLogStore, type LogStoreOptions, type StorageEngine } from './storage/open-store.js';
+export type { LogStore, WriteBatch, GroupRecord } from './storage/log-store.js';
+export { WsTransport, type WsTransportOptions } from './transport/ws-transport.js';
+export { MemoryHub, MemoryTransport } from './transport/memory-transport.js';
+export type { Transport, SendStatus } from './transport/transport.js';
+export { place, placementChanges, type HostInfo } from './fleet/placement.js';
+export { validateName } from './fleet/names.js';
+export { checkLinearizability, type CheckResult } from './check/linearizability.js';
+export { HistoryRecorder, parseHistory, readHistory, writeHistory, type HistoryOp } from './check/history.js';
