@@ -4,6 +4,7 @@ import { checkLinearizability, type CheckResult } from '../../src/check/lineariz
 import { stepKv, type KvValue } from '../../src/check/kv-model.js';
 import type { HistoryOp, OpInput, Output } from '../../src/check/history.js';
 import { isFlotillaError } from '../../src/errors.js';
+import { seededRandom as mulberry32 } from '../../src/raft/random.js';
 
 // Builders: an input, then how it went. Times are small integers standing for nanoseconds.
 const put = (key: string, value: string): OpInput => ({ op: 'put', key, value });
@@ -524,12 +525,3 @@ function applyToStore(store: Map<string, string>, op: HistoryOp): Output {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -10,19 +10,10 @@ import {
   placementScore,
   type HostInfo,
 } from '../../src/fleet/placement.js';
+import { seededRandom as prng } from '../../src/raft/random.js';
 
 // --- helpers ---------------------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so every "random" case replays identically. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function int(rand: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo + 1));
