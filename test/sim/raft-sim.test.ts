@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseHistory } from '../../src/check/history.js';
 import { runSeed, type SimResult } from '../../src/sim/raft-sim.js';
 
-const SEEDS = Number(process.env['SIM_SEEDS'] ?? 150);
+const SEEDS = Number(process.env['SIM_SEEDS'] ?? 200);
 
 function explain(r: SimResult): string {
   return `seed ${r.seed}: ${r.violations.join('; ')}\n${r.trace.slice(-60).join('\n')}`;
