@@ -1,5 +1,6 @@
 // The package root. Until the fleet (Host) lands, flotilla exports its layers: the pure Raft core,
-// the log stores, the host-to-host transport, placement, and the history checker.
+// the log stores, the group runtime and host loop, the host-to-host transport, placement, and the
+// history checker.
 
 export { FlotillaError, isFlotillaError, type ErrorCode } from './errors.js';
 export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';
@@ -11,6 +12,9 @@ export type { LogStore, WriteBatch, GroupRecord } from './storage/log-store.js';
 export { WsTransport, type WsTransportOptions } from './transport/ws-transport.js';
 export { MemoryHub, MemoryTransport } from './transport/memory-transport.js';
 export type { Transport, SendStatus } from './transport/transport.js';
+export { Group, type GroupOptions, type Outcome } from './group/group.js';
+export { jsonCodec, type Codec, type StateMachine } from './group/state-machine.js';
+export { HostLoop, type HostLoopOptions, type LoopGroup, type Outgoing } from './host/host-loop.js';
 export { place, placementChanges, type HostInfo } from './fleet/placement.js';
 export { validateName } from './fleet/names.js';
 export { checkLinearizability, type CheckResult } from './check/linearizability.js';

@@ -1,0 +1,203 @@
+// The scheduler of every group on a host. One timer turns elapsed monotonic time into Raft ticks;
+// each turn takes the ready work of the busy groups only, writes all of it in one batch with one
+// sync, sends every outgoing message in one call, then applies. One fsync serves every group that
+// had something to persist in the turn.
+
+import { pino, type Logger } from 'pino';
+import { FlotillaError } from '../errors.js';
+import type { Message } from '../raft/types.js';
+import type { LogStore, WriteBatch } from '../storage/log-store.js';
+
+/** What the loop needs of a group (group/group.ts). */
+export interface LoopGroup {
+  readonly id: number;
+  bind(wake: () => void): void;
+  tick(): void;
+  step(m: Message): void;
+  hasWork(): boolean;
+  persist(batch: WriteBatch): Message[];
+  finish(): void;
+  halt(error: FlotillaError): void;
+}
+
+export interface Outgoing {
+  groupId: number;
+  message: Message;
+}
+
+export interface HostLoopOptions {
+  store: LogStore;
+  /** Every message of a turn, in one call, once the turn's writes are durable. */
+  send: (messages: Outgoing[]) => void;
+  /** Milliseconds per Raft tick. */
+  tickMs: number;
+  /** Monotonic milliseconds. */
+  now?: () => number;
+  /** Ticks caught up at most after a pause (more would only repeat the same timeouts). */
+  maxCatchUpTicks?: number;
+  logger?: Logger;
+}
+
+export class HostLoop {
+  private readonly store: LogStore;
+  private readonly send: (messages: Outgoing[]) => void;
+  private readonly tickMs: number;
+  private readonly now: () => number;
+  private readonly maxCatchUpTicks: number;
+  private readonly logger: Logger;
+
+  private readonly groups = new Map<number, LoopGroup>();
+  /** Groups that may have work; the others cost nothing in a turn. */
+  private readonly busy = new Set<LoopGroup>();
+  private timer: NodeJS.Timeout | null = null;
+  private startedAt = 0;
+  private ticksDone = 0;
+  /** A turn is queued or running: at most one at a time, so every ready is advanced before the next. */
+  private turnPending = false;
+  private currentTurn: Promise<void> = Promise.resolve();
+  private running = false;
+  private failure: FlotillaError | null = null;
+  /** Turns that had work, and the store writes they made (at most one each). */
+  readonly stats = { turns: 0, writes: 0 };
+
+  constructor(options: HostLoopOptions) {
+    this.store = options.store;
+    this.send = options.send;
+    this.tickMs = options.tickMs;
+    this.now = options.now ?? (() => performance.now());
+    this.maxCatchUpTicks = options.maxCatchUpTicks ?? 100;
+    this.logger = options.logger ?? pino({ level: 'silent' });
+  }
+
+  start(): void {
+    if (this.running || this.failure !== null) return;
+    this.running = true;
+    this.startedAt = this.now();
+    this.ticksDone = 0;
+    this.timer = setInterval(() => this.onTimer(), this.tickMs);
+    for (const group of this.groups.values()) this.markBusy(group);
+  }
+
+  /** Stops after the current turn; waiting clients get SHUTTING_DOWN. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.currentTurn;
+    this.haltAll(new FlotillaError('SHUTTING_DOWN', 'the host loop stopped'));
+  }
+
+  /** The failure that stopped the loop (STORAGE_FAILED for a write error), if any. */
+  get failed(): FlotillaError | null {
+    return this.failure;
+  }
+
+  addGroup(group: LoopGroup): void {
+    if (this.groups.has(group.id)) throw new FlotillaError('GROUP_EXISTS', `group ${group.id} is already on this host`, { groupId: group.id });
+    this.groups.set(group.id, group);
+    group.bind(() => this.markBusy(group));
+    if (this.failure !== null) group.halt(this.failure);
+    else this.markBusy(group);
+  }
+
+  /** A message from a peer; messages for unknown groups are dropped (the group may be gone). */
+  step(groupId: number, message: Message): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined || !this.running) return;
+    group.step(message);
+    this.markBusy(group);
+  }
+
+  private markBusy(group: LoopGroup): void {
+    if (!this.running || !group.hasWork()) return;
+    this.busy.add(group);
+    this.schedule();
+  }
+
+  private onTimer(): void {
+    // Ticks follow elapsed time, not timer callbacks: a late timer (a pause, a long turn) catches up.
+    const due = Math.floor((this.now() - this.startedAt) / this.tickMs);
+    const ticks = Math.min(due - this.ticksDone, this.maxCatchUpTicks);
+    this.ticksDone = due;
+    if (ticks <= 0) return;
+    for (const group of this.groups.values()) {
+      for (let i = 0; i < ticks; i++) group.tick();
+      if (group.hasWork()) this.busy.add(group);
+    }
+    if (this.busy.size > 0) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.turnPending || !this.running) return;
+    this.turnPending = true;
+    setImmediate(() => {
+      this.currentTurn = this.runTurn();
+    });
+  }
+
+  private async runTurn(): Promise<void> {
+    try {
+      if (this.running) await this.turn();
+    } catch (err) {
+      // A bug below the loop: half a turn may be in the batch or applied, so stop everything.
+      this.logger.error({ err }, 'host loop turn failed');
+      this.fail(new FlotillaError('UNAVAILABLE', `the host loop stopped: ${errorText(err)}`));
+    }
+    this.turnPending = false;
+    if (this.busy.size > 0) this.schedule();
+  }
+
+  private async turn(): Promise<void> {
+    const groups = [...this.busy].filter((g) => g.hasWork());
+    this.busy.clear();
+    if (groups.length === 0) return;
+    const batch = this.store.newBatch();
+    const outgoing: Outgoing[] = [];
+    for (const group of groups) {
+      for (const message of group.persist(batch)) outgoing.push({ groupId: group.id, message });
+    }
+    if (batch.size > 0) {
+      try {
+        await this.store.write(batch, { sync: true });
+      } catch (err) {
+        this.logger.error({ err }, 'storage write failed');
+        this.fail(new FlotillaError('STORAGE_FAILED', `the host loop stopped: storage write failed: ${errorText(err)}`));
+        return;
+      }
+      this.stats.writes++;
+    }
+    this.stats.turns++;
+    if (outgoing.length > 0) this.send(outgoing);
+    for (const group of groups) {
+      try {
+        group.finish();
+      } catch (err) {
+        // The state machine threw outside a command (snapshot, restore): only its group stops.
+        this.logger.error({ err, groupId: group.id }, 'group stopped');
+        this.groups.delete(group.id);
+        group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
+        continue;
+      }
+      if (group.hasWork()) this.busy.add(group);
+    }
+  }
+
+  /** Fail-stop: nothing unwritten may be acted on, so the loop accepts no more work. */
+  private fail(error: FlotillaError): void {
+    this.failure = error;
+    this.running = false;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.haltAll(error);
+  }
+
+  private haltAll(error: FlotillaError): void {
+    this.busy.clear();
+    for (const group of this.groups.values()) group.halt(error);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
