@@ -15,6 +15,7 @@ export type { Transport, SendStatus } from './transport/transport.js';
 export { Group, type GroupOptions, type Outcome } from './group/group.js';
 export { jsonCodec, type Codec, type StateMachine } from './group/state-machine.js';
 export { HostLoop, type HostLoopOptions, type LoopGroup, type Outgoing } from './host/host-loop.js';
+export { wireLoopToTransport, type RaftWiring, type RaftReceiver } from './host/raft-wiring.js';
 export { place, placementChanges, type HostInfo } from './fleet/placement.js';
 export { validateName } from './fleet/names.js';
 export { checkLinearizability, type CheckResult } from './check/linearizability.js';
