@@ -836,10 +836,7 @@ export class Raft {
     }
     // A follower that was paused when the commit went out learns it now, even with nothing new.
     if (!this.maybeCommit() && wasPaused) this.sendAppend(m.from, true);
-    // Pipeline whatever else the follower lacks.
-    while (pr.state === ProgressState.Replicate && pr.next <= this.log.lastIndex() && this.sendAppend(m.from, false)) {
-      // each round sends one more message's worth of entries
-    }
+    this.fillPipeline(m.from, pr);
     if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
@@ -897,11 +894,14 @@ export class Raft {
   private broadcastAppend(): void {
     for (const id of this.progress.keys()) {
       if (id === this.id) continue;
-      if (!this.sendAppend(id, true)) continue;
-      const pr = this.progress.get(id)!;
-      while (pr.state === ProgressState.Replicate && pr.next <= this.log.lastIndex() && this.sendAppend(id, false)) {
-        // keep the pipeline full
-      }
+      if (this.sendAppend(id, true)) this.fillPipeline(id, this.progress.get(id)!);
+    }
+  }
+
+  /** In Replicate, sends further appends until the follower has everything or its window is full. */
+  private fillPipeline(to: NodeId, pr: Progress): void {
+    while (pr.state === ProgressState.Replicate && pr.next <= this.log.lastIndex() && this.sendAppend(to, false)) {
+      // each call sends one more message's worth of entries
     }
   }
 
