@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../errors.js';
 import type { Message } from '../raft/types.js';
 import type { LogStore, WriteBatch } from '../storage/log-store.js';
+import { realScheduler, type Scheduler, type Timer } from './scheduler.js';
 
 /** What the loop needs of a group (group/group.ts). */
 export interface LoopGroup {
@@ -31,8 +32,8 @@ export interface HostLoopOptions {
   send: (messages: Outgoing[]) => void;
   /** Milliseconds per Raft tick. */
   tickMs: number;
-  /** Monotonic milliseconds. */
-  now?: () => number;
+  /** Clock and timers (the simulation passes virtual ones). */
+  scheduler?: Scheduler;
   /** Ticks caught up at most after a pause (more would only repeat the same timeouts). */
   maxCatchUpTicks?: number;
   logger?: Logger;
@@ -42,14 +43,14 @@ export class HostLoop {
   private readonly store: LogStore;
   private readonly send: (messages: Outgoing[]) => void;
   private readonly tickMs: number;
-  private readonly now: () => number;
+  private readonly scheduler: Scheduler;
   private readonly maxCatchUpTicks: number;
   private readonly logger: Logger;
 
   private readonly groups = new Map<number, LoopGroup>();
   /** Groups that may have work; the others cost nothing in a turn. */
   private readonly busy = new Set<LoopGroup>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private startedAt = 0;
   private ticksDone = 0;
   /** A turn is queued or running: at most one at a time, so every ready is advanced before the next. */
@@ -64,7 +65,7 @@ export class HostLoop {
     this.store = options.store;
     this.send = options.send;
     this.tickMs = options.tickMs;
-    this.now = options.now ?? (() => performance.now());
+    this.scheduler = options.scheduler ?? realScheduler;
     this.maxCatchUpTicks = options.maxCatchUpTicks ?? 100;
     this.logger = options.logger ?? pino({ level: 'silent' });
   }
@@ -72,9 +73,9 @@ export class HostLoop {
   start(): void {
     if (this.running || this.failure !== null) return;
     this.running = true;
-    this.startedAt = this.now();
+    this.startedAt = this.scheduler.now();
     this.ticksDone = 0;
-    this.timer = setInterval(() => this.onTimer(), this.tickMs);
+    this.timer = this.scheduler.every(this.tickMs, () => this.onTimer());
     for (const group of this.groups.values()) this.markBusy(group);
   }
 
@@ -82,7 +83,7 @@ export class HostLoop {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    if (this.timer !== null) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     await this.currentTurn;
     this.haltAll(new FlotillaError('SHUTTING_DOWN', 'the host loop stopped'));
@@ -117,7 +118,7 @@ export class HostLoop {
 
   private onTimer(): void {
     // Ticks follow elapsed time, not timer callbacks: a late timer (a pause, a long turn) catches up.
-    const due = Math.floor((this.now() - this.startedAt) / this.tickMs);
+    const due = Math.floor((this.scheduler.now() - this.startedAt) / this.tickMs);
     const ticks = Math.min(due - this.ticksDone, this.maxCatchUpTicks);
     this.ticksDone = due;
     if (ticks <= 0) return;
@@ -131,7 +132,7 @@ export class HostLoop {
   private schedule(): void {
     if (this.turnPending || !this.running) return;
     this.turnPending = true;
-    setImmediate(() => {
+    this.scheduler.soon(() => {
       this.currentTurn = this.runTurn();
     });
   }
@@ -187,7 +188,7 @@ export class HostLoop {
   private fail(error: FlotillaError): void {
     this.failure = error;
     this.running = false;
-    if (this.timer !== null) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     this.haltAll(error);
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { FlotillaError, isFlotillaError } from '../../src/errors.js';
 import { HostLoop, type LoopGroup } from '../../src/host/host-loop.js';
+import { realScheduler } from '../../src/host/scheduler.js';
 import type { Message } from '../../src/raft/types.js';
 import type { MemoryLogStore } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
@@ -140,7 +141,7 @@ describe('host loop', () => {
     let now = 0;
     const store = await openLogStore({ engine: 'memory' });
     const writesAtOpen = store.disk.stats.writes;
-    const loop = new HostLoop({ store, tickMs: 5, now: () => now, send: () => undefined });
+    const loop = new HostLoop({ store, tickMs: 5, scheduler: { ...realScheduler, now: () => now }, send: () => undefined });
     const groups = [new CountingGroup(1), new CountingGroup(2)];
     for (const g of groups) loop.addGroup(g);
     loop.start();
