@@ -60,11 +60,12 @@ const ERROR_CODES: Record<ErrorCode, flotilla.ErrorCode> = {
 const REQUEST_KINDS: Record<RequestKind, flotilla.RequestKind> = {
   command: pb.RequestKind.REQUEST_KIND_COMMAND,
   query: pb.RequestKind.REQUEST_KIND_QUERY,
+  admin: pb.RequestKind.REQUEST_KIND_ADMIN,
 };
 const CONSISTENCIES: Record<Consistency, flotilla.Consistency> = {
   linearizable: pb.Consistency.CONSISTENCY_LINEARIZABLE,
   lease: pb.Consistency.CONSISTENCY_LEASE,
-  stale: pb.Consistency.CONSISTENCY_STALE,
+  local: pb.Consistency.CONSISTENCY_LOCAL,
 };
 const LIVENESSES: Record<Liveness, flotilla.Liveness> = {
   up: pb.Liveness.LIVENESS_UP,
@@ -119,6 +120,7 @@ function toWire(item: WireItem): flotilla.Envelope.$Properties {
         clientRequest: {
           requestId: item.requestId, group: item.group, kind: REQUEST_KINDS[item.requestKind], payload: item.payload,
           clientId: item.clientId, seq: item.seq, consistency: CONSISTENCIES[item.consistency], timeoutMs: item.timeoutMs,
+          ackedBelow: item.ackedBelow,
         },
       };
     case 'clientResponse': {
@@ -231,6 +233,7 @@ function fromWire(e: flotilla.Envelope.$Properties): WireItem {
       seq: r.seq ?? 0,
       consistency: lookup(CONSISTENCIES_BACK, r.consistency, 'consistency'),
       timeoutMs: r.timeoutMs ?? 0,
+      ackedBelow: r.ackedBelow ?? 0,
     };
   }
   if (e.clientResponse) {

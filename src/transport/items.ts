@@ -28,8 +28,9 @@ export interface CoalescedHeartbeatItem {
   beats: GroupBeat[];
 }
 
-export type RequestKind = 'command' | 'query';
-export type Consistency = 'linearizable' | 'lease' | 'stale';
+/** admin: fleet housekeeping between hosts (fleet/admin.ts), JSON payload. */
+export type RequestKind = 'command' | 'query' | 'admin';
+export type Consistency = 'linearizable' | 'lease' | 'local';
 
 /** A client call forwarded to the host believed to lead the group. */
 export interface ClientRequestItem {
@@ -42,6 +43,8 @@ export interface ClientRequestItem {
   /** Client session (client id, sequence) that makes a retried command apply once. */
   clientId: string;
   seq: number;
+  /** The lowest seq this client has no reply for yet: the group may forget replies below it. */
+  ackedBelow: number;
   /** Meaningful for queries; commands are always linearizable. */
   consistency: Consistency;
   /** What is left of the caller's deadline, so the receiver does not work past it. */

@@ -9,8 +9,8 @@ import type { GroupBeat, WireItem } from './items.js';
 const MAX_UINT32 = 0xffff_ffff;
 const MESSAGE_TYPES = new Set<unknown>(Object.values(MessageType).filter((v) => typeof v === 'number'));
 const ENTRY_TYPES = new Set<unknown>(Object.values(EntryType).filter((v) => typeof v === 'number'));
-const REQUEST_KINDS = new Set<unknown>(['command', 'query']);
-const CONSISTENCIES = new Set<unknown>(['linearizable', 'lease', 'stale']);
+const REQUEST_KINDS = new Set<unknown>(['command', 'query', 'admin']);
+const CONSISTENCIES = new Set<unknown>(['linearizable', 'lease', 'local']);
 const LIVENESSES = new Set<unknown>(['up', 'draining', 'stopping']);
 
 class Checker {
@@ -103,6 +103,7 @@ class Checker {
         this.uint(item.seq, 'seq');
         this.oneOf(item.consistency, CONSISTENCIES, 'consistency');
         this.uint32(item.timeoutMs, 'timeoutMs');
+        this.uint(item.ackedBelow, 'ackedBelow');
         return;
       case 'clientResponse':
         this.uint(item.requestId, 'requestId');

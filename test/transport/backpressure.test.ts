@@ -14,7 +14,7 @@ import { waitFor } from './fixtures/wait.js';
 function request(requestId: number, payloadBytes = 8): ClientRequestItem {
   return {
     kind: 'clientRequest', requestId, group: 'g', requestKind: 'command', payload: new Uint8Array(payloadBytes),
-    clientId: 'c', seq: requestId, consistency: 'linearizable', timeoutMs: 1000,
+    clientId: 'c', seq: requestId, consistency: 'linearizable', timeoutMs: 1000, ackedBelow: 0,
   };
 }
 
