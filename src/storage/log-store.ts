@@ -10,7 +10,7 @@ export interface GroupRecord {
   hardState: HardState;
   /** Latest snapshot, or null if the group never took or received one. */
   snapshot: Snapshot | null;
-  /** Log entries after the snapshot (or from index 1), contiguous, in order. */
+  /** Log entries, contiguous, in order: after the snapshot (or from index 1), or from up to keepEntries before it. */
   entries: Entry[];
   /** Highest index applied to the state machine that the driver recorded. */
   applied: number;
@@ -29,8 +29,12 @@ export interface WriteBatch {
    */
   appendEntries(groupId: number, entries: Entry[]): void;
   setHardState(groupId: number, hardState: HardState): void;
-  /** Store a snapshot and delete every log entry at or below its index. */
-  setSnapshot(groupId: number, snapshot: Snapshot): void;
+  /**
+   * Store a snapshot and delete every log entry at or below its index, or with `keepEntries`, at
+   * or below its index - keepEntries (a tail kept behind the snapshot, so a restarted member can
+   * still bring slightly lagging followers up to date from its log).
+   */
+  setSnapshot(groupId: number, snapshot: Snapshot, options?: { keepEntries?: number }): void;
   setApplied(groupId: number, index: number): void;
   /** Delete log entries at or below `index` (a compacted prefix). */
   compact(groupId: number, index: number): void;

@@ -66,13 +66,15 @@ export class KvWriteBatch implements WriteBatch {
     this.push({ op: 'put', key: groupKey(groupId, RecordKind.HardState), value: encodeHardState(hardState) });
   }
 
-  setSnapshot(groupId: number, snapshot: Snapshot): void {
+  setSnapshot(groupId: number, snapshot: Snapshot, options: { keepEntries?: number } = {}): void {
     checkGroupId(groupId);
     checkNumber('snapshot index', snapshot.meta.index);
     checkNumber('snapshot term', snapshot.meta.term);
+    const keep = options.keepEntries ?? 0;
+    checkNumber('keepEntries', keep);
     // One operation for the caller, two for the planner.
     this.push({ op: 'put', key: groupKey(groupId, RecordKind.Snapshot), value: encodeSnapshot(snapshot) });
-    this.ops.push({ op: 'dropEntries', groupId, through: snapshot.meta.index });
+    this.ops.push({ op: 'dropEntries', groupId, through: snapshot.meta.index - keep });
   }
 
   setApplied(groupId: number, index: number): void {
