@@ -465,6 +465,11 @@ export class Raft {
     return this.log.lastIndex();
   }
 
+  /** A configuration change is appended and not yet committed (a leader allows one at a time). */
+  get configChangePending(): boolean {
+    return this.pendingConfIndex > this.log.committed;
+  }
+
   get committed(): number {
     return this.log.committed;
   }

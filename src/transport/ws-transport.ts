@@ -5,8 +5,8 @@
 // dialed by the smaller host id (connection.ts admit/opened below). A dial that fails is retried
 // with capped, jittered exponential backoff, so a host that is down costs one timer.
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, get as httpGet, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FlotillaError } from '../errors.js';
 import { formatAddress, parseAddress } from './address.js';
@@ -33,6 +33,8 @@ export interface WsTransportOptions extends QueueOptions {
   /** Bytes the socket may hold unsent before flush() holds the queue (default 4 frames). */
   maxBufferedBytes?: number;
 }
+
+const IDENTITY_PATH = '/flotilla/id';
 
 interface PeerState {
   address: string;
@@ -89,8 +91,12 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   private async listen(address: string, tls: { cert: Buffer; key: Buffer } | null): Promise<void> {
     const { host, port } = parseAddress(address);
     const server = tls ? createHttpsServer(tls) : createHttpServer();
-    // Plain HTTP requests get a polite refusal; only WebSocket upgrades are served.
-    server.on('request', (_req, res) => res.writeHead(426, { Connection: 'close' }).end());
+    // Plain HTTP gets the host id at IDENTITY_PATH (so a seed can be given as a bare address; the
+    // id is no secret, the handshake still proves the secret) and a polite refusal otherwise.
+    server.on('request', (req, res) => {
+      if (req.method === 'GET' && req.url === IDENTITY_PATH) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ id: this.hostId }));
+      else res.writeHead(426, { Connection: 'close' }).end();
+    });
     server.on('error', (err) => this.logger.error({ err }, 'server error'));
     const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: this.maxFrameBytes, clientTracking: false });
     wss.on('connection', (ws, req) => this.accept(ws, req));
@@ -107,6 +113,33 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     this.server = server;
     this.wss = wss;
     this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs).unref();
+  }
+
+  /** The id of the host listening at `address` (asked over plain HTTP(S), before any handshake). */
+  identify(address: string, timeoutMs = 3000): Promise<HostId> {
+    const { host, port } = parseAddress(address);
+    const get = this.tls ? httpsGet : httpGet;
+    return new Promise((resolve, reject) => {
+      const req = get({ host, port, path: IDENTITY_PATH, timeout: timeoutMs, ...this.dialOptions }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+          if (body.length > 4096) req.destroy(new Error('identity reply too long'));
+        });
+        res.on('end', () => {
+          try {
+            const id = (JSON.parse(body) as { id?: unknown }).id;
+            if (res.statusCode !== 200 || typeof id !== 'string' || id === '') throw new Error(`status ${res.statusCode ?? 0}`);
+            resolve(id);
+          } catch (err) {
+            reject(new FlotillaError('TRANSPORT_PROTOCOL', `${address} is not a flotilla host: ${err instanceof Error ? err.message : String(err)}`));
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => reject(new FlotillaError('UNAVAILABLE', `cannot reach ${address}: ${err.message}`)));
+    });
   }
 
   // ---- peers and dialing

@@ -1,0 +1,140 @@
+// The replicas this host holds, and the durable record of them. Each replica is registered in the
+// store's host metadata (`member/<groupId>`) before it exists, so a restart brings back exactly the
+// members the host had. Deleting one leaves a tombstone (`tomb/<groupId>`: the highest member serial
+// deleted), so a replica is never recreated under an id it once used: a wiped replica answering
+// under an old id could vote twice in a term.
+
+import { FlotillaError } from '../errors.js';
+import type { Group } from '../group/group.js';
+import type { HostLoop } from '../host/host-loop.js';
+import type { Membership, NodeId } from '../raft/types.js';
+import type { GroupRecord, LogStore } from '../storage/log-store.js';
+import { memberSerial } from './member-id.js';
+
+export interface MemberInfo {
+  groupId: number;
+  group: string;
+  machine: string;
+  member: NodeId;
+}
+
+export type Replica = Group<unknown, unknown, unknown, unknown>;
+
+export interface LocalMember extends MemberInfo {
+  replica: Replica;
+}
+
+/** Builds a replica: founding (with its first membership), restored from a record, or empty. */
+export type ReplicaFactory = (info: MemberInfo, from: { founding: Membership } | { record: GroupRecord }) => Replica;
+
+const MEMBER_PREFIX = 'member/';
+const TOMB_PREFIX = 'tomb/';
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class LocalMembers {
+  private readonly members = new Map<number, LocalMember>();
+  private readonly tombstones = new Map<number, number>();
+  /** Creations and deletions run one at a time per group. */
+  private readonly locks = new Map<number, Promise<unknown>>();
+
+  constructor(
+    private readonly store: LogStore,
+    private readonly loop: HostLoop,
+    private readonly factory: ReplicaFactory,
+  ) {}
+
+  /** Restores every registered replica from the store (at host start). */
+  async load(): Promise<void> {
+    for (const [key, value] of await this.store.listMeta(TOMB_PREFIX)) {
+      this.tombstones.set(Number(key.slice(TOMB_PREFIX.length)), (JSON.parse(decoder.decode(value)) as { serial: number }).serial);
+    }
+    for (const [, value] of await this.store.listMeta(MEMBER_PREFIX)) {
+      const info = JSON.parse(decoder.decode(value)) as MemberInfo;
+      const record = await this.store.loadGroup(info.groupId);
+      this.attach(info, this.factory(info, { record }));
+    }
+  }
+
+  get(groupId: number): LocalMember | undefined {
+    return this.members.get(groupId);
+  }
+
+  all(): IterableIterator<LocalMember> {
+    return this.members.values();
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** The highest member serial deleted for the group on this host (0 if none). */
+  tombstone(groupId: number): number {
+    return this.tombstones.get(groupId) ?? 0;
+  }
+
+  /**
+   * Registers and starts a replica. Founding members start from their first membership; others
+   * start empty and learn everything from the leader. Refused for an id at or below the tombstone.
+   */
+  create(info: MemberInfo, founding: Membership | null): Promise<LocalMember> {
+    return this.locked(info.groupId, async () => {
+      const existing = this.members.get(info.groupId);
+      if (existing?.member === info.member) return existing;
+      if (memberSerial(info.member) <= this.tombstone(info.groupId)) {
+        throw new FlotillaError('BAD_ARGUMENT', `member ${info.member} of group ${info.group} was deleted here before`, {
+          tombstone: this.tombstone(info.groupId),
+        });
+      }
+      if (existing !== undefined) await this.deleteLocked(existing);
+      const batch = this.store.newBatch();
+      batch.setMeta(MEMBER_PREFIX + info.groupId, encoder.encode(JSON.stringify(info)));
+      await this.store.write(batch, { sync: true });
+      const from = founding !== null ? { founding } : { record: emptyRecord(info.groupId) };
+      return this.attach(info, this.factory(info, from));
+    });
+  }
+
+  /** Stops the replica and deletes its data, leaving a tombstone. */
+  delete(groupId: number): Promise<void> {
+    return this.locked(groupId, async () => {
+      const member = this.members.get(groupId);
+      if (member !== undefined) await this.deleteLocked(member);
+    });
+  }
+
+  private async deleteLocked(member: LocalMember): Promise<void> {
+    this.members.delete(member.groupId);
+    await this.loop.removeGroup(member.groupId);
+    member.replica.halt(new FlotillaError('NOT_LEADER', `group ${member.group} left this host`, { groupId: member.groupId, leader: '' }));
+    const serial = Math.max(this.tombstone(member.groupId), memberSerial(member.member));
+    const batch = this.store.newBatch();
+    batch.deleteGroup(member.groupId);
+    batch.deleteMeta(MEMBER_PREFIX + member.groupId);
+    batch.setMeta(TOMB_PREFIX + member.groupId, encoder.encode(JSON.stringify({ serial })));
+    await this.store.write(batch, { sync: true });
+    this.tombstones.set(member.groupId, serial);
+  }
+
+  private attach(info: MemberInfo, replica: Replica): LocalMember {
+    const member: LocalMember = { ...info, replica };
+    this.members.set(info.groupId, member);
+    this.loop.addGroup(replica);
+    return member;
+  }
+
+  private locked<T>(groupId: number, run: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(groupId) ?? Promise.resolve();
+    const result = before.then(run, run);
+    const settled = result.catch(() => undefined);
+    this.locks.set(groupId, settled);
+    void settled.then(() => {
+      if (this.locks.get(groupId) === settled) this.locks.delete(groupId);
+    });
+    return result;
+  }
+}
+
+function emptyRecord(groupId: number): GroupRecord {
+  return { groupId, hardState: { term: 0, vote: '', commit: 0 }, snapshot: null, entries: [], applied: 0 };
+}

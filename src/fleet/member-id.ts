@@ -1,0 +1,22 @@
+// Raft member ids in a fleet: `${hostId}~${n}`. A host id alone would be reused when a group
+// leaves a host and later comes back, and a replica whose data was deleted must never answer under
+// an id it once voted with (the simulation found exactly that double vote). So each replica a host
+// ever holds for a group gets its own id: `n` is the adding leader's last log index + 1, above any
+// id the host refused before (see the tombstones in host.ts). Founding members are `${hostId}~1`.
+// Host ids cannot contain '~' (names.ts), so the host part is everything before the last '~'.
+
+import type { NodeId } from '../raft/types.js';
+
+export function memberId(hostId: string, n: number): NodeId {
+  return `${hostId}~${n}`;
+}
+
+export function hostOfMember(id: NodeId): string {
+  const at = id.lastIndexOf('~');
+  return at < 0 ? id : id.slice(0, at);
+}
+
+export function memberSerial(id: NodeId): number {
+  const at = id.lastIndexOf('~');
+  return at < 0 ? 0 : Number(id.slice(at + 1));
+}

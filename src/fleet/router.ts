@@ -1,0 +1,226 @@
+// The caller's side of command/query/admin by group name, from any host: which host to ask, what
+// to do with each answer, and when to give up. The leader cache maps a group to the host that last
+// led it; a `not leader` answer with a hint moves the cache to the hint, one without a hint (or an
+// unreachable host, or an attempt that timed out) moves on to the next candidate from placement.
+// Every command carries a session (client id, seq), so retrying one whose first attempt may have
+// been applied is safe: the group answers the retry from its session table.
+//
+// The outcome a caller sees: the reply; a definite error (COMMAND_FAILED, BAD_ARGUMENT, BUSY...);
+// UNAVAILABLE if no attempt ever reached a leader (the command certainly was not applied); TIMEOUT
+// if the deadline passed after an attempt that may have been applied (outcome unknown).
+
+import { FlotillaError, type ErrorCode } from '../errors.js';
+import type { Scheduler } from '../host/scheduler.js';
+import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
+import { refusal, type Transport } from '../transport/transport.js';
+
+export interface RouterDeps {
+  hostId: HostId;
+  transport: Transport;
+  scheduler: Scheduler;
+  /** Unique to this process run: sessions of an earlier run must not collide with this one's. */
+  clientId: string;
+  /** Serves a request addressed to this host (no network hop). */
+  serveLocal(item: ClientRequestItem): Promise<ClientResponseItem>;
+  /** Hosts worth asking for a group, best first (placement, then any active host). */
+  candidates(group: string): HostId[];
+}
+
+export interface CallOptions {
+  timeoutMs: number;
+  consistency?: Consistency;
+  /** Ask this host first (a join goes to a seed). */
+  via?: HostId;
+  /** Ask `via` only, once (a leader preparing a replica on a chosen host). */
+  only?: boolean;
+}
+
+/** One attempt waits at most this long before the next candidate is tried. */
+const ATTEMPT_MS = 1000;
+/** Pause between rounds over every candidate without finding a leader. */
+const RETRY_MS = [10, 20, 50, 100, 200];
+
+interface Pending {
+  resolve(item: ClientResponseItem): void;
+}
+
+interface SessionCounter {
+  next: number;
+  outstanding: Set<number>;
+}
+
+export class Router {
+  private readonly deps: RouterDeps;
+  private readonly leaders = new Map<string, HostId>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly sessions = new Map<string, SessionCounter>();
+  private nextRequestId = 1;
+  readonly stats = { calls: 0, attempts: 0, redirects: 0 };
+
+  constructor(deps: RouterDeps) {
+    this.deps = deps;
+  }
+
+  /** The host believed to lead `group`, if known. */
+  cachedLeader(group: string): HostId | undefined {
+    return this.leaders.get(group);
+  }
+
+  noteLeader(group: string, host: HostId): void {
+    if (host === '') this.leaders.delete(group);
+    else this.leaders.set(group, host);
+  }
+
+  /** A response from another host. */
+  onResponse(item: ClientResponseItem): void {
+    const p = this.pending.get(item.requestId);
+    if (p === undefined) return; // its attempt already timed out
+    this.pending.delete(item.requestId);
+    p.resolve(item);
+  }
+
+  async call(group: string, kind: RequestKind, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
+    this.stats.calls++;
+    const { scheduler } = this.deps;
+    const deadline = scheduler.now() + options.timeoutMs;
+    const session = kind === 'command' ? this.openSession(group) : null;
+    let maybeApplied = false;
+    let lastError: FlotillaError | null = null;
+    let round = 0;
+    let tried = new Set<HostId>();
+    let next: HostId | undefined = options.via;
+    try {
+      for (;;) {
+        const remaining = deadline - scheduler.now();
+        if (remaining <= 0) throw this.giveUp(group, kind, maybeApplied, lastError);
+        const target = next ?? this.leaders.get(group) ?? this.candidatesFor(group, options.via).find((h) => !tried.has(h));
+        next = undefined;
+        if (target === undefined) {
+          // Every candidate said no: wait a little (an election may be running) and start over.
+          tried = new Set();
+          await sleep(scheduler, Math.min(RETRY_MS[Math.min(round++, RETRY_MS.length - 1)]!, remaining));
+          continue;
+        }
+        const item: ClientRequestItem = {
+          kind: 'clientRequest',
+          requestId: 0,
+          group,
+          requestKind: kind,
+          payload,
+          clientId: session?.clientId ?? '',
+          seq: session?.seq ?? 0,
+          ackedBelow: session?.ackedBelow() ?? 0,
+          consistency: options.consistency ?? 'linearizable',
+          timeoutMs: Math.max(1, Math.ceil(Math.min(remaining, ATTEMPT_MS))),
+        };
+        const response = await this.attempt(target, item);
+        if (options.only === true && response.error !== null) throw new FlotillaError(response.error.code, response.error.message, { group, host: target });
+        if (response.error === null) {
+          this.leaders.set(group, target);
+          return response.payload;
+        }
+        const error = new FlotillaError(response.error.code, response.error.message, { group, host: target });
+        lastError = error;
+        switch (response.error.code) {
+          case 'NOT_LEADER':
+          case 'NO_SUCH_GROUP': // that host holds no replica (yet): ask another
+          case 'NOT_ACTIVE':
+            tried.add(target);
+            if (this.leaders.get(group) === target) this.leaders.delete(group);
+            if (response.leaderHint !== '' && response.leaderHint !== target && !tried.has(response.leaderHint)) {
+              this.stats.redirects++;
+              this.leaders.set(group, response.leaderHint);
+            }
+            break;
+          case 'TIMEOUT':
+          case 'UNAVAILABLE':
+          case 'SHUTTING_DOWN':
+          case 'STORAGE_FAILED':
+            // The target may have proposed the command before it failed or went silent.
+            if (kind === 'command' && response.error.code !== 'UNAVAILABLE') maybeApplied = true;
+            tried.add(target);
+            if (this.leaders.get(group) === target) this.leaders.delete(group);
+            break;
+          default:
+            throw error;
+        }
+      }
+    } finally {
+      session?.close();
+    }
+  }
+
+  private candidatesFor(group: string, via: HostId | undefined): HostId[] {
+    const hosts = this.deps.candidates(group);
+    return via === undefined ? hosts : [via, ...hosts.filter((h) => h !== via)];
+  }
+
+  private giveUp(group: string, kind: RequestKind, maybeApplied: boolean, lastError: FlotillaError | null): FlotillaError {
+    const why = lastError ? `: ${lastError.message}` : '';
+    if (maybeApplied) {
+      return new FlotillaError('TIMEOUT', `group ${group}: no answer in time; the ${kind} may or may not have been applied${why}`, { group });
+    }
+    const code: ErrorCode = kind === 'command' ? 'UNAVAILABLE' : 'TIMEOUT';
+    return new FlotillaError(code, `group ${group}: no leader answered in time${why}`, { group });
+  }
+
+  private attempt(target: HostId, item: ClientRequestItem): Promise<ClientResponseItem> {
+    this.stats.attempts++;
+    if (target === this.deps.hostId) {
+      return this.deps.serveLocal(item).catch((err: unknown) => failed(item, toFlotilla(err)));
+    }
+    const requestId = this.nextRequestId++;
+    const sent = { ...item, requestId };
+    const status = this.deps.transport.send(target, sent);
+    if (status !== 'queued') return Promise.resolve(failed(sent, refusal(status, target)));
+    this.deps.transport.flush();
+    return new Promise((resolve) => {
+      const timer = this.deps.scheduler.after(item.timeoutMs, () => {
+        this.pending.delete(requestId);
+        resolve(failed(sent, new FlotillaError('TIMEOUT', `host ${target} did not answer in ${item.timeoutMs} ms`)));
+      });
+      this.pending.set(requestId, {
+        resolve: (response) => {
+          timer.cancel();
+          resolve(response);
+        },
+      });
+    });
+  }
+
+  private openSession(group: string) {
+    let counter = this.sessions.get(group);
+    if (counter === undefined) {
+      counter = { next: 1, outstanding: new Set() };
+      this.sessions.set(group, counter);
+    }
+    const seq = counter.next++;
+    counter.outstanding.add(seq);
+    const c = counter;
+    return {
+      clientId: this.deps.clientId,
+      seq,
+      ackedBelow: (): number => {
+        let low = c.next;
+        for (const s of c.outstanding) if (s < low) low = s;
+        return low;
+      },
+      close: (): void => {
+        c.outstanding.delete(seq);
+      },
+    };
+  }
+}
+
+function failed(item: ClientRequestItem, error: FlotillaError): ClientResponseItem {
+  return { kind: 'clientResponse', requestId: item.requestId, error: { code: error.code, message: error.message }, payload: new Uint8Array(0), leaderHint: '', leaderTerm: 0 };
+}
+
+export function toFlotilla(err: unknown): FlotillaError {
+  if (err instanceof FlotillaError) return err;
+  return new FlotillaError('UNAVAILABLE', err instanceof Error ? err.message : String(err));
+}
+
+function sleep(scheduler: Scheduler, ms: number): Promise<void> {
+  return new Promise((resolve) => scheduler.after(ms, resolve));
+}

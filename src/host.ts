@@ -1,0 +1,927 @@
+// A flotilla host: what a user starts on every machine of the fleet. It holds replicas of many
+// consensus groups (one HostLoop drives them all over one store and one transport), keeps a copy of
+// the fleet's metadata (its replica of the cluster group), serves and routes command/query by group
+// name, and runs the fleet's housekeeping on the groups it leads: the reconciler (membership toward
+// placement), failure marking (on the cluster leader) and the removal of replicas it no longer
+// should hold. Everything that waits goes through the Scheduler, so the simulation runs this class
+// unchanged on virtual time.
+
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { FlotillaError } from './errors.js';
+import { decodeAdminReply, decodeAdminRequest, encodeAdmin, type AdminReply, type AdminRequest } from './fleet/admin.js';
+import {
+  CLUSTER_GROUP,
+  CLUSTER_GROUP_ID,
+  activeHosts,
+  clusterMachine,
+  type ClusterCommand,
+  type ClusterReply,
+  type ClusterState,
+  type GroupConfig,
+  type GroupRecord,
+  type HostRecord,
+  type HostState,
+} from './fleet/cluster-machine.js';
+import { Liveness } from './fleet/liveness.js';
+import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
+import { hostOfMember, memberId } from './fleet/member-id.js';
+import { validateName } from './fleet/names.js';
+import { place } from './fleet/placement.js';
+import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
+import { Router, toFlotilla } from './fleet/router.js';
+import { Group, type Outcome } from './group/group.js';
+import { jsonCodec, type StateMachine } from './group/state-machine.js';
+import { HostLoop } from './host/host-loop.js';
+import { wireLoopToTransport } from './host/raft-wiring.js';
+import { realScheduler, type Scheduler, type Timer } from './host/scheduler.js';
+import { isMember, isVoter } from './raft/membership.js';
+import { DEFAULT_RAFT_CONFIG } from './raft/raft.js';
+import { seededRandom, type Random } from './raft/random.js';
+import { Role, type Membership } from './raft/types.js';
+import type { GroupRecord as StoredGroup, LogStore } from './storage/log-store.js';
+import { openLogStore, type StorageEngine } from './storage/open-store.js';
+import type { ClientRequestItem, ClientResponseItem, Consistency, HostId } from './transport/items.js';
+import type { Transport } from './transport/transport.js';
+import { WsTransport } from './transport/ws-transport.js';
+
+/** A state machine as a host registers it; commands, queries and replies cross the wire as JSON. */
+export type AnyMachine = StateMachine<unknown, unknown, unknown, unknown>;
+
+export interface HostOptions {
+  /** This host's id: letters, digits, '.', '_', '-'. Stable across restarts. */
+  id: string;
+  /** 'host:port' to listen on (default 127.0.0.1:0, a free port). */
+  listen?: string;
+  /** The address other hosts dial (default: the address listened on). */
+  advertise?: string;
+  /** Addresses of hosts already in the fleet, 'host:port' or 'id@host:port'. Empty: this host founds a fleet. */
+  join?: string[];
+  /** Where the store lives (required for rocksdb and lmdb). */
+  dataDir?: string;
+  /** Storage engine (default rocksdb). */
+  storage?: StorageEngine;
+  /** The cluster secret every host shares. */
+  secret?: string;
+  /** State machines by name; every host registers the same ones. */
+  machines: Record<string, AnyMachine>;
+  /** Milliseconds per Raft tick (default 50). */
+  tickMs?: number;
+  /** Ticks without a leader before an election (default 10; randomized up to twice that). */
+  electionTicks?: number;
+  /** Ticks between heartbeats (default 2). */
+  heartbeatTicks?: number;
+  /** A host silent this long is marked failed and its members replaced (default 5000 ms). */
+  hostFailureTimeoutMs?: number;
+  /** Period of the reconciler's safety pass (default 250 ms). */
+  reconcileMs?: number;
+  /** Voters of the cluster group (default 3). */
+  clusterReplicas?: number;
+  /** Default deadline of command/query/addGroup (default 5000 ms). */
+  timeoutMs?: number;
+  logger?: Logger;
+  /** Injected instead of the defaults (the simulation, tests). */
+  transport?: Transport;
+  store?: LogStore;
+  scheduler?: Scheduler;
+  random?: Random;
+  /** Sees every command a replica on this host applies (the simulation checks replicas agree). */
+  onApply?: (event: { group: string; groupId: number; member: string; index: number; outcome: Outcome<unknown> }) => void;
+}
+
+export interface AddGroupOptions {
+  machine: string;
+  replicas?: number;
+  config?: GroupConfig;
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+export interface QueryOptions extends CallOptions {
+  consistency?: Consistency;
+}
+
+export interface DeactivateOptions {
+  timeoutMs?: number;
+  /** Called as members leave: how many are left on this host. */
+  onProgress?: (membersLeft: number) => void;
+}
+
+export type LocalState = 'inactive' | 'active' | 'deactivating' | 'stopped';
+
+export interface MemberStatus {
+  group: string;
+  groupId: number;
+  member: string;
+  role: 'leader' | 'follower' | 'candidate' | 'learner';
+  term: number;
+  leader: string;
+  commit: number;
+  applied: number;
+  /** Entries committed but not yet applied here. */
+  lag: number;
+}
+
+export interface HostStatus {
+  id: string;
+  state: LocalState;
+  zone: string | null;
+  members: MemberStatus[];
+  leaders: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const MAX_REPLICAS = 7;
+const PING_MS = 500;
+
+export class Host {
+  readonly id: string;
+  /** The address other hosts dial. */
+  readonly address: string;
+  private readonly options: HostOptions;
+  private readonly store: LogStore;
+  private readonly ownsStore: boolean;
+  private readonly transport: Transport;
+  private readonly scheduler: Scheduler;
+  private readonly random: Random;
+  private readonly logger: Logger;
+  private readonly loop: HostLoop;
+  private readonly members: LocalMembers;
+  private readonly router: Router;
+  private readonly liveness: Liveness;
+  private readonly machines: Map<string, AnyMachine>;
+  private readonly incarnation: string;
+  private readonly timeoutMs: number;
+  private readonly clusterReplicas: number;
+  private readonly hostFailureTimeoutMs: number;
+  private state: LocalState = 'inactive';
+  /** The last metadata this host saw (kept after its cluster replica is gone). */
+  private metadata: ClusterState | null = null;
+  private metadataDirty = false;
+  private peersKey = '';
+  private readonly timers: Timer[] = [];
+  /** Housekeeping in flight, so a periodic pass does not repeat it. */
+  private readonly inFlight = new Set<string>();
+  /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
+  private readonly prepareFloor = new Map<string, number>();
+
+  private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string }) {
+    this.options = options;
+    this.id = options.id;
+    this.address = parts.address;
+    this.store = parts.store;
+    this.ownsStore = parts.ownsStore;
+    this.transport = parts.transport;
+    this.incarnation = parts.incarnation;
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.random = options.random ?? seededRandom(randomBytes(4).readUInt32LE(0));
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id });
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.clusterReplicas = options.clusterReplicas ?? 3;
+    this.hostFailureTimeoutMs = options.hostFailureTimeoutMs ?? 5000;
+    this.machines = new Map(Object.entries(options.machines));
+    this.machines.set(CLUSTER_GROUP, clusterMachine);
+    this.liveness = new Liveness(this.scheduler);
+
+    const wiring = wireLoopToTransport(this.transport, hostOfMember);
+    this.loop = new HostLoop({ store: this.store, send: wiring.send, tickMs: options.tickMs ?? 50, scheduler: this.scheduler, logger: this.logger });
+    wiring.attach({
+      step: (groupId, message) => {
+        // Only the replica the message is addressed to: an older replica of the group is gone.
+        if (this.members.get(groupId)?.member === message.to) this.loop.step(groupId, message);
+      },
+    });
+    this.members = new LocalMembers(this.store, this.loop, (info, from) => this.makeReplica(info, from));
+    this.router = new Router({
+      hostId: this.id,
+      transport: this.transport,
+      scheduler: this.scheduler,
+      clientId: `${this.id}.${Math.floor(this.random() * 2 ** 48).toString(36)}`,
+      serveLocal: (item) => this.serve(item),
+      candidates: (group) => this.candidates(group),
+    });
+    this.transport.onItem((from, item) => {
+      this.liveness.heard(from);
+      switch (item.kind) {
+        case 'clientRequest':
+          void this.serve(item).then((response) => {
+            this.transport.send(from, { ...response, requestId: item.requestId });
+            this.transport.flush();
+          });
+          return;
+        case 'clientResponse':
+          this.router.onResponse(item);
+          return;
+        case 'ping':
+          this.transport.send(from, { kind: 'pong', sentAt: item.sentAt, liveness: 'up' });
+          return;
+        default:
+          return;
+      }
+    });
+  }
+
+  /** Opens the store, restores every member this host had, and starts serving. */
+  static async start(options: HostOptions): Promise<Host> {
+    validateName('host', options.id);
+    for (const name of Object.keys(options.machines)) validateName('group', name);
+    let store = options.store;
+    const ownsStore = store === undefined;
+    if (store === undefined) {
+      const engine = options.storage ?? 'rocksdb';
+      if (engine === 'memory') store = await openLogStore({ engine });
+      else {
+        if (options.dataDir === undefined) throw new FlotillaError('BAD_ARGUMENT', `storage '${engine}' needs a dataDir`);
+        store = await openLogStore({ engine, dir: options.dataDir });
+      }
+    }
+    const incarnation = await loadIdentity(store, options.id);
+    let transport = options.transport;
+    let address = options.advertise ?? '';
+    if (transport === undefined) {
+      if (options.secret === undefined || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'a host needs the cluster secret');
+      const ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret });
+      transport = ws;
+      if (address === '') address = ws.address;
+    }
+    if (address === '') address = options.listen ?? options.id;
+    const host = new Host(options, { store, ownsStore, transport, address, incarnation });
+    await host.members.load();
+    host.loop.start();
+    host.startTimers();
+    host.metadataChanged();
+    return host;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The fleet API
+
+  /** Joins the fleet in `zone` (the first host without `join` founds it); resolves once active. */
+  async activate(zone: string, options: CallOptions = {}): Promise<void> {
+    validateName('zone', zone);
+    this.checkNotStopped();
+    if (this.state === 'active') return;
+    const timeoutMs = options.timeoutMs ?? Math.max(this.timeoutMs, 15_000);
+    const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: this.incarnation };
+    const seeds = this.options.join ?? [];
+    if (this.members.get(CLUSTER_GROUP_ID) === undefined && seeds.length === 0) {
+      const founder = memberId(this.id, 1);
+      await this.members.create({ groupId: CLUSTER_GROUP_ID, group: CLUSTER_GROUP, machine: CLUSTER_GROUP, member: founder }, { voters: [founder], learners: [] });
+    }
+    if (this.members.get(CLUSTER_GROUP_ID) !== undefined) await this.clusterCommand(command, timeoutMs);
+    else await this.joinVia(seeds, command, timeoutMs);
+    await this.waitFor('this host to be active', timeoutMs, () => {
+      const me = this.metadata?.hosts[this.id];
+      return me !== undefined && me.state === 'active' && me.incarnation === this.incarnation && this.members.get(CLUSTER_GROUP_ID) !== undefined;
+    });
+    this.state = 'active';
+  }
+
+  /**
+   * Moves every member off this host: marks it deactivating, hands its leaderships away at once,
+   * and resolves when it holds no replica; then stop() loses nothing.
+   */
+  async deactivate(options: DeactivateOptions = {}): Promise<void> {
+    this.checkNotStopped();
+    if (this.state !== 'active') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active`);
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    await this.setMyState('deactivating', this.timeoutMs);
+    this.state = 'deactivating';
+    this.reconcile();
+    let reported = -1;
+    await this.waitFor('every member to leave', timeoutMs, () => {
+      if (this.members.size !== reported) {
+        reported = this.members.size;
+        options.onProgress?.(reported);
+      }
+      return this.members.size === 0;
+    });
+    await this.setMyState('inactive', this.timeoutMs);
+    this.state = 'inactive';
+  }
+
+  /** Stops serving (without moving members: deactivate first for that) and closes the store. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    for (const t of this.timers) t.cancel();
+    await this.loop.stop();
+    await this.transport.close();
+    if (this.ownsStore) await this.store.close();
+  }
+
+  async addGroup(name: string, options: AddGroupOptions): Promise<void> {
+    validateName('group', name);
+    this.checkActive();
+    if (!this.machines.has(options.machine) || options.machine === CLUSTER_GROUP) {
+      throw new FlotillaError('NO_SUCH_MACHINE', `no state machine registered as ${JSON.stringify(options.machine)}`);
+    }
+    const replicas = options.replicas ?? 3;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
+      throw new FlotillaError('BAD_ARGUMENT', `replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${replicas}`);
+    }
+    const config = checkGroupConfig(options.config ?? {});
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = this.scheduler.now() + timeoutMs;
+    await this.clusterCommand({ op: 'addGroup', name, machine: options.machine, replicas, config }, timeoutMs);
+    // Usable once a leader of the new group has committed in its term.
+    await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - this.scheduler.now()) });
+  }
+
+  /** Deletes a group and, on every host, its replicas and their data. */
+  async removeGroup(name: string, options: CallOptions = {}): Promise<void> {
+    validateName('group', name);
+    this.checkActive();
+    await this.clusterCommand({ op: 'removeGroup', name }, options.timeoutMs ?? this.timeoutMs);
+  }
+
+  /** Applies `cmd` to the group's state machine, once, on every replica; resolves with its reply. */
+  async command<R = unknown>(name: string, cmd: unknown, options: CallOptions = {}): Promise<R> {
+    const record = await this.groupForCall(name);
+    const payload = jsonCodec<unknown>().encode(cmd);
+    const reply = await this.router.call(name, 'command', payload, { timeoutMs: options.timeoutMs ?? this.timeoutMs });
+    return decodeReply<R>(reply, record);
+  }
+
+  /** Runs `q` against the group's state: linearizable by default, or 'lease' / 'local'. */
+  async query<R = unknown>(name: string, q: unknown, options: QueryOptions = {}): Promise<R> {
+    const record = await this.groupForCall(name);
+    const payload = jsonCodec<unknown>().encode(q);
+    const consistency = options.consistency ?? 'linearizable';
+    if (consistency === 'local' && this.members.get(record.id) !== undefined) {
+      const reply = await this.members.get(record.id)!.replica.queryBytes(payload, { consistency });
+      return decodeReply<R>(reply, record);
+    }
+    const reply = await this.router.call(name, 'query', payload, { timeoutMs: options.timeoutMs ?? this.timeoutMs, consistency });
+    return decodeReply<R>(reply, record);
+  }
+
+  groups(): Array<Pick<GroupRecord, 'name' | 'id' | 'machine' | 'replicas' | 'config'>> {
+    const meta = this.requireMetadata();
+    return Object.values(meta.groups)
+      .map(({ name, id, machine, replicas, config }) => ({ name, id, machine, replicas, config }))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /** Every host the fleet knows, by zone. */
+  hosts(): Record<string, Array<{ id: string; address: string; state: HostState }>> {
+    const meta = this.requireMetadata();
+    const byZone: Record<string, Array<{ id: string; address: string; state: HostState }>> = {};
+    for (const h of Object.values(meta.hosts).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      (byZone[h.zone] ??= []).push({ id: h.id, address: h.address, state: h.state });
+    }
+    return byZone;
+  }
+
+  /** Where placement wants the group (voters in order; the first is the preferred leader). */
+  placement(name: string): string[] {
+    const meta = this.requireMetadata();
+    const record = meta.groups[name];
+    if (record === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
+    return place(name, record.replicas, activeHosts(meta));
+  }
+
+  /** The host leading the group, asked of the group itself; null if it has no leader right now. */
+  async whereIsLeader(name: string, options: CallOptions = {}): Promise<string | null> {
+    await this.groupForCall(name);
+    try {
+      const reply = await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: options.timeoutMs ?? 1000 });
+      return decodeAdminReply(reply, 'leaderCheck').leader;
+    } catch (err) {
+      if (err instanceof FlotillaError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) return null;
+      throw err;
+    }
+  }
+
+  /** This host: its members, their roles and lag. */
+  status(): HostStatus {
+    const members: MemberStatus[] = [];
+    let leaders = 0;
+    for (const m of this.members.all()) {
+      const raft = m.replica.raft;
+      const role = isVoter(raft.currentMembership, m.member) ? roleName(raft.currentRole) : 'learner';
+      if (role === 'leader') leaders++;
+      members.push({
+        group: m.group,
+        groupId: m.groupId,
+        member: m.member,
+        role,
+        term: raft.currentTerm,
+        leader: raft.leader === '' ? '' : hostOfMember(raft.leader),
+        commit: raft.committed,
+        applied: m.replica.appliedIndex,
+        lag: raft.committed - m.replica.appliedIndex,
+      });
+    }
+    members.sort((a, b) => a.groupId - b.groupId);
+    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders };
+  }
+
+  get localState(): LocalState {
+    return this.state;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replicas
+
+  private makeReplica(info: MemberInfo, from: { founding: Membership } | { record: StoredGroup }): Replica {
+    const machine = this.machines.get(info.machine);
+    if (machine === undefined) {
+      throw new FlotillaError('NO_SUCH_MACHINE', `group ${info.group} runs machine ${JSON.stringify(info.machine)}, which this host does not register`);
+    }
+    const config = this.metadata?.groups[info.group]?.config ?? {};
+    const isCluster = info.groupId === CLUSTER_GROUP_ID;
+    const options = {
+      groupId: info.groupId,
+      raft: {
+        ...DEFAULT_RAFT_CONFIG,
+        id: info.member,
+        electionTick: this.options.electionTicks ?? 10,
+        heartbeatTick: this.options.heartbeatTicks ?? 2,
+        random: seededRandom(Math.floor(this.random() * 2 ** 32)),
+      },
+      machine,
+      snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),
+      maxPendingCommands: config.maxPendingCommands,
+      onApply: (index: number, outcome: Outcome<unknown>) => {
+        if (isCluster) this.metadataChanged();
+        this.options.onApply?.({ group: info.group, groupId: info.groupId, member: info.member, index, outcome });
+      },
+    };
+    return 'founding' in from ? Group.create(options, from.founding) : Group.restore(options, from.record);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Metadata
+
+  /** Coalesces every apply of the cluster group in a turn into one look at the new metadata. */
+  private metadataChanged(): void {
+    if (this.metadataDirty) return;
+    this.metadataDirty = true;
+    this.scheduler.soon(() => {
+      this.metadataDirty = false;
+      this.onMetadata();
+    });
+  }
+
+  private onMetadata(): void {
+    if (this.state === 'stopped') return;
+    const cluster = this.members.get(CLUSTER_GROUP_ID);
+    if (cluster !== undefined && cluster.replica.appliedIndex > 0) {
+      const state = cluster.replica.state as ClusterState;
+      if (state.version > 0) this.metadata = state;
+    }
+    const meta = this.metadata;
+    if (meta === null) return;
+    this.updatePeers(meta);
+    const me = meta.hosts[this.id];
+    for (const group of Object.values(meta.groups)) {
+      const founder = memberId(this.id, 1);
+      if (
+        me !== undefined &&
+        me.incarnation === this.incarnation &&
+        me.registeredAt <= group.createdAt &&
+        group.founders.includes(founder) &&
+        this.members.get(group.id) === undefined &&
+        this.members.tombstone(group.id) === 0
+      ) {
+        const info = { groupId: group.id, group: group.name, machine: group.machine, member: founder };
+        this.housekeeping(`found/${group.id}`, () => this.members.create(info, { voters: group.founders, learners: [] }));
+      }
+    }
+    for (const m of [...this.members.all()]) {
+      if (m.groupId === CLUSTER_GROUP_ID || m.groupId >= meta.nextGroupId) continue;
+      if (meta.groups[m.group]?.id !== m.groupId) this.housekeeping(`delete/${m.groupId}`, () => this.members.delete(m.groupId));
+    }
+    this.reconcile();
+  }
+
+  private updatePeers(meta: ClusterState): void {
+    const peers = new Map<HostId, string>();
+    for (const h of Object.values(meta.hosts)) if (h.id !== this.id) peers.set(h.id, h.address);
+    const key = [...peers].map(([id, a]) => `${id}@${a}`).sort().join(',');
+    if (key === this.peersKey) return;
+    this.peersKey = key;
+    this.transport.setPeers(peers);
+  }
+
+  private async clusterCommand(command: ClusterCommand, timeoutMs: number): Promise<ClusterReply & { ok: true }> {
+    const payload = jsonCodec<ClusterCommand>().encode(command);
+    const bytes = await this.router.call(CLUSTER_GROUP, 'command', payload, { timeoutMs });
+    const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+    if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
+    return reply;
+  }
+
+  private async setMyState(state: HostState, timeoutMs: number): Promise<void> {
+    await this.clusterCommand({ op: 'setHostState', id: this.id, state, incarnation: this.incarnation }, timeoutMs);
+  }
+
+  private async joinVia(seeds: string[], command: ClusterCommand & { op: 'activateHost' }, timeoutMs: number): Promise<void> {
+    const deadline = this.scheduler.now() + timeoutMs;
+    let lastError: unknown = new FlotillaError('UNAVAILABLE', 'no seed to join through');
+    while (this.scheduler.now() < deadline) {
+      for (const seed of seeds) {
+        try {
+          const seedId = await this.resolveSeed(seed);
+          const remaining = Math.max(1, deadline - this.scheduler.now());
+          const bytes = await this.router.call(CLUSTER_GROUP, 'admin', encodeAdmin({ op: 'join', command }), { timeoutMs: Math.min(remaining, 3000), via: seedId });
+          const reply = decodeAdminReply(bytes, 'cluster').reply as ClusterReply;
+          if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
+          return;
+        } catch (err) {
+          lastError = err;
+          if (err instanceof FlotillaError && err.code === 'BAD_ARGUMENT') throw err;
+        }
+      }
+      await new Promise<void>((resolve) => this.scheduler.after(200, resolve));
+    }
+    throw lastError;
+  }
+
+  /** A seed is 'id@host:port', or 'host:port' whose id the host's listener tells. */
+  private async resolveSeed(seed: string): Promise<HostId> {
+    const at = seed.indexOf('@');
+    if (at > 0) {
+      const id = seed.slice(0, at);
+      this.transport.addPeer(id, seed.slice(at + 1));
+      return id;
+    }
+    if (!(this.transport instanceof WsTransport)) throw new FlotillaError('BAD_ARGUMENT', `seed ${seed}: give it as id@address`);
+    const id = await this.transport.identify(seed);
+    this.transport.addPeer(id, seed);
+    return id;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Serving requests from routers (this host's own and other hosts')
+
+  private async serve(item: ClientRequestItem): Promise<ClientResponseItem> {
+    try {
+      if (this.state === 'stopped') throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopping`);
+      if (item.requestKind === 'admin') return answer(item, encodeAdmin(await this.serveAdmin(item)), this.id);
+      const member = this.memberFor(item.group);
+      if (member === undefined) throw new FlotillaError('NOT_LEADER', `host ${this.id} holds no replica of ${item.group}`, { leader: '' });
+      const replica = member.replica;
+      if (item.requestKind === 'query' && item.consistency === 'local') {
+        return answer(item, await replica.queryBytes(item.payload, { consistency: 'local' }), this.id);
+      }
+      if (replica.raft.currentRole !== Role.Leader) {
+        throw new FlotillaError('NOT_LEADER', `host ${this.id} does not lead ${item.group}`, { leader: replica.leader });
+      }
+      const work =
+        item.requestKind === 'command'
+          ? replica.commandBytes(item.payload, item.clientId === '' ? {} : { session: { clientId: item.clientId, seq: item.seq, ackedBelow: item.ackedBelow } })
+          : replica.queryBytes(item.payload, { consistency: item.consistency });
+      return answer(item, await this.withDeadline(work, item.timeoutMs, item.group), this.id);
+    } catch (err) {
+      const error = toFlotilla(err);
+      const leader = typeof error.details.leader === 'string' && error.details.leader !== '' ? hostOfMember(error.details.leader) : '';
+      return {
+        kind: 'clientResponse',
+        requestId: item.requestId,
+        error: { code: error.code, message: error.message },
+        payload: new Uint8Array(0),
+        leaderHint: leader === this.id ? '' : leader,
+        leaderTerm: 0,
+      };
+    }
+  }
+
+  private async serveAdmin(item: ClientRequestItem): Promise<AdminReply> {
+    const request: AdminRequest = decodeAdminRequest(item.payload);
+    switch (request.op) {
+      case 'join':
+      case 'cluster': {
+        if (this.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not in a fleet yet`);
+        const payload = jsonCodec<ClusterCommand>().encode(request.command);
+        const bytes = await this.router.call(CLUSTER_GROUP, 'command', payload, { timeoutMs: item.timeoutMs });
+        return { op: 'cluster', reply: JSON.parse(decoder.decode(bytes)) };
+      }
+      case 'prepare': {
+        validateName('group', request.group.replace(/^\$/, ''));
+        if (!this.machines.has(request.machine)) throw new FlotillaError('NO_SUCH_MACHINE', `host ${this.id} does not register machine ${request.machine}`);
+        if (hostOfMember(request.member) !== this.id) throw new FlotillaError('BAD_ARGUMENT', `member ${request.member} is not on host ${this.id}`);
+        if (this.state === 'stopped' || this.state === 'deactivating') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} takes no new members`);
+        try {
+          await this.members.create({ groupId: request.groupId, group: request.group, machine: request.machine, member: request.member }, null);
+          return { op: 'prepare', ok: true };
+        } catch (err) {
+          if (err instanceof FlotillaError && typeof err.details.tombstone === 'number') return { op: 'prepare', ok: false, tombstone: err.details.tombstone };
+          throw err;
+        }
+      }
+      case 'memberStatus': {
+        const member = this.members.get(request.groupId);
+        const raft = member?.replica.raft;
+        if (raft === undefined || !this.leadsCommitted(member!)) throw new FlotillaError('NOT_LEADER', 'not the leader', { leader: raft?.leader ?? '' });
+        return { op: 'memberStatus', member: isMember(raft.currentMembership, request.member) || raft.configChangePending };
+      }
+      case 'leaderCheck': {
+        const member = this.memberFor(item.group);
+        if (member === undefined || !this.leadsCommitted(member)) {
+          throw new FlotillaError('NOT_LEADER', `host ${this.id} does not lead ${item.group}`, { leader: member?.replica.leader ?? '' });
+        }
+        return { op: 'leaderCheck', leader: this.id };
+      }
+    }
+  }
+
+  private withDeadline<T>(work: Promise<T>, timeoutMs: number, group: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.scheduler.after(timeoutMs, () =>
+        reject(new FlotillaError('TIMEOUT', `group ${group}: not done within ${timeoutMs} ms here; it may still apply`)),
+      );
+      work.then(
+        (value) => {
+          timer.cancel();
+          resolve(value);
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private memberFor(group: string): LocalMember | undefined {
+    if (group === CLUSTER_GROUP) return this.members.get(CLUSTER_GROUP_ID);
+    const id = this.metadata?.groups[group]?.id;
+    if (id !== undefined) return this.members.get(id);
+    for (const m of this.members.all()) if (m.group === group) return m;
+    return undefined;
+  }
+
+  private leadsCommitted(member: LocalMember): boolean {
+    const raft = member.replica.raft;
+    return raft.currentRole === Role.Leader && raft.termAt(raft.committed) === raft.currentTerm;
+  }
+
+  /** Hosts to ask for a group: the leader this host's replica knows, placement, then the rest. */
+  private candidates(group: string): HostId[] {
+    const out: HostId[] = [];
+    const add = (h: string) => {
+      if (h !== '' && !out.includes(h)) out.push(h);
+    };
+    const local = this.memberFor(group);
+    if (local !== undefined && local.replica.leader !== '') add(hostOfMember(local.replica.leader));
+    const meta = this.metadata;
+    if (meta !== null) {
+      const active = activeHosts(meta);
+      const record = meta.groups[group];
+      if (group === CLUSTER_GROUP) for (const h of place(CLUSTER_GROUP, this.clusterReplicas, active)) add(h);
+      else if (record !== undefined) for (const h of place(group, record.replicas, active)) add(h);
+      if (local !== undefined) for (const m of [...local.replica.raft.currentMembership.voters]) add(hostOfMember(m));
+      for (const h of Object.values(meta.hosts)) if (h.state === 'active' || h.state === 'deactivating') add(h.id);
+    }
+    return out;
+  }
+
+  private async groupForCall(name: string): Promise<GroupRecord> {
+    validateName('group', name);
+    this.checkActive();
+    const known = this.metadata?.groups[name];
+    if (known !== undefined) return known;
+    // This host's copy of the metadata may lag: ask the cluster group itself.
+    const bytes = await this.router.call(CLUSTER_GROUP, 'query', jsonCodec<unknown>().encode({ op: 'group', name }), { timeoutMs: this.timeoutMs });
+    const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+    if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
+    if (reply.group === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
+    return reply.group;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Housekeeping: reconciler, failure marking, removal of replicas this host should not hold
+
+  private startTimers(): void {
+    const period = this.options.reconcileMs ?? 250;
+    this.timers.push(this.scheduler.every(period, () => this.periodic()));
+    this.timers.push(this.scheduler.every(PING_MS, () => this.ping()));
+  }
+
+  private periodic(): void {
+    if (this.state === 'stopped') return;
+    this.onMetadata();
+    this.markFailures();
+    this.collectGarbage();
+  }
+
+  private ping(): void {
+    const meta = this.metadata;
+    if (meta === null) return;
+    for (const h of Object.values(meta.hosts)) {
+      if (h.id !== this.id && h.state !== 'inactive') this.transport.send(h.id, { kind: 'ping', sentAt: Math.floor(this.scheduler.now()), liveness: 'up' });
+    }
+    this.transport.flush();
+  }
+
+  /** Moves every group this host leads one step toward its placement. */
+  private reconcile(): void {
+    const meta = this.metadata;
+    if (meta === null || this.state === 'stopped') return;
+    const active = activeHosts(meta);
+    const leaving = this.state === 'deactivating' || meta.hosts[this.id]?.state !== 'active';
+    for (const member of this.members.all()) {
+      if (!this.leadsCommitted(member) || member.replica.raft.configChangePending) continue;
+      let voterHosts: string[];
+      let learnerHosts: string[] = [];
+      if (member.groupId === CLUSTER_GROUP_ID) {
+        voterHosts = place(CLUSTER_GROUP, this.clusterReplicas, active);
+        learnerHosts = active.map((h) => h.id);
+      } else {
+        const record = meta.groups[member.group];
+        if (record === undefined || record.id !== member.groupId) continue;
+        voterHosts = place(record.name, record.replicas, active);
+      }
+      const status = member.replica.raft.status();
+      const step = nextStep({
+        self: member.member,
+        membership: status.membership,
+        progress: new Map(status.progress.map((p) => [p.id, { match: p.match, active: p.active }])),
+        lastIndex: status.lastIndex,
+        committed: status.commit,
+        voterHosts,
+        learnerHosts,
+        leaving,
+      });
+      if (step !== null) this.takeStep(member, step);
+    }
+  }
+
+  private takeStep(member: LocalMember, step: ReconcileStep): void {
+    const replica = member.replica;
+    try {
+      switch (step.kind) {
+        case 'addLearner':
+          this.housekeeping(`prepare/${member.groupId}/${step.host}`, () => this.addLearner(member, step.host));
+          return;
+        case 'promote':
+          replica.changeMembership({ type: 'promote', node: step.member });
+          return;
+        case 'remove':
+          replica.changeMembership({ type: 'remove', node: step.member });
+          return;
+        case 'transfer':
+          replica.transferLeadership(step.to);
+          return;
+      }
+    } catch (err) {
+      // BUSY (a change still committing, a learner not caught up) or a lost leadership: next pass.
+      this.logger.debug({ err, group: member.group, step }, 'reconcile step refused');
+    }
+  }
+
+  private async addLearner(member: LocalMember, host: string): Promise<void> {
+    const key = `${member.groupId}/${host}`;
+    const raft = member.replica.raft;
+    const serial = Math.max(raft.lastIndex + 1, (this.prepareFloor.get(key) ?? 0) + 1);
+    const id = memberId(host, serial);
+    const request: AdminRequest = { op: 'prepare', groupId: member.groupId, group: member.group, machine: member.machine, member: id };
+    const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 2000, via: host, only: true });
+    const reply = decodeAdminReply(bytes, 'prepare');
+    if (!reply.ok) {
+      this.prepareFloor.set(key, reply.tombstone);
+      return;
+    }
+    // Still the leader, and still no member on that host?
+    if (this.members.get(member.groupId) !== member || !this.leadsCommitted(member)) return;
+    const membership = raft.currentMembership;
+    if ([...membership.voters, ...membership.learners].some((m) => hostOfMember(m) === host)) return;
+    member.replica.changeMembership({ type: 'addLearner', node: id });
+  }
+
+  /** On the cluster leader: hosts silent too long are marked failed, and back to active when heard again. */
+  private markFailures(): void {
+    const cluster = this.members.get(CLUSTER_GROUP_ID);
+    const meta = this.metadata;
+    if (cluster === undefined || meta === null || !this.leadsCommitted(cluster)) return;
+    for (const h of Object.values(meta.hosts)) {
+      if (h.id === this.id) continue;
+      const silent = this.liveness.silentFor(h.id);
+      let next: HostState | null = null;
+      if ((h.state === 'active' || h.state === 'deactivating') && silent > this.hostFailureTimeoutMs) next = 'failed';
+      if (h.state === 'failed' && silent < 3 * PING_MS) next = 'active';
+      if (next === null) continue;
+      const command: ClusterCommand = { op: 'setHostState', id: h.id, state: next, incarnation: h.incarnation };
+      this.logger.info({ peer: h.id, state: next, silentMs: Math.round(silent) }, 'host state change');
+      this.housekeeping(`mark/${h.id}`, () => this.clusterCommand(command, this.timeoutMs));
+    }
+  }
+
+  /** Replicas placement no longer puts here are deleted once their group's leader confirms they left. */
+  private collectGarbage(): void {
+    const meta = this.metadata;
+    if (meta === null) return;
+    const me: HostRecord | undefined = meta.hosts[this.id];
+    const here = me !== undefined && me.state === 'active' && this.state !== 'deactivating';
+    const active = activeHosts(meta);
+    for (const member of this.members.all()) {
+      if (member.replica.raft.currentRole === Role.Leader) continue; // a leader hands over first
+      let wanted = here;
+      if (here && member.groupId !== CLUSTER_GROUP_ID) {
+        const record = meta.groups[member.group];
+        wanted = record === undefined || record.id !== member.groupId || place(record.name, record.replicas, active).includes(this.id);
+      }
+      if (wanted) continue;
+      this.housekeeping(`gc/${member.groupId}`, async () => {
+        const request: AdminRequest = { op: 'memberStatus', groupId: member.groupId, member: member.member };
+        const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 1000 });
+        if (!decodeAdminReply(bytes, 'memberStatus').member && this.members.get(member.groupId) === member) {
+          await this.members.delete(member.groupId);
+        }
+      });
+    }
+  }
+
+  /** Runs a housekeeping task unless the same one is already running; failures are retried by the next pass. */
+  private housekeeping(key: string, task: () => Promise<unknown>): void {
+    if (this.inFlight.has(key) || this.state === 'stopped') return;
+    this.inFlight.add(key);
+    task()
+      .catch((err: unknown) => this.logger.debug({ err, task: key }, 'housekeeping failed; the next pass retries'))
+      .finally(() => this.inFlight.delete(key));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private waitFor(what: string, timeoutMs: number, condition: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const deadline = this.scheduler.now() + timeoutMs;
+      const check = () => {
+        if (condition()) return resolve();
+        if (this.state === 'stopped') return reject(new FlotillaError('SHUTTING_DOWN', `host ${this.id} stopped while waiting for ${what}`));
+        if (this.scheduler.now() >= deadline) return reject(new FlotillaError('TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`));
+        this.scheduler.after(10, check);
+      };
+      check();
+    });
+  }
+
+  private requireMetadata(): ClusterState {
+    if (this.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} has not joined a fleet`);
+    return this.metadata;
+  }
+
+  private checkNotStopped(): void {
+    if (this.state === 'stopped') throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`);
+  }
+
+  private checkActive(): void {
+    this.checkNotStopped();
+    if (this.state === 'inactive' || this.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active; call activate(zone) first`);
+  }
+}
+
+/** The host's identity in its store: a new data directory gets a fresh incarnation. */
+async function loadIdentity(store: LogStore, id: string): Promise<string> {
+  const saved = await store.getMeta('host');
+  if (saved !== undefined) {
+    const identity = JSON.parse(decoder.decode(saved)) as { id: string; incarnation: string };
+    if (identity.id !== id) throw new FlotillaError('BAD_ARGUMENT', `this data directory belongs to host ${identity.id}, not ${id}`);
+    return identity.incarnation;
+  }
+  const incarnation = randomBytes(8).toString('hex');
+  const batch = store.newBatch();
+  batch.setMeta('host', encoder.encode(JSON.stringify({ id, incarnation })));
+  await store.write(batch, { sync: true });
+  return incarnation;
+}
+
+function answer(item: ClientRequestItem, payload: Uint8Array, host: HostId): ClientResponseItem {
+  return { kind: 'clientResponse', requestId: item.requestId, error: null, payload, leaderHint: host, leaderTerm: 0 };
+}
+
+function decodeReply<R>(bytes: Uint8Array, record: GroupRecord): R {
+  try {
+    return (bytes.length === 0 ? undefined : JSON.parse(decoder.decode(bytes))) as R;
+  } catch {
+    throw new FlotillaError('BAD_ARGUMENT', `group ${record.name}: the reply is not JSON`);
+  }
+}
+
+function checkGroupConfig(config: GroupConfig): GroupConfig {
+  const out: GroupConfig = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key !== 'snapshotEvery' && key !== 'maxPendingCommands') throw new FlotillaError('BAD_ARGUMENT', `unknown group config ${key}`);
+    if (!Number.isInteger(value) || (value as number) < 1) throw new FlotillaError('BAD_ARGUMENT', `group config ${key} must be a positive integer`);
+    out[key] = value as number;
+  }
+  return out;
+}
+
+function roleName(role: Role): MemberStatus['role'] {
+  switch (role) {
+    case Role.Leader:
+      return 'leader';
+    case Role.Candidate:
+    case Role.PreCandidate:
+      return 'candidate';
+    case Role.Follower:
+      return 'follower';
+  }
+}
