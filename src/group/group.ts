@@ -2,12 +2,22 @@
 // waiting on it. The host loop drives it in two phases per turn: persist() puts the group's ready
 // work into the host's write batch and hands back the messages to send once that batch is durable;
 // finish() applies committed entries, answers clients, and may take a snapshot.
+//
+// Commands reach the log in an envelope (entry-format.ts) that may carry a client session; the
+// session table (sessions.ts) makes retried commands apply once, and travels in the group's
+// snapshot next to the machine's own (snapshot-format.ts).
 
 import { FlotillaError } from '../errors.js';
-import { Raft, bootstrapState, type RaftConfig, type RaftState, type Ready } from '../raft/raft.js';
+import type { MembershipChange } from '../raft/membership.js';
+import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus, type Ready } from '../raft/raft.js';
 import { EntryType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
 import type { GroupRecord, WriteBatch } from '../storage/log-store.js';
-import { jsonCodec, type Codec, type StateMachine } from './state-machine.js';
+import { decodeLogCommand, encodeLogCommand, type LogCommand } from './entry-format.js';
+import { SessionTable, checkSession, type SavedOutcome, type Session } from './sessions.js';
+import { decodeGroupSnapshot, encodeGroupSnapshot } from './snapshot-format.js';
+import { jsonCodec, jsonReplyCodec, type Codec, type StateMachine } from './state-machine.js';
+
+export type { Session } from './sessions.js';
 
 export interface GroupOptions<S, C, R, Q> {
   groupId: number;
@@ -15,29 +25,69 @@ export interface GroupOptions<S, C, R, Q> {
   machine: StateMachine<S, C, R, Q>;
   /** How commands are written into log entries (JSON by default). */
   codec?: Codec<C>;
+  /** How replies are kept in client sessions and cross the wire (JSON by default, undefined as no bytes). */
+  replyCodec?: Codec<R>;
+  /** How queries cross the wire (JSON by default). */
+  queryCodec?: Codec<Q>;
   /** Commands proposed and not yet applied; one more is refused with BUSY (back-pressure). */
   maxPendingCommands?: number;
+  /** Linearizable and lease reads waiting at this leader; one more is refused with BUSY. */
+  maxPendingReads?: number;
+  /** Client sessions remembered; a new client beyond them evicts the least recently used one. */
+  maxSessions?: number;
+  /** Replies remembered per client session; beyond them the oldest is discarded. */
+  maxRepliesPerSession?: number;
   /** Take a snapshot and compact the log once this many entries were applied since the last one. */
   snapshotEvery?: number;
   /** Entries kept in memory behind a snapshot, so slightly lagging followers need no snapshot. */
   keepEntries?: number;
-  /** Sees every applied command's outcome, on every replica. */
+  /** Sees the outcome of every command the machine runs, on every replica (not retries a session answers). */
   onApply?: (index: number, outcome: Outcome<unknown>) => void;
 }
 
 export type Outcome<R> = { ok: true; reply: R } | { ok: false; error: string };
 
+export interface CommandOptions {
+  /** Makes the command safe to retry: it applies once however often it is sent with this session. */
+  session?: Session;
+}
+
+/**
+ * linearizable: ReadIndex, the leader confirms it still leads with a heartbeat round (default).
+ * lease: the leader answers within its lease without that round (assumes bounded clock drift).
+ * local: this replica's applied state, at once, any role (possibly stale).
+ */
+export type Consistency = 'linearizable' | 'lease' | 'local';
+
+export interface QueryOptions {
+  consistency?: Consistency;
+}
+
+export type GroupStatus = RaftStatus & { applied: number; pendingCommands: number; pendingReads: number; sessions: number };
+
 export const DEFAULT_MAX_PENDING_COMMANDS = 1024;
+export const DEFAULT_MAX_PENDING_READS = 1024;
+export const DEFAULT_MAX_SESSIONS = 10_000;
+export const DEFAULT_MAX_REPLIES_PER_SESSION = 1024;
 export const DEFAULT_SNAPSHOT_EVERY = 10_000;
 
-interface Waiter<T> {
+/** An applied command's reply as apply has it: the machine's value (maybe with its encoding), or a session's saved bytes. */
+type Reply<R> = { has: 'value'; value: R; bytes: Uint8Array | null } | { has: 'bytes'; bytes: Uint8Array };
+
+/** What applying one command entry gave. */
+type Applied<R> = { ok: true; reply: Reply<R> } | { ok: false; code: 'COMMAND_FAILED' | 'BAD_ARGUMENT'; error: string };
+
+interface CommandWaiter<R> {
   term: number;
-  resolve(value: T): void;
+  resolve(reply: Reply<R>): void;
   reject(error: Error): void;
 }
 
-interface Read<Q, R> extends Waiter<R> {
+interface Read<Q, R> {
+  term: number;
   query: Q;
+  resolve(value: R): void;
+  reject(error: Error): void;
 }
 
 export class Group<S, C, R, Q> {
@@ -45,12 +95,16 @@ export class Group<S, C, R, Q> {
   readonly raft: Raft;
   private readonly machine: StateMachine<S, C, R, Q>;
   private readonly codec: Codec<C>;
+  private readonly replyCodec: Codec<R>;
+  private readonly queryCodec: Codec<Q>;
   private readonly maxPending: number;
+  private readonly maxPendingReads: number;
   private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly onApply: ((index: number, outcome: Outcome<unknown>) => void) | undefined;
 
   private machineState: S;
+  private readonly sessions: SessionTable;
   private applied: number;
   private snapshotIndex: number;
   private hardState: HardState;
@@ -64,7 +118,7 @@ export class Group<S, C, R, Q> {
   private wake: () => void = () => undefined;
 
   /** Commands by log index. */
-  private readonly commands = new Map<number, Waiter<R>>();
+  private readonly commands = new Map<number, CommandWaiter<R>>();
   /** Reads waiting for the leader to confirm its leadership, by request id. */
   private readonly unconfirmedReads = new Map<number, Read<Q, R>>();
   /** Confirmed reads waiting for apply to reach their index. */
@@ -87,11 +141,18 @@ export class Group<S, C, R, Q> {
     this.id = options.groupId;
     this.machine = options.machine;
     this.codec = options.codec ?? jsonCodec<C>();
-    this.maxPending = options.maxPendingCommands ?? DEFAULT_MAX_PENDING_COMMANDS;
+    this.replyCodec = options.replyCodec ?? jsonReplyCodec<R>();
+    this.queryCodec = options.queryCodec ?? jsonCodec<Q>();
+    this.maxPending = positive('maxPendingCommands', options.maxPendingCommands ?? DEFAULT_MAX_PENDING_COMMANDS);
+    this.maxPendingReads = positive('maxPendingReads', options.maxPendingReads ?? DEFAULT_MAX_PENDING_READS);
     this.snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.keepEntries = options.keepEntries ?? 0;
     this.onApply = options.onApply;
-    this.machineState = initial.snapshot ? this.machine.restore(initial.snapshot.data) : this.machine.init();
+    this.sessions = new SessionTable(
+      positive('maxSessions', options.maxSessions ?? DEFAULT_MAX_SESSIONS),
+      positive('maxRepliesPerSession', options.maxRepliesPerSession ?? DEFAULT_MAX_REPLIES_PER_SESSION),
+    );
+    this.machineState = initial.snapshot ? this.restoreSnapshot(initial.snapshot.data) : this.machine.init();
     this.applied = initial.applied;
     this.snapshotIndex = initial.snapshot?.meta.index ?? 0;
     this.hardState = { ...initial.hardState };
@@ -103,28 +164,80 @@ export class Group<S, C, R, Q> {
   // Clients
 
   /** Resolves with the reply once the command is applied here. */
-  async command(cmd: C): Promise<R> {
+  command(cmd: C, options?: CommandOptions): Promise<R> {
+    const typed = (reply: Reply<R>): R => (reply.has === 'value' ? reply.value : this.replyCodec.decode(reply.bytes));
+    return this.submit(() => this.codec.encode(cmd), options, typed);
+  }
+
+  /** A command as the machine codec's bytes (as hosts forward it); resolves with the reply codec's bytes. */
+  commandBytes(payload: Uint8Array, options?: CommandOptions): Promise<Uint8Array> {
+    const encoded = (reply: Reply<R>): Uint8Array => {
+      if (reply.has === 'bytes') return reply.bytes;
+      return reply.bytes ?? this.replyCodec.encode(reply.value);
+    };
+    return this.submit(() => payload, options, encoded);
+  }
+
+  /** A query, linearizable (ReadIndex) unless `options.consistency` asks for a lease or a local read. */
+  async query(q: Q, options?: QueryOptions): Promise<R> {
     this.checkRunning();
-    if (this.commands.size >= this.maxPending) {
-      throw new FlotillaError('BUSY', `group ${this.id}: ${this.commands.size} commands pending`, { groupId: this.id, retry: true });
+    const consistency = options?.consistency ?? 'linearizable';
+    if (consistency === 'local') return this.answer(q);
+    if (consistency !== 'linearizable' && consistency !== 'lease') {
+      throw new FlotillaError('BAD_ARGUMENT', `unknown read consistency ${String(consistency)}`, { groupId: this.id });
     }
-    const index = this.raft.propose(this.codec.encode(cmd));
+    if (this.raft.currentRole !== Role.Leader) throw notLeader(this.id, this.raft.leader);
+    const pending = this.pendingReads();
+    if (pending >= this.maxPendingReads) {
+      throw new FlotillaError('BUSY', `group ${this.id}: ${pending} reads pending`, { groupId: this.id, retry: true });
+    }
+    const requestId = this.nextReadId++;
     const term = this.raft.currentTerm;
-    const reply = new Promise<R>((resolve, reject) => this.commands.set(index, { term, resolve, reject }));
+    this.raft.readIndex(requestId, { lease: consistency === 'lease' });
+    const reply = new Promise<R>((resolve, reject) => this.unconfirmedReads.set(requestId, { term, query: q, resolve, reject }));
     this.wake();
     return reply;
   }
 
-  /** A linearizable query (ReadIndex): answered once this leader confirmed it still leads and applied far enough. */
-  async query(q: Q): Promise<R> {
+  /** A query as the query codec's bytes; resolves with the reply codec's bytes. */
+  async queryBytes(payload: Uint8Array, options?: QueryOptions): Promise<Uint8Array> {
+    let q: Q;
+    try {
+      q = this.queryCodec.decode(payload);
+    } catch (err) {
+      throw new FlotillaError('BAD_ARGUMENT', `group ${this.id}: the query does not decode: ${errorText(err)}`, { groupId: this.id });
+    }
+    const reply = await this.query(q, options);
+    try {
+      return this.replyCodec.encode(reply);
+    } catch (err) {
+      const message = `group ${this.id}: the query's reply does not encode: ${errorText(err)}`;
+      throw new FlotillaError('COMMAND_FAILED', message, { groupId: this.id });
+    }
+  }
+
+  /** Proposes a single-server membership change (errors as Raft.changeMembership throws them). */
+  changeMembership(change: MembershipChange): void {
     this.checkRunning();
-    if (this.raft.currentRole !== Role.Leader) throw notLeader(this.id, this.raft.leader);
-    const requestId = this.nextReadId++;
-    const term = this.raft.currentTerm;
-    const reply = new Promise<R>((resolve, reject) => this.unconfirmedReads.set(requestId, { term, query: q, resolve, reject }));
-    this.raft.readIndex(requestId);
+    this.raft.changeMembership(change);
     this.wake();
-    return reply;
+  }
+
+  /** Starts handing leadership to `to` (errors as Raft.transferLeadership throws them). */
+  transferLeadership(to: NodeId): void {
+    this.checkRunning();
+    this.raft.transferLeadership(to);
+    this.wake();
+  }
+
+  status(): GroupStatus {
+    return {
+      ...this.raft.status(),
+      applied: this.applied,
+      pendingCommands: this.commands.size,
+      pendingReads: this.pendingReads(),
+      sessions: this.sessions.size,
+    };
   }
 
   /** The local state machine's state (possibly stale on a follower). */
@@ -180,8 +293,8 @@ export class Group<S, C, R, Q> {
       this.unsavedSnapshot = false;
     } else {
       const snap = this.raft.latestSnapshot;
-      // Stored entries are dropped up to the snapshot itself: keepEntries only holds in memory.
-      if (this.unsavedSnapshot && snap !== null) batch.setSnapshot(this.id, snap);
+      // The stored log keeps the same tail behind the snapshot as memory does, so it survives a restart.
+      if (this.unsavedSnapshot && snap !== null) batch.setSnapshot(this.id, snap, { keepEntries: this.keepEntries });
       this.unsavedSnapshot = false;
       if (rd.hardState !== null) batch.setHardState(this.id, rd.hardState);
     }
@@ -218,6 +331,31 @@ export class Group<S, C, R, Q> {
     if (this.halted !== null) throw this.halted;
   }
 
+  /** Proposes a command; `convert` turns its applied reply into what the caller gets. */
+  private async submit<T>(payload: () => Uint8Array, options: CommandOptions | undefined, convert: (reply: Reply<R>) => T): Promise<T> {
+    this.checkRunning();
+    const session = options?.session ?? null;
+    if (session !== null) checkSession(session);
+    if (this.commands.size >= this.maxPending) {
+      throw new FlotillaError('BUSY', `group ${this.id}: ${this.commands.size} commands pending`, { groupId: this.id, retry: true });
+    }
+    const index = this.raft.propose(encodeLogCommand(payload(), session));
+    const term = this.raft.currentTerm;
+    const reply = new Promise<T>((resolve, reject) => {
+      const deliver = (r: Reply<R>): void => {
+        try {
+          resolve(convert(r));
+        } catch (err) {
+          const message = `group ${this.id}: the command applied, but its reply does not convert: ${errorText(err)}`;
+          reject(new FlotillaError('COMMAND_FAILED', message, { groupId: this.id, index }));
+        }
+      };
+      this.commands.set(index, { term, resolve: deliver, reject });
+    });
+    this.wake();
+    return reply;
+  }
+
   private apply(e: Entry): void {
     this.applied = e.index;
     let waiter = this.commands.get(e.index);
@@ -235,26 +373,85 @@ export class Group<S, C, R, Q> {
     }
     // Configuration entries and a new leader's empty no-op are not commands.
     if (e.type !== EntryType.Normal || e.data.length === 0) return;
-    const outcome = this.run(e.data);
-    this.onApply?.(e.index, outcome);
+    const applied = this.execute(e);
     if (waiter === undefined) return;
-    if (outcome.ok) waiter.resolve(outcome.reply);
-    else waiter.reject(new FlotillaError('COMMAND_FAILED', outcome.error, { groupId: this.id, index: e.index }));
+    if (applied.ok) waiter.resolve(applied.reply);
+    else waiter.reject(new FlotillaError(applied.code, applied.error, { groupId: this.id, index: e.index }));
   }
 
-  /** Runs one command; a throw (or an undecodable entry) is the same error reply on every replica. */
-  private run(data: Uint8Array): Outcome<R> {
+  /** Applies one command entry, the same way on every replica. */
+  private execute(e: Entry): Applied<R> {
+    let cmd: LogCommand;
     try {
-      const result = this.machine.command(this.machineState, this.codec.decode(data));
-      this.machineState = result.state;
-      return { ok: true, reply: result.reply };
+      cmd = decodeLogCommand(e.data);
     } catch (err) {
-      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      const error = `undecodable log entry: ${errorText(err)}`;
+      this.onApply?.(e.index, { ok: false, error });
+      return { ok: false, code: 'COMMAND_FAILED', error };
+    }
+    const session = cmd.session;
+    if (session === null) {
+      const outcome = this.run(e.index, cmd.payload);
+      return outcome.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: null } } : failed(outcome.error);
+    }
+    const verdict = this.sessions.check(session, e.index);
+    if (verdict.kind === 'stale') return { ok: false, code: 'BAD_ARGUMENT', error: 'stale session sequence' };
+    if (verdict.kind === 'cached') {
+      return verdict.outcome.ok ? { ok: true, reply: { has: 'bytes', bytes: verdict.outcome.reply } } : failed(verdict.outcome.error);
+    }
+    const outcome = this.run(e.index, cmd.payload);
+    if (!outcome.ok) {
+      this.sessions.record(session, outcome);
+      return failed(outcome.error);
+    }
+    let saved: SavedOutcome;
+    try {
+      saved = { ok: true, reply: this.replyCodec.encode(outcome.reply) };
+    } catch (err) {
+      // The machine ran, but a retry could not be answered with this reply: every replica says so.
+      saved = { ok: false, error: `the command applied, but its reply does not encode: ${errorText(err)}` };
+    }
+    this.sessions.record(session, saved);
+    return saved.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: saved.reply } } : failed(saved.error);
+  }
+
+  /** Runs one command; a throw (or an undecodable payload) is the same error reply on every replica. */
+  private run(index: number, payload: Uint8Array): Outcome<R> {
+    let outcome: Outcome<R>;
+    try {
+      const result = this.machine.command(this.machineState, this.codec.decode(payload));
+      this.machineState = result.state;
+      outcome = { ok: true, reply: result.reply };
+    } catch (err) {
+      outcome = { ok: false, error: errorText(err) };
+    }
+    this.onApply?.(index, outcome);
+    return outcome;
+  }
+
+  /** Answers a query from the applied state; a throw is COMMAND_FAILED. */
+  private answer(q: Q): R {
+    try {
+      return this.machine.query(this.machineState, q);
+    } catch (err) {
+      throw new FlotillaError('COMMAND_FAILED', errorText(err), { groupId: this.id });
     }
   }
 
+  private pendingReads(): number {
+    return this.unconfirmedReads.size + this.confirmedReads.length;
+  }
+
+  /** The machine state held in a group snapshot; the session table is restored from it too. */
+  private restoreSnapshot(data: Uint8Array): S {
+    const snap = decodeGroupSnapshot(data);
+    const state = this.machine.restore(snap.machine);
+    this.sessions.restore(snap.sessions);
+    return state;
+  }
+
   private installSnapshot(data: Uint8Array, index: number): void {
-    this.machineState = this.machine.restore(data);
+    this.machineState = this.restoreSnapshot(data);
     this.applied = index;
     this.snapshotIndex = index;
     // Commands at indexes the snapshot covers may or may not be in it: their caller's deadline decides.
@@ -288,9 +485,9 @@ export class Group<S, C, R, Q> {
         continue;
       }
       try {
-        c.read.resolve(this.machine.query(this.machineState, c.read.query));
+        c.read.resolve(this.answer(c.read.query));
       } catch (err) {
-        c.read.reject(new FlotillaError('COMMAND_FAILED', err instanceof Error ? err.message : String(err), { groupId: this.id }));
+        c.read.reject(err instanceof Error ? err : new Error(String(err)));
       }
     }
     this.confirmedReads = waiting;
@@ -298,7 +495,8 @@ export class Group<S, C, R, Q> {
 
   private maybeSnapshot(): void {
     if (this.applied - this.snapshotIndex < this.snapshotEvery) return;
-    this.raft.compact(this.applied, this.machine.snapshot(this.machineState), this.keepEntries);
+    const data = encodeGroupSnapshot({ sessions: this.sessions.encode(), machine: this.machine.snapshot(this.machineState) });
+    this.raft.compact(this.applied, data, this.keepEntries);
     this.snapshotIndex = this.applied;
     this.unsavedSnapshot = true;
   }
@@ -306,4 +504,17 @@ export class Group<S, C, R, Q> {
 
 function notLeader(groupId: number, leader: NodeId): FlotillaError {
   return new FlotillaError('NOT_LEADER', `group ${groupId}: not the leader`, { groupId, leader });
+}
+
+function failed<R>(error: string): Applied<R> {
+  return { ok: false, code: 'COMMAND_FAILED', error };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function positive(name: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new FlotillaError('BAD_ARGUMENT', `${name} must be a positive integer, got ${n}`);
+  return n;
 }

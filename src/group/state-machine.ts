@@ -35,3 +35,12 @@ export function jsonCodec<T>(): Codec<T> {
     },
   };
 }
+
+/** The default reply codec: JSON, where a command that replies nothing (undefined) is zero bytes. */
+export function jsonReplyCodec<T>(): Codec<T> {
+  const json = jsonCodec<T>();
+  return {
+    encode: (value: T): Uint8Array => (value === undefined ? new Uint8Array(0) : json.encode(value)),
+    decode: (bytes: Uint8Array): T => (bytes.length === 0 ? (undefined as T) : json.decode(bytes)),
+  };
+}

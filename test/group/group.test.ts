@@ -125,6 +125,32 @@ describe('group', () => {
     assert.equal(await fleet.command(G, { op: 'append', value: 'after' }), 24);
   });
 
+  it('keeps keepEntries entries behind its snapshot in the store, and has them after a restart', async () => {
+    const tuning = { snapshotEvery: 5, keepEntries: 4 };
+    const stores = await startFleet(tuning);
+    const values = Array.from({ length: 12 }, (_, i) => `v${i}`);
+    for (const value of values) await fleet.command(G, { op: 'append', value });
+    await allReplicasHold(12);
+    const stored = (h: string): boolean => fleet.group(h, G).raft.latestSnapshot !== null && !fleet.group(h, G).hasWork();
+    await waitFor('snapshots in every store', () => HOSTS.every(stored));
+    await fleet.stopAll();
+    for (const [host, store] of stores) {
+      store.crash();
+      await store.open();
+      const record = await store.loadGroup(G);
+      const snapIndex = record.snapshot?.meta.index ?? 0;
+      assert.ok(snapIndex >= 5, `${host} stored a snapshot`);
+      assert.equal(record.entries[0]?.index, snapIndex - 3, `${host} stored the 4 entries behind its snapshot`);
+      await fleet.startHost(host, store, [G], 'restore', tuning);
+      const raft = fleet.group(host, G).raft;
+      assert.equal(raft.compactedTo, snapIndex - 4);
+      assert.ok(raft.entryAt(snapIndex - 3) !== undefined, `${host} holds the kept entries in memory again`);
+    }
+    await allReplicasHold(12);
+    for (const s of states()) assert.deepEqual(s, values);
+    assert.equal(await fleet.command(G, { op: 'append', value: 'after' }), 13);
+  });
+
   it('brings a lagging follower up to date with a snapshot, which survives its restart', async () => {
     const applies = new Map<string, number>(HOSTS.map((h) => [h, 0]));
     fleet = new TestFleet(HOSTS);

@@ -1,0 +1,154 @@
+// Client sessions (Raft thesis 6.3): a command sent with (clientId, seq) runs at most once, however
+// often it is retried. Every replica keeps the same table, because it changes only as log entries
+// apply, in log order, and every bound on it is decided by the log alone. The table is part of the
+// group's snapshot, so a restart or a follower given a snapshot still recognises retries.
+
+import { FlotillaError } from '../errors.js';
+import { ByteReader, ByteWriter, utf8Length } from './binary.js';
+
+export interface Session {
+  clientId: string;
+  seq: number;
+  /** Lowest seq this client has not yet got a reply for (Raft thesis 6.3): replies below it may be discarded. */
+  ackedBelow: number;
+}
+
+/** A command's outcome as a session remembers it: the reply codec's bytes, or the error message. */
+export type SavedOutcome = { ok: true; reply: Uint8Array } | { ok: false; error: string };
+
+/** What a session command does at apply. */
+export type SessionVerdict =
+  | { kind: 'run' }
+  /** Already applied: answer with the remembered outcome, do not run the machine again. */
+  | { kind: 'cached'; outcome: SavedOutcome }
+  /** Its reply was already discarded (acknowledged or evicted): it cannot be answered. */
+  | { kind: 'stale' };
+
+/** Longest client id in UTF-8 bytes. */
+export const MAX_CLIENT_ID_BYTES = 1024;
+
+/** Throws BAD_ARGUMENT unless the session can be written to the log and makes sense. */
+export function checkSession(s: Session): void {
+  if (typeof s.clientId !== 'string' || s.clientId.length === 0 || utf8Length(s.clientId) > MAX_CLIENT_ID_BYTES) {
+    throw new FlotillaError('BAD_ARGUMENT', `session clientId must be a non-empty string of at most ${MAX_CLIENT_ID_BYTES} UTF-8 bytes`);
+  }
+  if (!Number.isSafeInteger(s.seq) || s.seq < 0) {
+    throw new FlotillaError('BAD_ARGUMENT', `session seq must be a non-negative safe integer, got ${s.seq}`);
+  }
+  if (!Number.isSafeInteger(s.ackedBelow) || s.ackedBelow < 0 || s.ackedBelow > s.seq) {
+    // The command being sent has no reply yet, so the client cannot have acknowledged it.
+    throw new FlotillaError('BAD_ARGUMENT', `session ackedBelow must be an integer in [0, seq], got ${s.ackedBelow} for seq ${s.seq}`);
+  }
+}
+
+interface ClientSession {
+  /** A seq below this that has no remembered outcome was discarded: it is stale. */
+  floor: number;
+  /** Log index of this client's latest command (the table's least-recently-used order). */
+  lastIndex: number;
+  /** Outcomes by seq, in the order they were applied. */
+  replies: Map<number, SavedOutcome>;
+}
+
+export class SessionTable {
+  /** Least recently used first: a session is moved to the end whenever one of its commands applies. */
+  private clients = new Map<string, ClientSession>();
+
+  constructor(
+    private readonly maxSessions: number,
+    private readonly maxRepliesPerSession: number,
+  ) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Decides what the session command at log `index` does; opens or refreshes its client's session. */
+  check(s: Session, index: number): SessionVerdict {
+    let client = this.clients.get(s.clientId);
+    if (client === undefined) {
+      client = { floor: 0, lastIndex: index, replies: new Map() };
+      this.evictSessions(this.maxSessions - 1);
+    } else {
+      this.clients.delete(s.clientId);
+    }
+    this.clients.set(s.clientId, client);
+    client.lastIndex = index;
+    if (s.ackedBelow > client.floor) {
+      client.floor = s.ackedBelow;
+      for (const seq of client.replies.keys()) if (seq < s.ackedBelow) client.replies.delete(seq);
+    }
+    const outcome = client.replies.get(s.seq);
+    if (outcome !== undefined) return { kind: 'cached', outcome };
+    if (s.seq < client.floor) return { kind: 'stale' };
+    return { kind: 'run' };
+  }
+
+  /** Remembers the outcome of a command that `check` (just before, same entry) said to run. */
+  record(s: Session, outcome: SavedOutcome): void {
+    const client = this.clients.get(s.clientId);
+    if (client === undefined) throw new Error(`no session for client ${s.clientId}: record() without check()`);
+    client.replies.set(s.seq, outcome);
+    trimReplies(client, this.maxRepliesPerSession);
+  }
+
+  /** The table in a deterministic byte form, for the group snapshot. */
+  encode(): Uint8Array {
+    const w = new ByteWriter();
+    w.u32(this.clients.size);
+    for (const [clientId, client] of this.clients) {
+      w.text(clientId);
+      w.u64(client.lastIndex);
+      w.u64(client.floor);
+      w.u32(client.replies.size);
+      for (const [seq, outcome] of client.replies) {
+        w.u64(seq);
+        w.u8(outcome.ok ? 1 : 0);
+        w.bytes(outcome.ok ? outcome.reply : utf8.encode(outcome.error));
+      }
+    }
+    return w.finish();
+  }
+
+  /** Replaces the table by one read from `encode`'s bytes (throws if they do not decode). */
+  restore(bytes: Uint8Array): void {
+    const r = new ByteReader(bytes);
+    const clients = new Map<string, ClientSession>();
+    for (let n = r.u32(); n > 0; n--) {
+      const clientId = r.text();
+      const client: ClientSession = { lastIndex: r.u64(), floor: r.u64(), replies: new Map() };
+      for (let m = r.u32(); m > 0; m--) {
+        const seq = r.u64();
+        const ok = r.u8() === 1;
+        const data = r.bytes().slice();
+        client.replies.set(seq, ok ? { ok, reply: data } : { ok, error: utf8Decoder.decode(data) });
+      }
+      clients.set(clientId, client);
+    }
+    r.end();
+    this.clients = clients;
+    // Bounds lowered since the snapshot was taken apply at once (every replica restores the same).
+    this.evictSessions(this.maxSessions);
+    for (const client of this.clients.values()) trimReplies(client, this.maxRepliesPerSession);
+  }
+
+  /** Drops least recently used sessions until at most `keep` remain. */
+  private evictSessions(keep: number): void {
+    for (const clientId of this.clients.keys()) {
+      if (this.clients.size <= keep) return;
+      this.clients.delete(clientId);
+    }
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** Drops the oldest replies beyond `max`; their seqs become stale. */
+function trimReplies(client: ClientSession, max: number): void {
+  for (const seq of client.replies.keys()) {
+    if (client.replies.size <= max) return;
+    client.replies.delete(seq);
+    client.floor = Math.max(client.floor, seq + 1);
+  }
+}
