@@ -33,7 +33,10 @@ export interface GroupOptions<S, C, R, Q> {
   maxPendingCommands?: number;
   /** Linearizable and lease reads waiting at this leader; one more is refused with BUSY. */
   maxPendingReads?: number;
-  /** Client sessions remembered; a new client beyond them evicts the least recently used one. */
+  /**
+   * Client sessions remembered; a new client beyond them evicts the least recently used one.
+   * This and maxRepliesPerSession decide how commands apply: give every replica the same values.
+   */
   maxSessions?: number;
   /** Replies remembered per client session; beyond them the oldest is discarded. */
   maxRepliesPerSession?: number;
@@ -394,7 +397,7 @@ export class Group<S, C, R, Q> {
       const outcome = this.run(e.index, cmd.payload);
       return outcome.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: null } } : failed(outcome.error);
     }
-    const verdict = this.sessions.check(session, e.index);
+    const verdict = this.sessions.check(session);
     if (verdict.kind === 'stale') return { ok: false, code: 'BAD_ARGUMENT', error: 'stale session sequence' };
     if (verdict.kind === 'cached') {
       return verdict.outcome.ok ? { ok: true, reply: { has: 'bytes', bytes: verdict.outcome.reply } } : failed(verdict.outcome.error);

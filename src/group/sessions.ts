@@ -44,14 +44,12 @@ export function checkSession(s: Session): void {
 interface ClientSession {
   /** A seq below this that has no remembered outcome was discarded: it is stale. */
   floor: number;
-  /** Log index of this client's latest command (the table's least-recently-used order). */
-  lastIndex: number;
   /** Outcomes by seq, in the order they were applied. */
   replies: Map<number, SavedOutcome>;
 }
 
 export class SessionTable {
-  /** Least recently used first: a session is moved to the end whenever one of its commands applies. */
+  /** Least recently used first (by log index): a session moves to the end whenever one of its commands applies. */
   private clients = new Map<string, ClientSession>();
 
   constructor(
@@ -63,17 +61,16 @@ export class SessionTable {
     return this.clients.size;
   }
 
-  /** Decides what the session command at log `index` does; opens or refreshes its client's session. */
-  check(s: Session, index: number): SessionVerdict {
+  /** Decides what a session command does as it applies; opens or refreshes its client's session. */
+  check(s: Session): SessionVerdict {
     let client = this.clients.get(s.clientId);
     if (client === undefined) {
-      client = { floor: 0, lastIndex: index, replies: new Map() };
+      client = { floor: 0, replies: new Map() };
       this.evictSessions(this.maxSessions - 1);
     } else {
       this.clients.delete(s.clientId);
     }
     this.clients.set(s.clientId, client);
-    client.lastIndex = index;
     if (s.ackedBelow > client.floor) {
       client.floor = s.ackedBelow;
       for (const seq of client.replies.keys()) if (seq < s.ackedBelow) client.replies.delete(seq);
@@ -92,13 +89,16 @@ export class SessionTable {
     trimReplies(client, this.maxRepliesPerSession);
   }
 
-  /** The table in a deterministic byte form, for the group snapshot. */
+  /**
+   * The table in a deterministic byte form, for the group snapshot, clients in LRU order:
+   * [u32 clients] then per client [u16 n][clientId][u64 floor][u32 replies] and per reply, oldest
+   * first, [u64 seq][u8 ok][u32 n][reply bytes, or the error message in UTF-8].
+   */
   encode(): Uint8Array {
     const w = new ByteWriter();
     w.u32(this.clients.size);
     for (const [clientId, client] of this.clients) {
       w.text(clientId);
-      w.u64(client.lastIndex);
       w.u64(client.floor);
       w.u32(client.replies.size);
       for (const [seq, outcome] of client.replies) {
@@ -116,7 +116,7 @@ export class SessionTable {
     const clients = new Map<string, ClientSession>();
     for (let n = r.u32(); n > 0; n--) {
       const clientId = r.text();
-      const client: ClientSession = { lastIndex: r.u64(), floor: r.u64(), replies: new Map() };
+      const client: ClientSession = { floor: r.u64(), replies: new Map() };
       for (let m = r.u32(); m > 0; m--) {
         const seq = r.u64();
         const ok = r.u8() === 1;
@@ -127,9 +127,6 @@ export class SessionTable {
     }
     r.end();
     this.clients = clients;
-    // Bounds lowered since the snapshot was taken apply at once (every replica restores the same).
-    this.evictSessions(this.maxSessions);
-    for (const client of this.clients.values()) trimReplies(client, this.maxRepliesPerSession);
   }
 
   /** Drops least recently used sessions until at most `keep` remain. */

@@ -9,8 +9,8 @@ const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ok = (reply: string): SavedOutcome => ({ ok: true, reply: bytes(reply) });
 
 /** Applies a session command as the group does: check, and record an outcome if it runs. */
-function apply(table: SessionTable, session: Session, index: number): string {
-  const verdict = table.check(session, index);
+function apply(table: SessionTable, session: Session): string {
+  const verdict = table.check(session);
   if (verdict.kind === 'run') table.record(session, ok(`${session.clientId}:${session.seq}`));
   return verdict.kind;
 }
@@ -19,39 +19,39 @@ describe('session table', () => {
   it('answers a repeated seq from its cache and runs each seq once', () => {
     const table = new SessionTable(10, 10);
     const s = { clientId: 'c', seq: 1, ackedBelow: 1 };
-    assert.equal(apply(table, s, 1), 'run');
-    assert.deepEqual(table.check(s, 2), { kind: 'cached', outcome: ok('c:1') });
+    assert.equal(apply(table, s), 'run');
+    assert.deepEqual(table.check(s), { kind: 'cached', outcome: ok('c:1') });
     table.record({ clientId: 'c', seq: 2, ackedBelow: 1 }, { ok: false, error: 'boom' });
-    assert.deepEqual(table.check({ clientId: 'c', seq: 2, ackedBelow: 1 }, 3), { kind: 'cached', outcome: { ok: false, error: 'boom' } });
+    assert.deepEqual(table.check({ clientId: 'c', seq: 2, ackedBelow: 1 }), { kind: 'cached', outcome: { ok: false, error: 'boom' } });
   });
 
   it('discards replies below ackedBelow; their seqs become stale, later ones still run', () => {
     const table = new SessionTable(10, 10);
-    for (let seq = 1; seq <= 4; seq++) apply(table, { clientId: 'c', seq, ackedBelow: 1 }, seq);
-    assert.equal(apply(table, { clientId: 'c', seq: 5, ackedBelow: 3 }, 5), 'run');
-    assert.equal(apply(table, { clientId: 'c', seq: 2, ackedBelow: 2 }, 6), 'stale');
-    assert.equal(apply(table, { clientId: 'c', seq: 3, ackedBelow: 3 }, 7), 'cached');
+    for (let seq = 1; seq <= 4; seq++) apply(table, { clientId: 'c', seq, ackedBelow: 1 });
+    assert.equal(apply(table, { clientId: 'c', seq: 5, ackedBelow: 3 }), 'run');
+    assert.equal(apply(table, { clientId: 'c', seq: 2, ackedBelow: 2 }), 'stale');
+    assert.equal(apply(table, { clientId: 'c', seq: 3, ackedBelow: 3 }), 'cached');
     // A lower ackedBelow later (a reordered retry) does not bring discarded replies back.
-    assert.equal(apply(table, { clientId: 'c', seq: 1, ackedBelow: 0 }, 8), 'stale');
+    assert.equal(apply(table, { clientId: 'c', seq: 1, ackedBelow: 0 }), 'stale');
   });
 
   it('keeps at most maxRepliesPerSession replies, dropping the oldest', () => {
     const table = new SessionTable(10, 3);
-    for (let seq = 1; seq <= 5; seq++) apply(table, { clientId: 'c', seq, ackedBelow: 0 }, seq);
-    assert.equal(apply(table, { clientId: 'c', seq: 2, ackedBelow: 0 }, 6), 'stale');
-    for (const seq of [3, 4, 5]) assert.equal(apply(table, { clientId: 'c', seq, ackedBelow: 0 }, 6 + seq), 'cached');
+    for (let seq = 1; seq <= 5; seq++) apply(table, { clientId: 'c', seq, ackedBelow: 0 });
+    assert.equal(apply(table, { clientId: 'c', seq: 2, ackedBelow: 0 }), 'stale');
+    for (const seq of [3, 4, 5]) assert.equal(apply(table, { clientId: 'c', seq, ackedBelow: 0 }), 'cached');
   });
 
   it('evicts the least recently used client beyond maxSessions', () => {
     const table = new SessionTable(2, 10);
-    apply(table, { clientId: 'a', seq: 1, ackedBelow: 0 }, 1);
-    apply(table, { clientId: 'b', seq: 1, ackedBelow: 0 }, 2);
-    apply(table, { clientId: 'a', seq: 2, ackedBelow: 0 }, 3); // a is now more recent than b
-    apply(table, { clientId: 'c', seq: 1, ackedBelow: 0 }, 4); // evicts b
+    apply(table, { clientId: 'a', seq: 1, ackedBelow: 0 });
+    apply(table, { clientId: 'b', seq: 1, ackedBelow: 0 });
+    apply(table, { clientId: 'a', seq: 2, ackedBelow: 0 }); // a is now more recent than b
+    apply(table, { clientId: 'c', seq: 1, ackedBelow: 0 }); // evicts b
     assert.equal(table.size, 2);
-    assert.equal(apply(table, { clientId: 'a', seq: 1, ackedBelow: 0 }, 5), 'cached');
+    assert.equal(apply(table, { clientId: 'a', seq: 1, ackedBelow: 0 }), 'cached');
     // b is forgotten: its seq is new to the table again.
-    assert.equal(apply(table, { clientId: 'b', seq: 1, ackedBelow: 0 }, 6), 'run');
+    assert.equal(apply(table, { clientId: 'b', seq: 1, ackedBelow: 0 }), 'run');
   });
 
   it('ends in identical tables on replicas given the same log, and survives encode/restore', () => {
@@ -66,7 +66,7 @@ describe('session table', () => {
       const seq = i % 3 === 0 ? Math.max(0, latest - 1 - (i % 7)) : latest;
       log.push({ clientId, seq, ackedBelow: Math.max(0, Math.min(seq, latest - 4)) });
     }
-    const verdicts = replicas.map((table) => log.map((s, i) => apply(table, s, i + 1)));
+    const verdicts = replicas.map((table) => log.map((s) => apply(table, s)));
     assert.deepEqual(verdicts[0], verdicts[1]);
     const [first, second] = replicas.map((t) => t.encode());
     assert.deepEqual(first, second);
@@ -83,8 +83,8 @@ describe('session table', () => {
     ];
     const original = replicas[0]!;
     assert.deepEqual(
-      more.map((s, i) => apply(restored, s, 1000 + i)),
-      more.map((s, i) => apply(original, s, 1000 + i)),
+      more.map((s) => apply(restored, s)),
+      more.map((s) => apply(original, s)),
     );
     assert.throws(() => restored.restore(Uint8Array.of(0, 0, 0, 1, 0)));
   });
