@@ -579,7 +579,12 @@ export class Host {
           : replica.queryBytes(item.payload, { consistency: item.consistency });
       return answer(item, await this.withDeadline(work, item.timeoutMs, item.group), this.id);
     } catch (err) {
-      const error = toFlotilla(err);
+      let error = toFlotilla(err);
+      const transferee = error.code === 'BUSY' ? this.memberFor(item.group)?.replica.raft.status().transferee : undefined;
+      if (transferee !== undefined && transferee !== '') {
+        // Leadership is moving: point the caller at the next leader rather than failing it.
+        error = new FlotillaError('NOT_LEADER', `${item.group}: leadership is moving to ${transferee}`, { leader: transferee });
+      }
       const leader = typeof error.details.leader === 'string' && error.details.leader !== '' ? hostOfMember(error.details.leader) : '';
       return {
         kind: 'clientResponse',
