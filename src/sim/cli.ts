@@ -1,12 +1,18 @@
 // npm run sim -- --seeds 1000                 seeds 1..1000, one summary line
 // npm run sim -- --seed 42 --history out.jsonl one seed, its client history as JSON lines
+// npm run sim -- --loop --seeds 500           the same, simulating the real host loop and group
+//                                             runtime (loop-sim.ts) instead of bare Raft members
 // Options: --from N (first seed), --no-FAULT (e.g. --no-crash), --trace (print the run's trace),
 // --workers N (parallel runs; default: one per core).
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { writeHistory } from '../check/history.js';
-import { ALL_FAULTS, runSeed, type RunSummary, type SimFaults } from './raft-sim.js';
+import { ALL_LOOP_FAULTS, runLoopSeed, type LoopFaults } from './loop-sim.js';
+import { ALL_FAULTS, runSeed, type RunSummary, type SimFaults, type SimResult } from './raft-sim.js';
+
+/** Which simulation runs, with its faults. */
+export type SimMode = { mode: 'raft'; faults: SimFaults } | { mode: 'loop'; faults: LoopFaults };
 
 interface SimArgs {
   seeds: number;
@@ -15,11 +21,18 @@ interface SimArgs {
   history: string | undefined;
   trace: boolean;
   workers: number;
-  faults: SimFaults;
+  sim: SimMode;
 }
 
 function parse(argv: string[]): SimArgs {
-  const args: SimArgs = { seeds: 100, from: 1, seed: undefined, history: undefined, trace: false, workers: availableParallelism(), faults: { ...ALL_FAULTS } };
+  let seeds = 100;
+  let from = 1;
+  let seed: number | undefined;
+  let history: string | undefined;
+  let trace = false;
+  let workers = availableParallelism();
+  let loop = false;
+  const without: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -27,16 +40,27 @@ function parse(argv: string[]): SimArgs {
       if (v === undefined) throw new Error(`${a} needs a value`);
       return v;
     };
-    if (a === '--seeds') args.seeds = whole(value(), a);
-    else if (a === '--from') args.from = whole(value(), a);
-    else if (a === '--seed') args.seed = whole(value(), a);
-    else if (a === '--history') args.history = value();
-    else if (a === '--trace') args.trace = true;
-    else if (a === '--workers') args.workers = Math.max(1, whole(value(), a));
-    else if (a.startsWith('--no-') && a.slice(5) in args.faults) args.faults[a.slice(5) as keyof SimFaults] = false;
+    if (a === '--seeds') seeds = whole(value(), a);
+    else if (a === '--from') from = whole(value(), a);
+    else if (a === '--seed') seed = whole(value(), a);
+    else if (a === '--history') history = value();
+    else if (a === '--trace') trace = true;
+    else if (a === '--workers') workers = Math.max(1, whole(value(), a));
+    else if (a === '--loop') loop = true;
+    else if (a.startsWith('--no-')) without.push(a.slice(5));
     else throw new Error(`unknown option ${a} (see the top of src/sim/cli.ts)`);
   }
-  return args;
+  // --no-FAULT is checked once the mode is known: the two simulations have different faults.
+  const sim: SimMode = loop ? { mode: 'loop', faults: switchOff(ALL_LOOP_FAULTS, without) } : { mode: 'raft', faults: switchOff(ALL_FAULTS, without) };
+  return { seeds, from, seed, history, trace, workers, sim };
+}
+
+/** A copy of `all` with the named faults off; an unknown name is an error that lists the known ones. */
+function switchOff<F extends object>(all: F, names: readonly string[]): F {
+  for (const name of names) {
+    if (!(name in all)) throw new Error(`unknown option --no-${name}: the faults of this simulation are ${Object.keys(all).join(', ')}`);
+  }
+  return Object.fromEntries(Object.entries(all).map(([name, on]) => [name, on === true && !names.includes(name)])) as F;
 }
 
 function whole(v: string, name: string): number {
@@ -45,12 +69,17 @@ function whole(v: string, name: string): number {
   return n;
 }
 
-function report(r: RunSummary, trace: boolean): void {
+/** One seed of either simulation. */
+function runSimSeed(seed: number, sim: SimMode): Promise<SimResult> {
+  return sim.mode === 'loop' ? runLoopSeed(seed, sim.faults) : Promise.resolve(runSeed(seed, sim.faults));
+}
+
+function report(r: RunSummary, args: SimArgs): void {
   if (!r.ok) {
     console.log(`seed ${r.seed} FAILED: ${r.violations.join('; ')}`);
     console.log(r.trace.map((l) => `  ${l}`).join('\n'));
-    console.log(`  replay: npm run sim -- --seed ${r.seed} --trace`);
-  } else if (trace) {
+    console.log(`  replay: npm run sim -- ${args.sim.mode === 'loop' ? '--loop ' : ''}--seed ${r.seed} --trace`);
+  } else if (args.trace) {
     console.log(r.trace.join('\n'));
   }
 }
@@ -66,7 +95,7 @@ async function runParallel(seeds: number[], args: SimArgs, onResult: (r: RunSumm
   await Promise.all(
     Array.from({ length: workers }, (_, w) => {
       const mine = seeds.filter((_, i) => i % workers === w);
-      const worker = new Worker(TS_WORKER, { eval: true, workerData: { seeds: mine, faults: args.faults } });
+      const worker = new Worker(TS_WORKER, { eval: true, workerData: { seeds: mine, sim: args.sim } });
       worker.on('message', onResult);
       return new Promise<void>((resolve, reject) => {
         worker.on('error', reject);
@@ -85,13 +114,13 @@ async function main(): Promise<number> {
   const started = Date.now();
   const onResult = (r: RunSummary) => {
     ops += r.stats.ops;
-    report(r, args.trace);
+    report(r, args);
     if (r.ok) passed++;
     else failed++;
   };
   if (seeds.length === 1 || args.workers === 1 || args.history !== undefined) {
     for (const seed of seeds) {
-      const r = runSeed(seed, args.faults);
+      const r = await runSimSeed(seed, args.sim);
       onResult(r);
       if (args.history !== undefined) writeHistory(args.history, r.history);
       if (seeds.length === 1) {

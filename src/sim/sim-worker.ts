@@ -1,10 +1,14 @@
 // A worker thread of `npm run sim`: runs its share of the seeds and posts each run's summary.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { runSeed, type RunSummary, type SimFaults } from './raft-sim.js';
+import type { SimMode } from './cli.js';
+import { runLoopSeed } from './loop-sim.js';
+import { runSeed, type RunSummary, type SimResult } from './raft-sim.js';
 
-const { seeds, faults } = workerData as { seeds: number[]; faults: SimFaults };
+const { seeds, sim } = workerData as { seeds: number[]; sim: SimMode };
 for (const seed of seeds) {
-  const { history: _history, ...summary } = runSeed(seed, faults);
+  // One seed at a time: the loop simulation owns the event loop while it runs.
+  const result: SimResult = sim.mode === 'loop' ? await runLoopSeed(seed, sim.faults) : runSeed(seed, sim.faults);
+  const { history: _history, ...summary } = result;
   parentPort!.postMessage(summary satisfies RunSummary);
 }

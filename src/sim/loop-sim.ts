@@ -1,0 +1,621 @@
+// The deterministic simulation of the real runtime: 3-5 hosts, each a HostLoop (src/host/host-loop.ts)
+// driving real Groups (src/group/group.ts) of a key-value machine, on a MemoryDisk whose syncs take
+// virtual time, wired with wireLoopToTransport to a SimTransport on the simulated network. One
+// seeded PRNG decides everything, and virtual time (SimClock) orders it, so a run is a pure
+// function of its seed and every failure replays.
+//
+// The phases are those of raft-sim.ts: faults (drop, duplicate, delay, partitions, stalled links,
+// host crashes that lose unsynced writes, pauses, leadership transfers), settle (faults stop, the
+// network heals, crashed hosts restart), check (every client operation, and one probe command per
+// group, must now succeed). Checked: at most one leader per term in every group (after every
+// event), every replica applies the same command at each index (GroupOptions.onApply), no live
+// host's loop fails, the replicas converge, and the client history is linearizable per key.
+
+import { HistoryRecorder, type OpInput } from '../check/history.js';
+import { checkLinearizability } from '../check/linearizability.js';
+import { isFlotillaError } from '../errors.js';
+import { Group, type GroupOptions, type Outcome } from '../group/group.js';
+import { HostLoop } from '../host/host-loop.js';
+import { wireLoopToTransport } from '../host/raft-wiring.js';
+import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/raft.js';
+import { randomInt, seededRandom, type Random } from '../raft/random.js';
+import { Role, type NodeId } from '../raft/types.js';
+import { MemoryDisk, MemoryLogStore } from '../storage/memory-store.js';
+import type { HostId } from '../transport/items.js';
+import type { KvCommand, KvMachine } from './kv-machine.js';
+import { kvStateMachine, type KvQuery, type KvReply, type KvStateMachine } from './loop-kv.js';
+import { SimLogStore } from './loop-store.js';
+import { RELIABLE } from './network.js';
+import type { SimResult } from './raft-sim.js';
+import { SimClock, SimScheduler } from './sim-scheduler.js';
+import { SimHub, type SimTransport } from './sim-transport.js';
+
+export interface LoopFaults {
+  drop: boolean;
+  duplicate: boolean;
+  delay: boolean;
+  partition: boolean;
+  crash: boolean;
+  pause: boolean;
+  transfer: boolean;
+  /** Frequent snapshots, so lagging followers are sent them. */
+  snapshot: boolean;
+}
+
+export const ALL_LOOP_FAULTS: LoopFaults = {
+  drop: true,
+  duplicate: true,
+  delay: true,
+  partition: true,
+  crash: true,
+  pause: true,
+  transfer: true,
+  snapshot: true,
+};
+
+export interface LoopSimOptions {
+  seed: number;
+  faults: LoopFaults;
+  /** Virtual milliseconds of each phase. */
+  faultMs: number;
+  settleMs: number;
+  checkMs: number;
+  clients: number;
+  /** Test hook: wraps a replica's state machine, to plant a bug the checks must catch. */
+  wrapMachine?: (host: HostId, groupId: number, machine: KvStateMachine) => KvStateMachine;
+}
+
+export const DEFAULT_LOOP_OPTIONS: Omit<LoopSimOptions, 'seed'> = {
+  faults: ALL_LOOP_FAULTS,
+  faultMs: 5000,
+  settleMs: 2500,
+  checkMs: 1500,
+  clients: 5,
+};
+
+export function runLoopSim(options: LoopSimOptions): Promise<SimResult> {
+  return new LoopWorld(options).run();
+}
+
+/** One seed with the default options. */
+export function runLoopSeed(seed: number, faults: LoopFaults = ALL_LOOP_FAULTS): Promise<SimResult> {
+  return runLoopSim({ ...DEFAULT_LOOP_OPTIONS, faults, seed });
+}
+
+type KvGroup = Group<KvMachine, KvCommand, KvReply, KvQuery>;
+
+interface GroupSpec {
+  id: number;
+  /** Keys of the group are `name/key` in the history. */
+  name: string;
+  replicas: HostId[];
+}
+
+/** A simulated host: its disk outlives its incarnations; the rest is rebuilt on every start. */
+interface SimHost {
+  id: HostId;
+  disk: MemoryDisk;
+  up: boolean;
+  scheduler: SimScheduler;
+  store: SimLogStore | null;
+  transport: SimTransport | null;
+  loop: HostLoop | null;
+  detach: () => void;
+  groups: Map<number, KvGroup>;
+}
+
+const TICK_MS = 10;
+const OP_TIMEOUT_MS = 600;
+const TRACE_LINES = 400;
+const REGISTERS = ['x', 'y'];
+const COUNTER = 'c';
+/** Clients 1..N run random operations; the probe of group g is client PROBE_CLIENT + g. */
+const PROBE_CLIENT = 1000;
+
+class LoopWorld {
+  private readonly clock = new SimClock();
+  private readonly random: Random;
+  private readonly hub: SimHub;
+  private readonly hosts: SimHost[] = [];
+  private readonly groups: GroupSpec[] = [];
+  private readonly recorder: HistoryRecorder;
+  private readonly violations: string[] = [];
+  private readonly trace: string[] = [];
+  /** Election safety: the one leader seen in each term, by group. */
+  private readonly leaders = new Map<number, Map<number, HostId>>();
+  /** State machine safety: what was applied at each index, by group. */
+  private readonly applied = new Map<number, Map<number, string>>();
+  private readonly raftTuning: Omit<RaftConfig, 'id' | 'random'>;
+  private readonly snapshotEvery: number;
+  private readonly keepEntries: number;
+  private readonly maxQueueItems: number;
+  private readonly checkStart: number;
+  private readonly clientsStopAt: number;
+  private opId = 0;
+  private okOps = 0;
+  private faultsOn = true;
+
+  constructor(private readonly o: LoopSimOptions) {
+    this.random = seededRandom(o.seed);
+    this.recorder = new HistoryRecorder(() => Math.round(this.clock.now * 1e6));
+    this.hub = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
+    this.checkStart = o.faultMs + o.settleMs;
+    this.clientsStopAt = this.checkStart + o.checkMs;
+
+    const hostCount = randomInt(this.random, 3, 6);
+    const ids = Array.from({ length: hostCount }, (_, i) => `h${i + 1}`);
+    for (const id of ids) {
+      const scheduler = new SimScheduler(this.clock);
+      this.hosts.push({ id, disk: new MemoryDisk(id), up: false, scheduler, store: null, transport: null, loop: null, detach: () => undefined, groups: new Map() });
+    }
+    const groupCount = randomInt(this.random, 3, 9);
+    for (let g = 1; g <= groupCount; g++) {
+      const replicas = shuffle(this.random, ids).slice(0, 3);
+      this.groups.push({ id: g, name: `g${g}`, replicas });
+      this.leaders.set(g, new Map());
+      this.applied.set(g, new Map());
+    }
+    this.raftTuning = {
+      ...DEFAULT_RAFT_CONFIG,
+      // Without CheckQuorum a deposed leader keeps believing it leads: reads must still be safe.
+      checkQuorum: this.random() < 0.75,
+      preVote: this.random() < 0.8,
+      heartbeatTick: randomInt(this.random, 1, 4),
+      maxInflight: randomInt(this.random, 2, 9),
+      maxAppendBytes: randomInt(this.random, 128, 4096),
+      snapshotChunkBytes: randomInt(this.random, 64, 1024),
+    };
+    this.snapshotEvery = o.faults.snapshot ? randomInt(this.random, 8, 40) : 10_000;
+    this.keepEntries = randomInt(this.random, 0, 8);
+    // Small enough that a busy turn sometimes overflows a queue (send() answers busy).
+    this.maxQueueItems = randomInt(this.random, 16, 129);
+  }
+
+  async run(): Promise<SimResult> {
+    this.log(`${this.hosts.length} hosts, groups ${this.groups.map((g) => `${g.name}[${g.replicas}]`).join(' ')}`);
+    for (const host of this.hosts) this.clock.at(0, () => this.start(host));
+    for (let c = 1; c <= this.o.clients; c++) this.clock.after(randomInt(this.random, 0, 50), () => this.startOp(c));
+    this.scheduleFault();
+    this.clock.after(this.o.faultMs, () => this.stopFaults());
+    this.clock.after(this.checkStart, () => this.probeEveryGroup());
+    const end = this.clientsStopAt + 1000;
+    try {
+      await this.clock.run(end, { stop: () => this.violations.length > 0, afterEvent: () => this.checkLeaders() });
+      if (this.violations.length === 0) this.checkEnd();
+      this.log(`end after ${this.clock.executed} events`);
+    } catch (err) {
+      this.violate(`exception: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+    const history = this.recorder.history();
+    if (this.violations.length === 0) {
+      const lin = checkLinearizability(history);
+      if (lin.ok === false) this.violate(`history not linearizable on key ${lin.key}: ${lin.explanation}`);
+      else if (lin.ok === 'unknown') this.violate(`linearizability check gave up: ${lin.reason}`);
+    }
+    return {
+      seed: this.o.seed,
+      ok: this.violations.length === 0,
+      violations: this.violations,
+      trace: this.trace,
+      history,
+      stats: {
+        ops: history.length,
+        okOps: this.okOps,
+        elections: [...this.leaders.values()].reduce((n, terms) => n + terms.size, 0),
+        messages: this.hub.network.sent,
+        virtualMs: this.clock.now,
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Hosts
+
+  /** Starts a host as a process would: open the store, restore (or found) its groups, run the loop. */
+  private start(host: SimHost): void {
+    const scheduler = new SimScheduler(this.clock);
+    const store = new SimLogStore(new MemoryLogStore(host.disk), scheduler, () => this.syncDelay());
+    host.scheduler = scheduler;
+    host.store = store;
+    host.up = true;
+    this.startAsync(host, store, scheduler).catch((err: unknown) => this.violate(`${host.id} failed to start: ${errorText(err)}`));
+  }
+
+  private async startAsync(host: SimHost, store: SimLogStore, scheduler: SimScheduler): Promise<void> {
+    await store.open();
+    const stored = new Set(await store.groupIds());
+    const transport = this.hub.endpoint(host.id, { scheduler, maxQueueItems: this.maxQueueItems });
+    transport.setPeers(new Map(this.hosts.filter((h) => h !== host).map((h) => [h.id, h.id])));
+    const wiring = wireLoopToTransport(transport);
+    const loop = new HostLoop({ store, send: wiring.send, tickMs: TICK_MS, scheduler });
+    const groups = new Map<number, KvGroup>();
+    for (const spec of this.groups) {
+      if (!spec.replicas.includes(host.id)) continue;
+      const options = this.groupOptions(host.id, spec);
+      // A founding member whose first turn never became durable founds the group again.
+      const group = stored.has(spec.id)
+        ? Group.restore(options, await store.loadGroup(spec.id))
+        : Group.create(options, { voters: spec.replicas, learners: [] });
+      groups.set(spec.id, group);
+      loop.addGroup(group);
+    }
+    host.transport = transport;
+    host.loop = loop;
+    host.groups = groups;
+    host.detach = wiring.attach(loop);
+    loop.start();
+  }
+
+  private groupOptions(host: HostId, spec: GroupSpec): GroupOptions<KvMachine, KvCommand, KvReply, KvQuery> {
+    const machine = this.o.wrapMachine?.(host, spec.id, kvStateMachine) ?? kvStateMachine;
+    return {
+      groupId: spec.id,
+      raft: { ...this.raftTuning, id: host, random: seededRandom(Math.floor(this.random() * 2 ** 32)) },
+      machine,
+      snapshotEvery: this.snapshotEvery,
+      keepEntries: this.keepEntries,
+      onApply: (index, outcome) => this.observeApply(host, spec.id, index, outcome),
+    };
+  }
+
+  /** Power loss: the loop stops without finishing its turn, unsynced writes are lost. */
+  private crash(host: SimHost): void {
+    host.up = false;
+    void host.loop?.stop();
+    host.detach();
+    this.hub.crash(host.id);
+    host.scheduler.halt();
+    host.store?.crash();
+    host.loop = null;
+    host.transport = null;
+    host.store = null;
+    host.groups = new Map();
+    this.log(`crash ${host.id}`);
+  }
+
+  private restart(host: SimHost): void {
+    if (host.up) return;
+    this.start(host);
+    this.log(`restart ${host.id}`);
+  }
+
+  private syncDelay(): number {
+    return this.faultsOn && this.o.faults.delay ? this.random() * 4 : 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clients: one operation at a time each, at the group's leader as far as they can tell,
+  // retried while it certainly did not take effect, until its deadline.
+
+  private startOp(client: number): void {
+    if (this.clock.now >= this.clientsStopAt) return;
+    const spec = this.groups[randomInt(this.random, 0, this.groups.length)]!;
+    this.runOp(client, spec, this.randomOp(client, spec), () => {
+      this.clock.after(randomInt(this.random, 0, 20), () => this.startOp(client));
+    });
+  }
+
+  /** Once the faults are over, every group must take a command. */
+  private probeEveryGroup(): void {
+    for (const spec of this.groups) {
+      this.runOp(PROBE_CLIENT + spec.id, spec, { op: 'put', key: `${spec.name}/probe`, value: 'p' }, () => undefined);
+    }
+  }
+
+  private runOp(client: number, spec: GroupSpec, input: OpInput, then: () => void): void {
+    const id = ++this.opId;
+    const h = this.recorder.call(client, input);
+    const calledAt = this.clock.now;
+    const deadline = calledAt + OP_TIMEOUT_MS;
+    let finished = false;
+    /** Whether the current attempt may be in a log; only a certain "no" allows another. */
+    let mayHaveApplied = false;
+    let target = this.randomReplica(spec);
+    const finish = (outcome: 'ok' | 'fail' | 'unknown', output: KvReply['output'] = null): void => {
+      if (finished) return;
+      finished = true;
+      if (outcome === 'ok') {
+        this.recorder.ok(h, output);
+        this.okOps++;
+      } else if (outcome === 'fail') this.recorder.fail(h);
+      else this.recorder.unknown(h);
+      if (outcome !== 'ok' && calledAt >= this.checkStart) {
+        this.violate(`liveness: client ${client} ${input.op} ${input.key} did not succeed after faults stopped (${outcome})`);
+      }
+      then();
+    };
+    const retry = (hint: NodeId): void => {
+      target = spec.replicas.includes(hint) && this.random() < 0.9 ? hint : this.randomReplica(spec);
+      this.clock.after(randomInt(this.random, 5, 25), attempt);
+    };
+    const attempt = (): void => {
+      if (finished) return;
+      if (this.clock.now >= deadline) {
+        finish(mayHaveApplied ? 'unknown' : 'fail');
+        return;
+      }
+      const host = this.host(target);
+      if (!host.up) {
+        retry('');
+        return;
+      }
+      host.scheduler.runNow(() => {
+        const group = host.groups.get(spec.id);
+        if (finished || group === undefined) return;
+        if (input.op === 'get') {
+          group.query({ key: input.key }).then(
+            (r) => finish('ok', r.output),
+            (err: unknown) => retry(leaderHint(err)),
+          );
+          return;
+        }
+        mayHaveApplied = true;
+        group.command({ id, input }).then(
+          (r) => finish('ok', r.output),
+          (err: unknown) => {
+            if (isFlotillaError(err, 'NOT_LEADER') || isFlotillaError(err, 'BUSY')) {
+              mayHaveApplied = false;
+              retry(leaderHint(err));
+            } else if (isFlotillaError(err, 'COMMAND_FAILED')) {
+              finish('fail');
+            } else {
+              // The host stopped or crashed, or a snapshot replaced the entry: it may have applied.
+              finish('unknown');
+            }
+          },
+        );
+      });
+    };
+    this.clock.at(deadline, () => finish(mayHaveApplied ? 'unknown' : 'fail'));
+    attempt();
+  }
+
+  private randomOp(client: number, spec: GroupSpec): OpInput {
+    if (this.random() < 0.65) {
+      const key = `${spec.name}/${REGISTERS[randomInt(this.random, 0, REGISTERS.length)]!}`;
+      const value = `${client}.${this.opId + 1}`;
+      const kind = randomInt(this.random, 0, 4);
+      if (kind === 0) return { op: 'put', key, value };
+      if (kind === 1) return { op: 'get', key };
+      if (kind === 2) return { op: 'append', key, value: `${value};` };
+      // cas against the value a read would most plausibly see
+      const current = this.leaderOf(spec)?.state.read(key) ?? null;
+      return { op: 'cas', key, expected: this.random() < 0.8 ? current : `${client}.0`, value };
+    }
+    const key = `${spec.name}/${COUNTER}`;
+    const kind = randomInt(this.random, 0, 10);
+    if (kind < 6) return { op: 'incr', key, n: randomInt(this.random, 1, 5) };
+    if (kind < 9) return { op: 'get', key };
+    return { op: 'reset', key };
+  }
+
+  private randomReplica(spec: GroupSpec): HostId {
+    return spec.replicas[randomInt(this.random, 0, spec.replicas.length)]!;
+  }
+
+  private host(id: HostId): SimHost {
+    const host = this.hosts.find((h) => h.id === id);
+    if (host === undefined) throw new Error(`no host ${id}`);
+    return host;
+  }
+
+  /** The live replica that leads the group in the highest term, if any. */
+  private leaderOf(spec: GroupSpec): KvGroup | undefined {
+    let best: KvGroup | undefined;
+    for (const id of spec.replicas) {
+      const g = this.host(id).groups.get(spec.id);
+      if (g === undefined || g.raft.currentRole !== Role.Leader) continue;
+      if (best === undefined || g.raft.currentTerm > best.raft.currentTerm) best = g;
+    }
+    return best;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Faults
+
+  private scheduleFault(): void {
+    this.clock.after(randomInt(this.random, 50, 400), () => {
+      if (!this.faultsOn) return;
+      this.injectFault();
+      this.scheduleFault();
+    });
+  }
+
+  private injectFault(): void {
+    const f = this.o.faults;
+    const kinds: Array<() => void> = [];
+    if (f.crash) kinds.push(() => this.crashSomeone(false), () => this.crashSomeone(true));
+    if (f.pause) kinds.push(() => this.pauseSomeone());
+    if (f.partition) kinds.push(() => this.partitionSomehow(), () => this.stallSomeLink());
+    if (f.drop || f.duplicate || f.delay) kinds.push(() => this.changeNetwork());
+    if (f.transfer) kinds.push(() => this.transfer());
+    if (kinds.length === 0) return;
+    kinds[randomInt(this.random, 0, kinds.length)]!();
+  }
+
+  /** A random host, or the host of some group's leader (the interesting victim). */
+  private victim(leader: boolean): SimHost | undefined {
+    const up = this.hosts.filter((h) => h.up && !h.scheduler.isPaused);
+    if (!leader) return up[randomInt(this.random, 0, up.length)];
+    const leaders = this.groups.map((g) => this.leaderOf(g)).filter((g): g is KvGroup => g !== undefined);
+    const g = leaders[randomInt(this.random, 0, leaders.length)];
+    return g === undefined ? undefined : up.find((h) => h.id === g.raft.id);
+  }
+
+  private crashSomeone(leader: boolean): void {
+    if (this.hosts.filter((h) => !h.up).length >= 2) return;
+    const host = this.victim(leader);
+    if (host === undefined) return;
+    this.crash(host);
+    this.clock.after(randomInt(this.random, 50, 1500), () => this.restart(host));
+  }
+
+  /** A pause (GC, SIGSTOP): a leader may wake up deposed, with its timers and frames all late. */
+  private pauseSomeone(): void {
+    const host = this.victim(this.random() < 0.6);
+    if (host === undefined) return;
+    const scheduler = host.scheduler;
+    scheduler.pause();
+    this.log(`pause ${host.id}`);
+    this.clock.after(randomInt(this.random, 50, 1500), () => {
+      if (!scheduler.isPaused) return;
+      scheduler.resume();
+      this.log(`resume ${host.id}`);
+    });
+  }
+
+  private partitionSomehow(): void {
+    const ids = this.hosts.map((h) => h.id);
+    const a = ids.filter(() => this.random() < 0.4);
+    const b = ids.filter((id) => !a.includes(id));
+    if (a.length === 0 || b.length === 0) return;
+    const oneWay = this.random() < 0.3;
+    this.hub.partition(a, b, oneWay);
+    this.log(`partition [${a}] ${oneWay ? '->' : '<->'} [${b}]`);
+    this.clock.after(randomInt(this.random, 100, 1500), () => {
+      this.hub.heal();
+      this.log('heal');
+    });
+  }
+
+  private stallSomeLink(): void {
+    const from = this.hosts[randomInt(this.random, 0, this.hosts.length)]!.id;
+    const to = this.hosts[randomInt(this.random, 0, this.hosts.length)]!.id;
+    if (from === to) return;
+    const ms = randomInt(this.random, 20, 500);
+    this.hub.stall(from, to, ms);
+    this.log(`stall ${from}->${to} ${ms}ms`);
+  }
+
+  private changeNetwork(): void {
+    const f = this.o.faults;
+    this.hub.faults = {
+      dropRate: f.drop ? this.random() * 0.2 : 0,
+      duplicateRate: f.duplicate ? this.random() * 0.1 : 0,
+      minDelayMs: 1,
+      maxDelayMs: f.delay ? randomInt(this.random, 2, 60) : 5,
+    };
+    const nf = this.hub.faults;
+    this.log(`network drop=${nf.dropRate.toFixed(2)} dup=${nf.duplicateRate.toFixed(2)} delay<=${nf.maxDelayMs}ms`);
+  }
+
+  private transfer(): void {
+    const spec = this.groups[randomInt(this.random, 0, this.groups.length)]!;
+    const leader = this.leaderOf(spec);
+    if (leader === undefined) return;
+    const others = spec.replicas.filter((id) => id !== leader.raft.id);
+    const to = others[randomInt(this.random, 0, others.length)]!;
+    this.log(`${spec.name}: ${leader.raft.id} transfers leadership to ${to}`);
+    // Through the host, so a paused leader acts on it only when it wakes.
+    this.host(leader.raft.id).scheduler.runNow(() => {
+      if (leader.raft.currentRole === Role.Leader) leader.raft.transferLeadership(to);
+    });
+  }
+
+  private stopFaults(): void {
+    this.faultsOn = false;
+    this.hub.heal();
+    this.hub.faults = RELIABLE;
+    for (const host of this.hosts) {
+      if (host.scheduler.isPaused) {
+        host.scheduler.resume();
+        this.log(`resume ${host.id}`);
+      }
+      this.restart(host);
+    }
+    this.log('faults stop');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Invariants
+
+  /** After every event: at most one leader per term in every group; no live host's loop failed. */
+  private checkLeaders(): void {
+    for (const host of this.hosts) {
+      if (!host.up) continue;
+      const failure = host.loop?.failed ?? null;
+      if (failure !== null) this.violate(`${host.id}: the host loop failed: ${failure.message}`);
+      for (const [groupId, g] of host.groups) {
+        if (g.raft.currentRole !== Role.Leader) continue;
+        const term = g.raft.currentTerm;
+        const terms = this.leaders.get(groupId)!;
+        const known = terms.get(term);
+        if (known === host.id) continue;
+        if (known === undefined) {
+          terms.set(term, host.id);
+          this.log(`g${groupId}: ${host.id} leads term ${term}`);
+        } else {
+          this.violate(`election safety: ${known} and ${host.id} both lead group g${groupId} in term ${term}`);
+        }
+      }
+    }
+  }
+
+  private observeApply(host: HostId, groupId: number, index: number, outcome: Outcome<unknown>): void {
+    const seen = this.applied.get(groupId)!;
+    const applied = JSON.stringify(outcome);
+    const known = seen.get(index);
+    if (known === undefined) seen.set(index, applied);
+    else if (known !== applied) {
+      this.violate(`state machine safety: group g${groupId} index ${index}: ${host} applied ${applied}, another replica ${known}`);
+    }
+  }
+
+  /** After the run: every group has a leader, and its replicas applied the same to the same state. */
+  private checkEnd(): void {
+    for (const spec of this.groups) {
+      const leader = this.leaderOf(spec);
+      if (leader === undefined) {
+        this.violate(`liveness: group ${spec.name} has no leader after faults stopped`);
+        continue;
+      }
+      const expected = leader.state.snapshot();
+      for (const id of spec.replicas) {
+        const g = this.host(id).groups.get(spec.id);
+        if (g === undefined) {
+          this.violate(`liveness: ${id} did not restart group ${spec.name}`);
+          continue;
+        }
+        if (g.appliedIndex !== leader.appliedIndex || !sameBytes(g.state.snapshot(), expected)) {
+          this.violate(`convergence: group ${spec.name} on ${id} applied ${g.appliedIndex}, its leader ${leader.raft.id} ${leader.appliedIndex}; states differ`);
+        }
+      }
+    }
+  }
+
+  private violate(what: string): void {
+    this.violations.push(what);
+    this.log(`VIOLATION ${what}`);
+  }
+
+  private log(line: string): void {
+    this.trace.push(`${this.clock.now.toFixed(1).padStart(8)}ms ${line}`);
+    if (this.trace.length > TRACE_LINES) this.trace.shift();
+  }
+}
+
+/** The leader a NOT_LEADER error names, or '' (unknown). */
+function leaderHint(err: unknown): NodeId {
+  if (!isFlotillaError(err, 'NOT_LEADER')) return '';
+  const leader = err.details['leader'];
+  return typeof leader === 'string' ? leader : '';
+}
+
+function shuffle<T>(random: Random, items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomInt(random, 0, i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
