@@ -452,7 +452,11 @@ export class Host {
         this.options.onApply?.({ group: info.group, groupId: info.groupId, member: info.member, index, outcome });
       },
     };
-    return 'founding' in from ? Group.create(options, from.founding) : Group.restore(options, from.record);
+    if (!('founding' in from)) return Group.restore(options, from.record);
+    const replica = Group.create(options, from.founding);
+    // The preferred leader of a new group campaigns at once: the group is usable in one round trip.
+    if (from.founding.voters[0] === info.member) replica.raft.campaignNow();
+    return replica;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -580,10 +584,9 @@ export class Host {
       return answer(item, await this.withDeadline(work, item.timeoutMs, item.group), this.id);
     } catch (err) {
       let error = toFlotilla(err);
-      const transferee = error.code === 'BUSY' ? this.memberFor(item.group)?.replica.raft.status().transferee : undefined;
-      if (transferee !== undefined && transferee !== '') {
+      if (error.code === 'BUSY' && error.details.retry === true && typeof error.details.leader === 'string') {
         // Leadership is moving: point the caller at the next leader rather than failing it.
-        error = new FlotillaError('NOT_LEADER', `${item.group}: leadership is moving to ${transferee}`, { leader: transferee });
+        error = new FlotillaError('NOT_LEADER', `${item.group}: leadership is moving`, { leader: error.details.leader });
       }
       const leader = typeof error.details.leader === 'string' && error.details.leader !== '' ? hostOfMember(error.details.leader) : '';
       return {

@@ -7,6 +7,7 @@
 //   changeMembership(change)    a single-server configuration change (leader only)
 //   readIndex(id, {lease})      a linearizable read (leader only)
 //   transferLeadership(to)      hand leadership to a caught-up voter
+//   campaignNow()               start an election without waiting for the timeout
 //   compact(index, data)        the state machine's snapshot at an applied index
 // and collects its outputs with ready(): state and entries to persist, messages to send after
 // persisting them, committed entries to apply, read states to answer. advance(ready) tells the
@@ -129,9 +130,12 @@ export interface RaftStatus {
 }
 
 /** Initial state of a founding member of a new group: entry 1 is the group's first configuration. */
+/** The term of a new group's founding configuration entry; the first election is for the next. */
+const FOUNDING_TERM = 1;
+
 export function bootstrapState(membership: Membership): RaftState {
-  const entry: Entry = { index: 1, term: 1, type: EntryType.Config, data: encodeMembership(membership) };
-  return { hardState: { term: 1, vote: NONE, commit: 1 }, snapshot: null, entries: [entry], applied: 0 };
+  const entry: Entry = { index: 1, term: FOUNDING_TERM, type: EntryType.Config, data: encodeMembership(membership) };
+  return { hardState: { term: FOUNDING_TERM, vote: NONE, commit: 1 }, snapshot: null, entries: [entry], applied: 0 };
 }
 
 /** An empty member waiting to be given the log by a leader (a learner being added). */
@@ -213,7 +217,9 @@ export class Raft {
     this.vote = hardState.vote;
     this.persistedHardState = { ...hardState };
     this.membership = this.membershipAt(this.log.lastIndex());
-    this.voteGuard = cfg.electionTick;
+    // A member still at the founding term never acknowledged any leader (that would have raised
+    // its term), so no leader's lease counts on it: it may vote at once.
+    this.voteGuard = hardState.term > FOUNDING_TERM ? cfg.electionTick : 0;
     this.becomeFollower(this.term, NONE);
   }
 
@@ -268,6 +274,13 @@ export class Raft {
         this.stepFollower(m);
         break;
     }
+  }
+
+  /** Starts an election now rather than at the election timeout (a new group's preferred member). */
+  campaignNow(): void {
+    if (this.role === Role.Leader || !this.promotable()) return;
+    this.electionElapsed = 0;
+    this.campaign(this.cfg.preVote ? 'pre' : 'real');
   }
 
   /** Appends a command; returns its index. Throws NOT_LEADER (details.leader) or BUSY. */
