@@ -1,6 +1,20 @@
-// The package root. Until the fleet (Host) lands, flotilla exports its layers: the pure Raft core,
-// the log stores, the group runtime and host loop, the host-to-host transport, placement, and the
-// history checker.
+// The package root: Host (the fleet API) first, then the layers it is built from, for users who
+// want one of them on its own: the pure Raft core, the log stores, the group runtime and host
+// loop, the host-to-host transport, placement, and the history checker.
+
+export {
+  Host,
+  type HostOptions,
+  type AddGroupOptions,
+  type CallOptions,
+  type QueryOptions,
+  type DeactivateOptions,
+  type HostStatus,
+  type MemberStatus,
+  type LocalState,
+  type AnyMachine,
+} from './host.js';
+export type { GroupConfig, HostState } from './fleet/cluster-machine.js';
 
 export { FlotillaError, isFlotillaError, type ErrorCode } from './errors.js';
 export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';
@@ -12,7 +26,7 @@ export type { LogStore, WriteBatch, GroupRecord } from './storage/log-store.js';
 export { WsTransport, type WsTransportOptions } from './transport/ws-transport.js';
 export { MemoryHub, MemoryTransport } from './transport/memory-transport.js';
 export type { Transport, SendStatus } from './transport/transport.js';
-export { Group, type GroupOptions, type Outcome } from './group/group.js';
+export { Group, type GroupOptions, type Outcome, type Session, type GroupStatus, type CommandOptions, type Consistency } from './group/group.js';
 export { jsonCodec, type Codec, type StateMachine } from './group/state-machine.js';
 export { HostLoop, type HostLoopOptions, type LoopGroup, type Outgoing } from './host/host-loop.js';
 export { wireLoopToTransport, type RaftWiring, type RaftReceiver } from './host/raft-wiring.js';
