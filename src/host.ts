@@ -131,7 +131,17 @@ export interface HostStatus {
   zone: string | null;
   members: MemberStatus[];
   leaders: number;
+  /**
+   * Groups with a replica here that have had no leader for over LEADERLESS_REPORT_MS, with how
+   * many of their voters' hosts this host hears from. Fewer than a quorum for good means the group
+   * lost its quorum: flotilla never repairs that on its own (it would mean choosing which
+   * acknowledged writes to lose); bring the hosts back, or recover from a replica's data by hand.
+   */
+  leaderless: Array<{ group: string; sinceMs: number; voters: number; votersReachable: number }>;
 }
+
+/** A group without a leader this long shows in status().leaderless. */
+export const LEADERLESS_REPORT_MS = 5000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -166,6 +176,8 @@ export class Host {
   private readonly timers: Timer[] = [];
   /** Housekeeping in flight, so a periodic pass does not repeat it. */
   private readonly inFlight = new Set<string>();
+  /** When each local replica last saw no leader (for status().leaderless). */
+  private readonly leaderlessSince = new Map<number, number>();
   /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
   private readonly prepareFloor = new Map<string, number>();
 
@@ -418,7 +430,16 @@ export class Host {
       });
     }
     members.sort((a, b) => a.groupId - b.groupId);
-    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders };
+    const leaderless: HostStatus['leaderless'] = [];
+    const now = this.scheduler.now();
+    for (const [groupId, since] of this.leaderlessSince) {
+      const m = this.members.get(groupId);
+      if (m === undefined || now - since < LEADERLESS_REPORT_MS) continue;
+      const voters = m.replica.raft.currentMembership.voters;
+      const reachable = voters.filter((v) => hostOfMember(v) === this.id || this.liveness.silentFor(hostOfMember(v)) < 3 * PING_MS).length;
+      leaderless.push({ group: m.group, sinceMs: Math.round(now - since), voters: voters.length, votersReachable: reachable });
+    }
+    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders, leaderless };
   }
 
   get localState(): LocalState {
@@ -717,6 +738,16 @@ export class Host {
     this.onMetadata();
     this.markFailures();
     this.collectGarbage();
+    this.trackLeaderless();
+  }
+
+  private trackLeaderless(): void {
+    const now = this.scheduler.now();
+    for (const m of this.members.all()) {
+      if (m.replica.raft.leader !== '') this.leaderlessSince.delete(m.groupId);
+      else if (!this.leaderlessSince.has(m.groupId)) this.leaderlessSince.set(m.groupId, now);
+    }
+    for (const groupId of this.leaderlessSince.keys()) if (this.members.get(groupId) === undefined) this.leaderlessSince.delete(groupId);
   }
 
   private ping(): void {

@@ -137,3 +137,23 @@ describe('Host: failures and restarts', () => {
     await assert.rejects(idle.addGroup('z', { machine: 'counter' }), (e) => isFlotillaError(e, 'NOT_ACTIVE'));
   });
 });
+
+describe('Host: a group that lost its quorum', () => {
+  const fleet = new TestFleet();
+  after(() => fleet.stopAll());
+
+  it('is reported by status() and never repaired on its own', async () => {
+    await fleet.activate(3);
+    await fleet.host('h1').addGroup('q', { machine: 'counter' });
+    await fleet.host('h1').command('q', { op: 'inc', by: 1 });
+    await fleet.kill('h2');
+    await fleet.kill('h3');
+    await assert.rejects(fleet.host('h1').command('q', { op: 'inc', by: 1 }, { timeoutMs: 500 }), (e) => isFlotillaError(e, 'UNAVAILABLE') || isFlotillaError(e, 'TIMEOUT'));
+    await waitFor('leaderless report', () => fleet.host('h1').status().leaderless.some((l) => l.group === 'q'), 15_000);
+    const report = fleet.host('h1').status().leaderless.find((l) => l.group === 'q')!;
+    assert.deepEqual([report.voters, report.votersReachable], [3, 1]);
+    // Its member on h1 is still there, with the acknowledged command applied.
+    assert.ok(fleet.host('h1').status().members.some((m) => m.group === 'q'));
+    assert.equal(await fleet.host('h1').query('q', {}, { consistency: 'local' }), 1);
+  });
+});
