@@ -20,6 +20,7 @@ import { wireLoopToTransport } from '../host/raft-wiring.js';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/raft.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
 import { Role, type NodeId } from '../raft/types.js';
+import type { LogStore } from '../storage/log-store.js';
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-store.js';
 import type { HostId } from '../transport/items.js';
 import type { KvCommand, KvMachine } from './kv-machine.js';
@@ -40,6 +41,8 @@ export interface LoopFaults {
   transfer: boolean;
   /** Frequent snapshots, so lagging followers are sent them. */
   snapshot: boolean;
+  /** A disk write fails: the loop must stop at once (fail-stop), and the host restarts. */
+  diskFailure: boolean;
 }
 
 export const ALL_LOOP_FAULTS: LoopFaults = {
@@ -51,6 +54,7 @@ export const ALL_LOOP_FAULTS: LoopFaults = {
   pause: true,
   transfer: true,
   snapshot: true,
+  diskFailure: true,
 };
 
 export interface LoopSimOptions {
@@ -63,6 +67,8 @@ export interface LoopSimOptions {
   clients: number;
   /** Test hook: wraps a replica's state machine, to plant a bug the checks must catch. */
   wrapMachine?: (host: HostId, groupId: number, machine: KvStateMachine) => KvStateMachine;
+  /** Test hook: wraps the store a host incarnation runs on (crashes still hit the disk below). */
+  wrapStore?: (host: HostId, store: LogStore) => LogStore;
 }
 
 export const DEFAULT_LOOP_OPTIONS: Omit<LoopSimOptions, 'seed'> = {
@@ -102,6 +108,8 @@ interface SimHost {
   loop: HostLoop | null;
   detach: () => void;
   groups: Map<number, KvGroup>;
+  /** A write failure was injected into its disk and has not stopped a loop yet. */
+  writeFailurePending: boolean;
 }
 
 const TICK_MS = 10;
@@ -146,7 +154,7 @@ class LoopWorld {
     const ids = Array.from({ length: hostCount }, (_, i) => `h${i + 1}`);
     for (const id of ids) {
       const scheduler = new SimScheduler(this.clock);
-      this.hosts.push({ id, disk: new MemoryDisk(id), up: false, scheduler, store: null, transport: null, loop: null, detach: () => undefined, groups: new Map() });
+      this.hosts.push({ id, disk: new MemoryDisk(id), up: false, scheduler, store: null, transport: null, loop: null, detach: () => undefined, groups: new Map(), writeFailurePending: false });
     }
     const groupCount = randomInt(this.random, 3, 9);
     for (let g = 1; g <= groupCount; g++) {
@@ -182,7 +190,7 @@ class LoopWorld {
     try {
       await this.clock.run(end, { stop: () => this.violations.length > 0, afterEvent: () => this.checkLeaders() });
       if (this.violations.length === 0) this.checkEnd();
-      this.log(`end after ${this.clock.executed} events`);
+      this.logTotals();
     } catch (err) {
       this.violate(`exception: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
@@ -221,7 +229,8 @@ class LoopWorld {
     this.startAsync(host, store, scheduler).catch((err: unknown) => this.violate(`${host.id} failed to start: ${errorText(err)}`));
   }
 
-  private async startAsync(host: SimHost, store: SimLogStore, scheduler: SimScheduler): Promise<void> {
+  private async startAsync(host: SimHost, simStore: SimLogStore, scheduler: SimScheduler): Promise<void> {
+    const store = this.o.wrapStore?.(host.id, simStore) ?? simStore;
     await store.open();
     const stored = new Set(await store.groupIds());
     const transport = this.hub.endpoint(host.id, { scheduler, maxQueueItems: this.maxQueueItems });
@@ -311,6 +320,8 @@ class LoopWorld {
     /** Whether the current attempt may be in a log; only a certain "no" allows another. */
     let mayHaveApplied = false;
     let target = this.randomReplica(spec);
+    // Most gets are queries (ReadIndex); the others go through the log as commands.
+    const query = input.op === 'get' && this.random() < 0.75;
     const finish = (outcome: 'ok' | 'fail' | 'unknown', output: KvReply['output'] = null): void => {
       if (finished) return;
       finished = true;
@@ -342,7 +353,7 @@ class LoopWorld {
       host.scheduler.runNow(() => {
         const group = host.groups.get(spec.id);
         if (finished || group === undefined) return;
-        if (input.op === 'get') {
+        if (query) {
           group.query({ key: input.key }).then(
             (r) => finish('ok', r.output),
             (err: unknown) => retry(leaderHint(err)),
@@ -429,13 +440,14 @@ class LoopWorld {
     if (f.partition) kinds.push(() => this.partitionSomehow(), () => this.stallSomeLink());
     if (f.drop || f.duplicate || f.delay) kinds.push(() => this.changeNetwork());
     if (f.transfer) kinds.push(() => this.transfer());
+    if (f.diskFailure) kinds.push(() => this.failSomeWrite());
     if (kinds.length === 0) return;
     kinds[randomInt(this.random, 0, kinds.length)]!();
   }
 
-  /** A random host, or the host of some group's leader (the interesting victim). */
-  private victim(leader: boolean): SimHost | undefined {
-    const up = this.hosts.filter((h) => h.up && !h.scheduler.isPaused);
+  /** A random running host, or the host of some group's leader (the interesting victim). */
+  private victim(leader: boolean, paused = false): SimHost | undefined {
+    const up = this.hosts.filter((h) => h.up && (paused || !h.scheduler.isPaused));
     if (!leader) return up[randomInt(this.random, 0, up.length)];
     const leaders = this.groups.map((g) => this.leaderOf(g)).filter((g): g is KvGroup => g !== undefined);
     const g = leaders[randomInt(this.random, 0, leaders.length)];
@@ -444,7 +456,7 @@ class LoopWorld {
 
   private crashSomeone(leader: boolean): void {
     if (this.hosts.filter((h) => !h.up).length >= 2) return;
-    const host = this.victim(leader);
+    const host = this.victim(leader, true);
     if (host === undefined) return;
     this.crash(host);
     this.clock.after(randomInt(this.random, 50, 1500), () => this.restart(host));
@@ -499,6 +511,14 @@ class LoopWorld {
     this.log(`network drop=${nf.dropRate.toFixed(2)} dup=${nf.duplicateRate.toFixed(2)} delay<=${nf.maxDelayMs}ms`);
   }
 
+  private failSomeWrite(): void {
+    const host = this.victim(false);
+    if (host === undefined || host.store === null) return;
+    host.store.inner.failNextWrite(new Error(`injected write failure on ${host.id}`));
+    host.writeFailurePending = true;
+    this.log(`${host.id}: the next disk write fails`);
+  }
+
   private transfer(): void {
     const spec = this.groups[randomInt(this.random, 0, this.groups.length)]!;
     const leader = this.leaderOf(spec);
@@ -517,6 +537,15 @@ class LoopWorld {
     this.hub.heal();
     this.hub.faults = RELIABLE;
     for (const host of this.hosts) {
+      if (host.writeFailurePending) {
+        // Not hit yet (the host wrote nothing since): consume it, no write may fail from now on.
+        host.writeFailurePending = false;
+        try {
+          host.disk.write([], false);
+        } catch {
+          this.log(`${host.id}: the injected write failure is withdrawn`);
+        }
+      }
       if (host.scheduler.isPaused) {
         host.scheduler.resume();
         this.log(`resume ${host.id}`);
@@ -534,7 +563,18 @@ class LoopWorld {
     for (const host of this.hosts) {
       if (!host.up) continue;
       const failure = host.loop?.failed ?? null;
-      if (failure !== null) this.violate(`${host.id}: the host loop failed: ${failure.message}`);
+      if (failure !== null) {
+        if (!host.writeFailurePending || failure.code !== 'STORAGE_FAILED') {
+          this.violate(`${host.id}: the host loop failed: ${failure.message}`);
+          return;
+        }
+        // As a process that exits on a fail-stop error, to be restarted by its supervisor.
+        host.writeFailurePending = false;
+        this.log(`${host.id}: the loop stopped on the write failure`);
+        this.crash(host);
+        this.clock.after(randomInt(this.random, 20, 500), () => this.restart(host));
+        continue;
+      }
       for (const [groupId, g] of host.groups) {
         if (g.raft.currentRole !== Role.Leader) continue;
         const term = g.raft.currentTerm;
@@ -581,6 +621,18 @@ class LoopWorld {
         }
       }
     }
+  }
+
+  /** What the network did to the run's traffic, for the trace. */
+  private logTotals(): void {
+    let refused = 0;
+    let discarded = 0;
+    for (const host of this.hosts) {
+      const stats = host.transport?.stats();
+      refused += stats?.itemsRefused ?? 0;
+      discarded += stats?.itemsDiscarded ?? 0;
+    }
+    this.log(`end after ${this.clock.executed} events; ${this.hub.network.dropped} frames dropped, ${this.hub.framesLost} lost with their connection; live hosts refused ${refused} items, discarded ${discarded}`);
   }
 
   private violate(what: string): void {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseHistory } from '../../src/check/history.js';
 import type { KvStateMachine } from '../../src/sim/loop-kv.js';
+import type { LogStore } from '../../src/storage/log-store.js';
 import { DEFAULT_LOOP_OPTIONS, runLoopSeed, runLoopSim, type LoopSimOptions } from '../../src/sim/loop-sim.js';
 import type { SimResult } from '../../src/sim/raft-sim.js';
 
@@ -86,6 +87,27 @@ test('loop simulation: stale reads are caught (the history is not linearizable)'
     assert.equal(r.ok, false, `seed ${seed}: the planted stale reads went unnoticed`);
     assert.match(r.violations.join('\n'), /not linearizable/);
   }
+});
+
+test('loop simulation: a store that acknowledges writes before they are durable is caught', async () => {
+  // Every write is made unsynced, so a crash loses what the loop already acted on.
+  const lying = (_host: string, store: LogStore): LogStore => ({
+    open: () => store.open(),
+    close: () => store.close(),
+    newBatch: () => store.newBatch(),
+    write: (batch) => store.write(batch, { sync: false }),
+    groupIds: () => store.groupIds(),
+    loadGroup: (groupId) => store.loadGroup(groupId),
+    entries: (groupId, from, to) => store.entries(groupId, from, to),
+    getMeta: (key) => store.getMeta(key),
+    listMeta: (prefix) => store.listMeta(prefix),
+  });
+  let caught = 0;
+  for (const seed of [2, 3, 5]) {
+    const r = await runLoopSim({ ...QUICK, seed, wrapStore: lying });
+    if (!r.ok) caught++;
+  }
+  assert.ok(caught >= 2, `only ${caught} of 3 runs noticed lost writes`);
 });
 
 test('npm run sim -- --loop --seed S --history F writes the client history as JSON lines', async () => {
