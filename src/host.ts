@@ -71,6 +71,12 @@ export interface HostOptions {
   electionTicks?: number;
   /** Ticks between heartbeats (default 2). */
   heartbeatTicks?: number;
+  /**
+   * Ticks an idle group waits before it quiesces: its leader stops heartbeating and its followers
+   * stop campaigning until there is work or the leader's host looks down (default 3 election
+   * timeouts; 0 turns quiescence off).
+   */
+  quiesceAfterTicks?: number;
   /** A host silent this long is marked failed and its members replaced (default 5000 ms). */
   hostFailureTimeoutMs?: number;
   /** Period of the reconciler's safety pass (default 250 ms). */
@@ -123,6 +129,8 @@ export interface MemberStatus {
   applied: number;
   /** Entries committed but not yet applied here. */
   lag: number;
+  /** Idle: no heartbeats until there is work. */
+  quiesced: boolean;
 }
 
 export interface HostStatus {
@@ -131,6 +139,7 @@ export interface HostStatus {
   zone: string | null;
   members: MemberStatus[];
   leaders: number;
+  quiesced: number;
   /**
    * Groups with a replica here that have had no leader for over LEADERLESS_REPORT_MS, with how
    * many of their voters' hosts this host hears from. Fewer than a quorum for good means the group
@@ -146,7 +155,9 @@ export const LEADERLESS_REPORT_MS = 5000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MAX_REPLICAS = 7;
-const PING_MS = 500;
+/** Every host pings every other this often; one silent for SUSPECT_MS is suspected down. */
+const PING_MS = 200;
+const SUSPECT_MS = 1000;
 
 export class Host {
   readonly id: string;
@@ -216,6 +227,9 @@ export class Host {
       serveLocal: (item) => this.serve(item),
       candidates: (group) => this.candidates(group),
     });
+    // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
+    this.transport.onPeerDown((host) => this.suspect(host));
+    this.transport.onPeerUp((host) => this.peerUp(host));
     this.transport.onItem((from, item) => {
       this.liveness.heard(from);
       switch (item.kind) {
@@ -427,6 +441,7 @@ export class Host {
         commit: raft.committed,
         applied: m.replica.appliedIndex,
         lag: raft.committed - m.replica.appliedIndex,
+        quiesced: raft.isQuiesced,
       });
     }
     members.sort((a, b) => a.groupId - b.groupId);
@@ -436,10 +451,11 @@ export class Host {
       const m = this.members.get(groupId);
       if (m === undefined || now - since < LEADERLESS_REPORT_MS) continue;
       const voters = m.replica.raft.currentMembership.voters;
-      const reachable = voters.filter((v) => hostOfMember(v) === this.id || this.liveness.silentFor(hostOfMember(v)) < 3 * PING_MS).length;
+      const reachable = voters.filter((v) => hostOfMember(v) === this.id || this.liveness.silentFor(hostOfMember(v)) < SUSPECT_MS).length;
       leaderless.push({ group: m.group, sinceMs: Math.round(now - since), voters: voters.length, votersReachable: reachable });
     }
-    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders, leaderless };
+    const quiesced = members.filter((m) => m.quiesced).length;
+    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders, quiesced, leaderless };
   }
 
   get localState(): LocalState {
@@ -463,6 +479,7 @@ export class Host {
         id: info.member,
         electionTick: this.options.electionTicks ?? 10,
         heartbeatTick: this.options.heartbeatTicks ?? 2,
+        quiesceAfterTicks: this.options.quiesceAfterTicks ?? 3 * (this.options.electionTicks ?? 10),
         random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       },
       machine,
@@ -750,7 +767,33 @@ export class Host {
     for (const groupId of this.leaderlessSince.keys()) if (this.members.get(groupId) === undefined) this.leaderlessSince.delete(groupId);
   }
 
+  /** Quiesced followers whose leader is on `host` stop waiting for it: they campaign if it stays silent. */
+  private suspect(host: HostId): void {
+    for (const m of this.members.all()) {
+      const raft = m.replica.raft;
+      if (raft.isQuiesced && raft.currentRole !== Role.Leader && raft.leader !== '' && hostOfMember(raft.leader) === host) m.replica.endQuiescence();
+    }
+  }
+
+  /** Quiesced leaders with a member on `host` heartbeat it, so a restarted member finds its leader at once. */
+  private peerUp(host: HostId): void {
+    for (const m of this.members.all()) {
+      const raft = m.replica.raft;
+      if (!raft.isQuiesced || raft.currentRole !== Role.Leader) continue;
+      const { voters, learners } = raft.currentMembership;
+      if ([...voters, ...learners].some((id) => hostOfMember(id) === host)) m.replica.endQuiescence();
+    }
+  }
+
   private ping(): void {
+    const meta = this.metadata;
+    if (meta !== null) {
+      for (const h of Object.values(meta.hosts)) if (h.id !== this.id && this.liveness.silentFor(h.id) > SUSPECT_MS) this.suspect(h.id);
+    }
+    this.sendPings();
+  }
+
+  private sendPings(): void {
     const meta = this.metadata;
     if (meta === null) return;
     for (const h of Object.values(meta.hosts)) {
@@ -844,7 +887,7 @@ export class Host {
       const silent = this.liveness.silentFor(h.id);
       let next: HostState | null = null;
       if ((h.state === 'active' || h.state === 'deactivating') && silent > this.hostFailureTimeoutMs) next = 'failed';
-      if (h.state === 'failed' && silent < 3 * PING_MS) next = 'active';
+      if (h.state === 'failed' && silent < SUSPECT_MS) next = 'active';
       if (next === null) continue;
       const command: ClusterCommand = { op: 'setHostState', id: h.id, state: next, incarnation: h.incarnation };
       this.logger.info({ peer: h.id, state: next, silentMs: Math.round(silent) }, 'host state change');

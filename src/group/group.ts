@@ -233,6 +233,13 @@ export class Group<S, C, R, Q> {
     this.wake();
   }
 
+  /** Ends quiescence (Raft.wake): a leader heartbeats again, a follower may campaign. */
+  endQuiescence(): void {
+    if (this.halted !== null || !this.raft.isQuiesced) return;
+    this.raft.wake();
+    this.wake();
+  }
+
   status(): GroupStatus {
     return {
       ...this.raft.status(),

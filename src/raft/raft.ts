@@ -8,6 +8,7 @@
 //   readIndex(id, {lease})      a linearizable read (leader only)
 //   transferLeadership(to)      hand leadership to a caught-up voter
 //   campaignNow()               start an election without waiting for the timeout
+//   wake()                      end quiescence (the driver suspects the leader's host is down)
 //   compact(index, data)        the state machine's snapshot at an applied index
 // and collects its outputs with ready(): state and entries to persist, messages to send after
 // persisting them, committed entries to apply, read states to answer. advance(ready) tells the
@@ -65,6 +66,15 @@ export interface RaftConfig {
   maxAppendBytes: number;
   /** Proposals beyond this many uncommitted entries are refused with BUSY (back-pressure). */
   maxUncommittedEntries: number;
+  /**
+   * Ticks a leader waits with nothing to replicate, read or change before it quiesces: it sends
+   * one last heartbeat telling followers so and then none at all until there is work (0: never).
+   * A quiesced follower keeps its leader and does not campaign until wake() (its driver suspects
+   * the leader's host) or a message from the leader says otherwise. Needs preVote: a follower that
+   * a late or duplicated message woke may time out and campaign, and only PreVote keeps that from
+   * deposing a live leader (its pre-vote wakes the leader instead).
+   */
+  quiesceAfterTicks: number;
   /** Snapshot data bytes per chunk message. */
   snapshotChunkBytes: number;
   /** Committed entry data bytes handed out for applying per ready(). */
@@ -80,6 +90,7 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'random'> = {
   maxInflight: 64,
   maxAppendBytes: 1 << 20,
   maxUncommittedEntries: 10_000,
+  quiesceAfterTicks: 0,
   snapshotChunkBytes: 1 << 20,
   maxApplyBytes: 4 << 20,
 };
@@ -185,6 +196,12 @@ export class Raft {
   private pendingConfIndex = 0;
   private transferee: NodeId = NONE;
   private transferStarted = 0;
+  /** Idle: a leader sends no heartbeats, a follower does not campaign (see quiesceAfterTicks). */
+  private quiesced = false;
+  /** Leader: consecutive ticks the group has been settled. */
+  private idleTicks = 0;
+  /** Follower: the latest heartbeat round of the current leader (older heartbeats arrived late). */
+  private heartbeatRound = 0;
   /** A TimeoutNow was sent this term: a successor may exist, so lease reads are off for the term. */
   private leaseDisabled = false;
   private needBroadcast = false;
@@ -220,6 +237,7 @@ export class Raft {
     // A member still at the founding term never acknowledged any leader (that would have raised
     // its term), so no leader's lease counts on it: it may vote at once.
     this.voteGuard = hardState.term > FOUNDING_TERM ? cfg.electionTick : 0;
+    if (cfg.quiesceAfterTicks > 0 && !cfg.preVote) throw new FlotillaError('BAD_ARGUMENT', 'quiescence needs preVote');
     this.becomeFollower(this.term, NONE);
   }
 
@@ -229,12 +247,45 @@ export class Raft {
   tick(): void {
     this.now++;
     if (this.voteGuard > 0) this.voteGuard--;
-    if (this.role === Role.Leader) this.tickLeader();
-    else this.tickElection();
+    if (this.role !== Role.Leader) this.tickElection();
+    else if (!this.quiesced) {
+      // A quiesced leader's lease still runs out: it is measured in `now`, which moves on.
+      if (this.quiesceDue()) {
+        // Instead of this tick's heartbeat, not after it: two heartbeats of one tick could arrive
+        // in either order, and a follower must not see the quiesce one first.
+        this.broadcastHeartbeat(true);
+        this.quiesced = true;
+        this.idleTicks = 0;
+      } else this.tickLeader();
+    }
+  }
+
+  /**
+   * Ends quiescence. A leader heartbeats again at once; a follower resumes its election timer,
+   * which kept counting, so it campaigns soon if the leader has been silent long enough.
+   */
+  wake(): void {
+    if (!this.quiesced) return;
+    if (this.role === Role.Leader) this.wakeLeader();
+    else this.quiesced = false;
+  }
+
+  get isQuiesced(): boolean {
+    return this.quiesced;
   }
 
   step(m: Message): void {
     if (m.to !== this.id) return;
+    if (this.quiesced) {
+      if (this.role === Role.Leader) {
+        // Anything but the answers to our own heartbeats and appends means someone needs us.
+        if (m.type !== MessageType.HeartbeatResp && !(m.type === MessageType.AppendResp && !m.reject)) this.wakeLeader();
+      } else if ((m.type === MessageType.Vote || m.type === MessageType.PreVote) && m.from === this.lead) {
+        // Our leader campaigns: it restarted or stepped down, so it leads no more.
+        this.quiesced = false;
+        this.lead = NONE;
+      }
+    }
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         // A member that heard from a live leader recently ignores campaigns (thesis 4.2.3): it
@@ -285,6 +336,7 @@ export class Raft {
 
   /** Appends a command; returns its index. Throws NOT_LEADER (details.leader) or BUSY. */
   propose(data: Uint8Array): number {
+    this.wake();
     this.assertCanPropose();
     return this.appendEntry(EntryType.Normal, data);
   }
@@ -295,6 +347,7 @@ export class Raft {
    * committed an entry of its term (without that, single-server changes are unsafe).
    */
   changeMembership(change: MembershipChange): number {
+    this.wake();
     this.assertCanPropose();
     if (this.pendingConfIndex > this.log.committed || this.log.term(this.log.committed) !== this.term) {
       throw new FlotillaError('BUSY', 'a membership change is still in progress', { retry: true });
@@ -319,6 +372,7 @@ export class Raft {
    */
   readIndex(requestId: number, options: { lease?: boolean } = {}): void {
     this.assertLeader();
+    this.wake();
     const lease = options.lease === true;
     if (this.log.term(this.log.committed) !== this.term) {
       // Until an entry of this term commits, the leader's commit index may lag the true one.
@@ -331,6 +385,7 @@ export class Raft {
   /** Starts handing leadership to `to`; abandoned after one election timeout. */
   transferLeadership(to: NodeId): void {
     this.assertLeader();
+    this.wake();
     if (to === this.id) return;
     if (!isVoter(this.membership, to)) throw new FlotillaError('BAD_ARGUMENT', `${to} is not a voter`);
     if (this.transferee === to) return;
@@ -531,6 +586,9 @@ export class Raft {
   }
 
   private resetTimers(): void {
+    this.quiesced = false;
+    this.idleTicks = 0;
+    this.heartbeatRound = 0;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     const e = this.cfg.electionTick;
@@ -572,6 +630,7 @@ export class Raft {
    * a working leader, and leader leases stay sound. Independent of CheckQuorum.
    */
   private inLease(): boolean {
+    if (this.quiesced && this.lead !== NONE) return true; // the leader's host is believed up
     return this.voteGuard > 0 || (this.lead !== NONE && this.electionElapsed < this.cfg.electionTick);
   }
 
@@ -580,6 +639,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.quiesced) return;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign(this.cfg.preVote ? 'pre' : 'real');
@@ -604,6 +664,37 @@ export class Raft {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
     }
+  }
+
+  /** Leader: settled for quiesceAfterTicks ticks in a row. */
+  private quiesceDue(): boolean {
+    if (this.cfg.quiesceAfterTicks <= 0) return false;
+    if (!this.settled()) {
+      this.idleTicks = 0;
+      return false;
+    }
+    return ++this.idleTicks >= this.cfg.quiesceAfterTicks;
+  }
+
+  /** Nothing to replicate, commit, read, change or hand over, and every member has the whole log. */
+  private settled(): boolean {
+    const last = this.log.lastIndex();
+    if (this.log.committed !== last || this.transferee !== NONE || this.pendingConfIndex > this.log.committed) return false;
+    if (this.readQueue.length > 0 || this.readsAwaitingTerm.length > 0 || this.needReadRound) return false;
+    for (const [id, pr] of this.progress) {
+      if (id !== this.id && (pr.match !== last || pr.state !== ProgressState.Replicate)) return false;
+    }
+    return true;
+  }
+
+  private wakeLeader(): void {
+    this.quiesced = false;
+    this.idleTicks = 0;
+    // A full election timeout for followers to answer before CheckQuorum judges them.
+    this.electionElapsed = 0;
+    for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = true;
+    this.heartbeatElapsed = 0;
+    this.broadcastHeartbeat();
   }
 
   private quorumActive(): boolean {
@@ -718,17 +809,25 @@ export class Raft {
       case MessageType.Append:
         this.electionElapsed = 0;
         this.lead = m.from;
+        // A late copy of an append we already hold is no news: only new entries end quiescence.
+        if (m.index + m.entries.length > this.log.lastIndex()) this.quiesced = false;
         this.handleAppend(m);
         return;
       case MessageType.Heartbeat:
         this.electionElapsed = 0;
         this.lead = m.from;
+        // `force` on a heartbeat: the leader quiesces after this one (unless a newer one said otherwise).
+        if (m.context >= this.heartbeatRound) {
+          this.heartbeatRound = m.context;
+          this.quiesced = m.force;
+        }
         this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
         this.send(message({ type: MessageType.HeartbeatResp, from: this.id, to: m.from, term: this.term, context: m.context }));
         return;
       case MessageType.Snapshot:
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.quiesced = false;
         this.handleSnapshotChunk(m);
         return;
       case MessageType.TimeoutNow:
@@ -985,7 +1084,7 @@ export class Raft {
     this.send(message({ type: MessageType.TimeoutNow, from: this.id, to, term: this.term }));
   }
 
-  private broadcastHeartbeat(): void {
+  private broadcastHeartbeat(quiesce = false): void {
     this.round++;
     this.roundSentAt[this.round % ROUND_HISTORY] = this.now;
     for (const [id, pr] of this.progress) {
@@ -999,6 +1098,7 @@ export class Raft {
           // Never beyond what the follower has: it could not know those entries are ours.
           commit: Math.min(pr.match, this.log.committed),
           context: this.round,
+          force: quiesce,
         }),
       );
     }

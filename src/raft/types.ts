@@ -74,7 +74,8 @@ export enum MessageType {
  * - Append: index/logTerm = previous entry; entries; commit.
  * - AppendResp: accepted: index = last index now matching; rejected: index = the rejected prevIndex,
  *   rejectHint = the follower's last index at or below it, logTerm = that entry's term.
- * - Heartbeat: commit (capped at the follower's match); context = read/lease round.
+ * - Heartbeat: commit (capped at the follower's match); context = read/lease round; `force`: the
+ *   leader quiesces after this one (see RaftConfig.quiesceAfterTicks).
  * - HeartbeatResp: context echoed.
  * - Snapshot: snapshot chunk; SnapshotResp: index = next expected offset, logTerm = snapshot index.
  */

@@ -59,6 +59,11 @@ export class SimNetwork<M extends { from: string; to: string }> {
     }
   }
 
+  /** Whether messages from host a reach host b (no partition cuts them). */
+  linked(a: string, b: string): boolean {
+    return !this.cut.has(`${a}>${b}`);
+  }
+
   heal(): void {
     this.cut.clear();
   }

@@ -27,6 +27,8 @@ export interface SimFaults {
   membership: boolean;
   transfer: boolean;
   snapshot: boolean;
+  /** Idle groups may quiesce, with a failure detector that wakes followers (late, sometimes wrongly). */
+  quiesce: boolean;
 }
 
 export const ALL_FAULTS: SimFaults = {
@@ -38,6 +40,7 @@ export const ALL_FAULTS: SimFaults = {
   membership: true,
   transfer: true,
   snapshot: true,
+  quiesce: true,
 };
 
 export interface SimOptions {
@@ -72,6 +75,9 @@ export interface SimResult {
 }
 
 const TICK_MS = 10;
+/** How often the simulated failure detector looks, and how long a leader must look dead to it. */
+const DETECTOR_MS = 50;
+const SUSPECT_AFTER_MS = 150;
 const OP_TIMEOUT_MS = 600;
 const TRACE_LINES = 400;
 const REGISTERS = ['x', 'y', 'z', 'u', 'v'];
@@ -110,6 +116,12 @@ class RaftWorld {
   private okOps = 0;
   private readonly checkQuorum: boolean;
   private rejoins = 0;
+  /**
+   * Quiescence decisions draw from their own PRNG, so seeds that run without it replay exactly as
+   * they did before it existed (the regression seeds among them).
+   */
+  private readonly quiesce: { random: Random; afterTicks: number } | null;
+  private readonly suspectSince = new Map<NodeId, number>();
 
   constructor(private readonly o: SimOptions) {
     this.random = seededRandom(o.seed);
@@ -123,6 +135,8 @@ class RaftWorld {
     const snapshots = o.faults.snapshot;
     // Without CheckQuorum a deposed leader keeps believing it leads: reads must still be safe.
     this.checkQuorum = this.random() < 0.75;
+    const q = seededRandom(o.seed ^ 0x51e5ce);
+    this.quiesce = o.faults.quiesce && q() < 0.5 ? { random: q, afterTicks: randomInt(q, 2, 30) } : null;
     for (const [i, id] of ids.entries()) {
       const disk = i < voters ? new SimDisk(bootstrapState(membership)) : SimDisk.empty();
       const config = (member: NodeId) => this.raftConfig(member);
@@ -134,6 +148,7 @@ class RaftWorld {
   run(): SimResult {
     for (const n of this.nodes) n.start();
     for (const n of this.nodes) this.scheduleTicks(n);
+    if (this.quiesce !== null) this.queue.after(DETECTOR_MS, () => this.detectFailures());
     for (let c = 1; c <= this.o.clients; c++) this.queue.after(randomInt(this.random, 0, 50), () => this.startOp(c));
     this.scheduleFault();
     this.queue.after(this.o.faultMs, () => this.stopFaults());
@@ -175,10 +190,13 @@ class RaftWorld {
       ...DEFAULT_RAFT_CONFIG,
       id,
       checkQuorum: this.checkQuorum,
-      preVote: this.random() < 0.8,
+      // Quiescence needs PreVote (see RaftConfig.quiesceAfterTicks); the draw is made either way so
+      // seeds without quiescence replay as before.
+      preVote: this.random() < 0.8 || this.quiesce !== null,
       maxInflight: 4,
       maxAppendBytes: 512,
       snapshotChunkBytes: 96,
+      quiesceAfterTicks: this.quiesce?.afterTicks ?? 0,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
     };
   }
@@ -191,6 +209,33 @@ class RaftWorld {
       observeReady: (n: SimRaftNode, rd: Ready) => this.observeReady(n, rd),
       observeApply: (n: SimRaftNode, e: Entry) => this.observeApply(n, e),
     };
+  }
+
+  /**
+   * The host-level failure detector a real host runs: a quiesced follower whose leader's host has
+   * looked dead (down, paused, cut off) for SUSPECT_AFTER_MS is woken, so it campaigns; now and
+   * then one is woken for no reason, as a detector on a slow network would.
+   */
+  private detectFailures(): void {
+    const q = this.quiesce!;
+    for (const n of this.nodes) {
+      const raft = n.raft;
+      if (!n.up || n.isPaused || raft === null || !raft.isQuiesced || raft.currentRole === Role.Leader) {
+        this.suspectSince.delete(n.id);
+        continue;
+      }
+      const leader = this.byId(raft.leader);
+      const dead = leader === undefined || !leader.up || leader.isPaused || !this.network.linked(leader.host, n.host) || !this.network.linked(n.host, leader.host);
+      if (!dead) this.suspectSince.delete(n.id);
+      else if (!this.suspectSince.has(n.id)) this.suspectSince.set(n.id, this.queue.now);
+      const suspected = dead && this.queue.now - this.suspectSince.get(n.id)! >= SUSPECT_AFTER_MS;
+      // False suspicions are a fault too: they stop with the others.
+      if (suspected || (this.faultsOn && q.random() < 0.01)) {
+        raft.wake();
+        this.log(`wake ${n.id}${suspected ? '' : ' (false suspicion)'}`);
+      }
+    }
+    this.queue.after(DETECTOR_MS, () => this.detectFailures());
   }
 
   private scheduleTicks(n: SimRaftNode): void {
@@ -243,7 +288,9 @@ class RaftWorld {
       if (outcome !== 'ok' && calledAt >= this.checkStart) {
         this.violate(`liveness: client ${client} ${input.op} ${input.key} did not succeed after faults stopped (${outcome})`);
       }
-      this.queue.after(randomInt(this.random, 0, 20), () => this.startOp(client));
+      // With quiescence on, clients sometimes go quiet long enough for the group to quiesce.
+      const idle = this.quiesce !== null && this.quiesce.random() < 0.15 ? this.quiesce.random() * 600 : 0;
+      this.queue.after(randomInt(this.random, 0, 20) + idle, () => this.startOp(client));
     };
     const retry = (leaderHint: NodeId) => {
       target = leaderHint !== '' && this.random() < 0.9 ? hostOf(leaderHint) : this.nodes[randomInt(this.random, 0, this.nodes.length)]!.host;
@@ -510,7 +557,8 @@ class RaftWorld {
     this.checkLogMatching();
     const leader = this.leader();
     if (leader === undefined) {
-      this.violate('liveness: no leader after faults stopped');
+      const states = this.nodes.map((n) => `${n.id}:${n.up ? (n.raft?.currentRole ?? '-') : 'down'}/t${n.raft?.currentTerm ?? '-'}/lead=${n.raft?.leader ?? ''}${n.raft?.isQuiesced ? '/q' : ''}`);
+      this.violate(`liveness: no leader after faults stopped (${states.join(' ')})`);
       return;
     }
     const raft = leader.raft!;
