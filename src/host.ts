@@ -158,6 +158,8 @@ const MAX_REPLICAS = 7;
 /** Every host pings every other this often; one silent for SUSPECT_MS is suspected down. */
 const PING_MS = 200;
 const SUSPECT_MS = 1000;
+/** A learner silent this long is removed, so a fresh one can be added. */
+const LEARNER_GIVE_UP_MS = 10_000;
 
 export class Host {
   readonly id: string;
@@ -187,6 +189,8 @@ export class Host {
   private readonly timers: Timer[] = [];
   /** Housekeeping in flight, so a periodic pass does not repeat it. */
   private readonly inFlight = new Set<string>();
+  /** Since when each learner of a group this host leads has not answered (see stuckLearners). */
+  private readonly learnerSilentSince = new Map<string, number>();
   /** When each local replica last saw no leader (for status().leaderless). */
   private readonly leaderlessSince = new Map<number, number>();
   /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
@@ -228,7 +232,10 @@ export class Host {
       candidates: (group) => this.candidates(group),
     });
     // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
-    this.transport.onPeerDown((host) => this.suspect(host));
+    this.transport.onPeerDown((host) => {
+      this.router.peerDown(host);
+      this.suspect(host);
+    });
     this.transport.onPeerUp((host) => this.peerUp(host));
     this.transport.onItem((from, item) => {
       this.liveness.heard(from);
@@ -270,7 +277,8 @@ export class Host {
     let address = options.advertise ?? '';
     if (transport === undefined) {
       if (options.secret === undefined || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'a host needs the cluster secret');
-      const ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret });
+      const logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id, layer: 'transport' });
+      const ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret, logger });
       transport = ws;
       if (address === '') address = ws.address;
     }
@@ -665,7 +673,9 @@ export class Host {
         const member = this.members.get(request.groupId);
         const raft = member?.replica.raft;
         if (raft === undefined || !this.leadsCommitted(member!)) throw new FlotillaError('NOT_LEADER', 'not the leader', { leader: raft?.leader ?? '' });
-        return { op: 'memberStatus', member: isMember(raft.currentMembership, request.member) || raft.configChangePending };
+        // A replica prepared for a learner that is not added yet is a member-to-be: keep it.
+        const preparing = this.inFlight.has(`prepare/${request.groupId}/${hostOfMember(request.member)}`);
+        return { op: 'memberStatus', member: isMember(raft.currentMembership, request.member) || raft.configChangePending || preparing };
       }
       case 'leaderCheck': {
         const member = this.memberFor(item.group);
@@ -821,7 +831,9 @@ export class Host {
         voterHosts = place(record.name, record.replicas, active);
       }
       const status = member.replica.raft.status();
+      const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
       const step = nextStep({
+        stuck,
         self: member.member,
         membership: status.membership,
         progress: new Map(status.progress.map((p) => [p.id, { match: p.match, active: p.active }])),
@@ -833,6 +845,28 @@ export class Host {
       });
       if (step !== null) this.takeStep(member, step);
     }
+  }
+
+  /**
+   * Learners that have not answered for LEARNER_GIVE_UP_MS: their replica may be gone (deleted by
+   * a host that thought it was not needed, or lost with a data directory). Removing them lets the
+   * reconciler add a fresh one.
+   */
+  private stuckLearners(member: LocalMember, learners: readonly string[], progress: ReadonlyArray<{ id: string; active: boolean; match: number }>): Set<string> {
+    const now = this.scheduler.now();
+    const stuck = new Set<string>();
+    for (const id of learners) {
+      const key = `${member.groupId}/${id}`;
+      const p = progress.find((x) => x.id === id);
+      if (p !== undefined && p.active) {
+        this.learnerSilentSince.delete(key);
+        continue;
+      }
+      const since = this.learnerSilentSince.get(key) ?? now;
+      this.learnerSilentSince.set(key, since);
+      if (now - since >= LEARNER_GIVE_UP_MS) stuck.add(id);
+    }
+    return stuck;
   }
 
   private takeStep(member: LocalMember, step: ReconcileStep): void {

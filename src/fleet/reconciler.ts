@@ -6,7 +6,8 @@
 // Order of steps, each waiting for the previous one to commit (the core refuses a second change
 // in flight): add a learner on every placed host that has no member, promote learners once they
 // caught up, remove surplus voters (never below a reachable quorum), remove surplus learners, then
-// hand leadership to the preferred host. A leader leaving its host hands leadership away first.
+// hand leadership to the preferred host. A leader leaving its host hands leadership away first;
+// a learner that stopped answering long ago is removed before anything is added.
 
 import { quorum } from '../raft/membership.js';
 import type { Membership, NodeId } from '../raft/types.js';
@@ -27,6 +28,8 @@ export interface ReconcileInput {
   learnerHosts: readonly string[];
   /** The leader's host is deactivating: leadership goes elsewhere before anything else. */
   leaving: boolean;
+  /** Learners that stopped answering long ago (their replica may be gone): removed first. */
+  stuck?: ReadonlySet<NodeId>;
 }
 
 export type ReconcileStep =
@@ -56,6 +59,9 @@ export function nextStep(input: ReconcileInput): ReconcileStep | null {
     if (target !== null) return { kind: 'transfer', to: target };
   }
 
+  for (const m of membership.learners) {
+    if (input.stuck?.has(m) === true) return { kind: 'remove', member: m };
+  }
   for (const host of [...input.voterHosts, ...wantedLearnerHosts]) {
     if (!byHost.has(host)) return { kind: 'addLearner', host };
   }

@@ -41,6 +41,7 @@ const ATTEMPT_MS = 1000;
 const RETRY_MS = [10, 20, 50, 100, 200];
 
 interface Pending {
+  target: HostId;
   resolve(item: ClientResponseItem): void;
 }
 
@@ -69,6 +70,15 @@ export class Router {
   noteLeader(group: string, host: HostId): void {
     if (host === '') this.leaders.delete(group);
     else this.leaders.set(group, host);
+  }
+
+  /** The connection to `host` is gone: its pending attempts fail now rather than at their timeout. */
+  peerDown(host: HostId): void {
+    for (const [requestId, p] of this.pending) {
+      if (p.target !== host) continue;
+      this.pending.delete(requestId);
+      p.resolve({ kind: 'clientResponse', requestId, error: { code: 'TIMEOUT', message: `lost the connection to host ${host}` }, payload: new Uint8Array(0), leaderHint: '', leaderTerm: 0 });
+    }
   }
 
   /** A response from another host. */
@@ -180,6 +190,7 @@ export class Router {
         resolve(failed(sent, new FlotillaError('TIMEOUT', `host ${target} did not answer in ${item.timeoutMs} ms`)));
       });
       this.pending.set(requestId, {
+        target,
         resolve: (response) => {
           timer.cancel();
           resolve(response);

@@ -4,6 +4,7 @@ import { nextStep, type ReconcileInput } from '../../src/fleet/reconciler.js';
 
 /** A leader `a~1` with everyone caught up and reachable unless a test says otherwise. */
 function input(over: Partial<ReconcileInput> & { voters: string[]; learners?: string[] }): ReconcileInput {
+  const stuck = over.stuck === undefined ? {} : { stuck: over.stuck };
   const members = [...over.voters, ...(over.learners ?? [])];
   return {
     self: 'a~1',
@@ -14,6 +15,7 @@ function input(over: Partial<ReconcileInput> & { voters: string[]; learners?: st
     voterHosts: over.voterHosts ?? ['a', 'b', 'c'],
     learnerHosts: over.learnerHosts ?? [],
     leaving: over.leaving ?? false,
+    ...stuck,
   };
 }
 
@@ -97,6 +99,16 @@ describe('reconciler: one step toward placement', () => {
     ]);
     assert.equal(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], voterHosts: ['b', 'a', 'c'], progress: lagging })), null);
     assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], voterHosts: ['b', 'a', 'c'] })), { kind: 'transfer', to: 'b~1' });
+  });
+
+  it('removes a learner that stopped answering long ago before anything else, so a fresh one can be added', () => {
+    const progress = new Map([
+      ['a~1', { match: 10, active: true }],
+      ['b~1', { match: 10, active: true }],
+      ['c~5', { match: 0, active: false }],
+    ]);
+    assert.equal(nextStep(input({ voters: ['a~1', 'b~1'], learners: ['c~5'], progress })), null);
+    assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1'], learners: ['c~5'], progress, stuck: new Set(['c~5']) })), { kind: 'remove', member: 'c~5' });
   });
 
   it('leaves a group alone when no host is active', () => {
