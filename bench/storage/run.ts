@@ -6,8 +6,9 @@
 //    (loop.stats.writes) and entries per sync;
 //  - raw disk: write 16 bytes + fdatasync in a loop on a file in the same temp dir;
 //  - raw rocksdb: synced batches of 1 and 100 entries (16-byte payload) via LogStore.write.
-// Everything lives in a temp dir under os.tmpdir(), removed at the end. Runs in about 30 s.
-// Usage: npm run bench:storage   (node --import tsx bench/storage/run.ts)
+//  - each host-loop row is compared with raw rocksdb 100-entry batches measured just before it.
+// Everything lives in a temp dir under os.tmpdir(), removed at the end. Runs in about 40 s.
+// Usage: npm run bench:storage   (node --import tsx bench/storage/run.ts [--groups 100,1000])
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,14 @@ import { EntryType, Role, type Entry, type Membership } from '../../src/raft/typ
 import type { LogStore } from '../../src/storage/log-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
 
-const GROUP_COUNTS = [1, 10, 100, 1000];
+/** `--groups 100,1000` runs only those rows and no raw baselines (for profiling). */
+const groupsArg = process.argv.indexOf('--groups');
+const ONLY_GROUPS = groupsArg >= 0 ? (process.argv[groupsArg + 1] ?? '').split(',').map(Number) : null;
+if (ONLY_GROUPS !== null && !ONLY_GROUPS.every((n) => Number.isInteger(n) && n > 0)) {
+  console.error('usage: run.ts [--groups N,N,...]');
+  process.exit(2);
+}
+const GROUP_COUNTS = ONLY_GROUPS ?? [1, 10, 100, 1000];
 /** Commands in flight over all groups (at least one per group). */
 const TOTAL_IN_FLIGHT = 512;
 const WARMUP_MS = 500;
@@ -28,6 +36,8 @@ const MEASURE_MS = 3_000;
 const RAW_FSYNC_MS = 2_000;
 const RAW_ROCKSDB_MS = 1_500;
 const RAW_BATCH_SIZES = [1, 100];
+/** The raw batch size every host-loop row is compared with. */
+const REFERENCE_BATCH = 100;
 const PAYLOAD_BYTES = 16;
 const TICK_MS = 10;
 const HOST = 'h1';
@@ -36,10 +46,10 @@ const MEMBERSHIP: Membership = { voters: [HOST], learners: [] };
 const root = mkdtempSync(join(tmpdir(), 'flotilla-bench-storage-'));
 const cleanup = (): void => rmSync(root, { recursive: true, force: true });
 const deadline = setTimeout(() => {
-  console.error('bench: over 60 s, giving up');
+  console.error('bench: over 120 s, giving up');
   cleanup();
   process.exit(1);
-}, 60_000);
+}, 120_000);
 
 // ---------------------------------------------------------------------------------------------
 // The state machine: counts commands and payload bytes. Commands are raw bytes (no JSON).
@@ -84,14 +94,16 @@ interface Row {
   p99: number;
   syncsPerSec: number;
   entriesPerSync: number;
+  /** entries/s over raw rocksdb's with 100-entry batches, measured just before this row. */
+  vsRaw: number;
 }
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 function printTable(rows: Row[]): void {
-  const header = ['groups', 'in flight', 'entries/s', 'p50 ms', 'p99 ms', 'syncs/s', 'entries/sync'];
+  const header = ['groups', 'in flight', 'entries/s', 'p50 ms', 'p99 ms', 'syncs/s', 'entries/sync', 'vs raw batch 100'];
   const cells = rows.map((r) => [
-    r.name, r.inFlight, fmt(r.entriesPerSec), fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.syncsPerSec), fmt(r.entriesPerSync, 1),
+    r.name, r.inFlight, fmt(r.entriesPerSec), fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.syncsPerSec), fmt(r.entriesPerSync, 1), fmt(r.vsRaw, 2),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: string[]): string => `| ${c.map((s, i) => (i === 0 ? s.padEnd(widths[i] ?? 0) : s.padStart(widths[i] ?? 0))).join(' | ')} |`;
@@ -164,6 +176,7 @@ async function benchHostLoop(groupCount: number): Promise<Row> {
     p99: percentile(latencies, 99),
     syncsPerSec: writes / elapsedS,
     entriesPerSync: completed / writes,
+    vsRaw: NaN,
   };
 }
 
@@ -195,6 +208,7 @@ function benchRawFsync(): Row {
     p99: percentile(latencies, 99),
     syncsPerSec: latencies.length / elapsedS,
     entriesPerSync: 1,
+    vsRaw: NaN,
   };
 }
 
@@ -227,6 +241,7 @@ async function benchRawRocksdb(store: LogStore, groupId: number, batchSize: numb
     p99: percentile(latencies, 99),
     syncsPerSec: latencies.length / elapsedS,
     entriesPerSync: batchSize,
+    vsRaw: NaN,
   };
 }
 
@@ -235,20 +250,29 @@ async function benchRawRocksdb(store: LogStore, groupId: number, batchSize: numb
 try {
   const started = performance.now();
   const rows: Row[] = [];
-  const raw: Row[] = [benchRawFsync()];
-  const rawStore = await openLogStore({ engine: 'rocksdb', dir: join(root, 'raw-rocksdb') });
-  for (const [i, size] of RAW_BATCH_SIZES.entries()) raw.push(await benchRawRocksdb(rawStore, i + 1, size));
-  await rawStore.close();
-  for (const n of GROUP_COUNTS) rows.push(await benchHostLoop(n));
+  const raw: Row[] = [];
+  const references: number[] = [];
+  const rawStore = ONLY_GROUPS === null ? await openLogStore({ engine: 'rocksdb', dir: join(root, 'raw-rocksdb') }) : null;
+  if (rawStore !== null) {
+    raw.push(benchRawFsync());
+    for (const [i, size] of RAW_BATCH_SIZES.entries()) raw.push(await benchRawRocksdb(rawStore, i + 1, size));
+  }
+  // The machine's speed drifts (other load, the disk): each row is compared with raw rocksdb measured just before it.
+  let referenceGroup = RAW_BATCH_SIZES.length + 1;
+  for (const n of GROUP_COUNTS) {
+    const reference = rawStore === null ? null : await benchRawRocksdb(rawStore, referenceGroup++, REFERENCE_BATCH);
+    const row = await benchHostLoop(n);
+    if (reference !== null) references.push(reference.entriesPerSec);
+    rows.push({ ...row, vsRaw: reference === null ? NaN : row.entriesPerSec / reference.entriesPerSec });
+  }
+  await rawStore?.close();
+  const rawBatch = raw.find((r) => r.entriesPerSync === REFERENCE_BATCH);
+  for (const r of raw) r.vsRaw = rawBatch === undefined ? NaN : r.entriesPerSec / rawBatch.entriesPerSec;
 
   console.log(`storage bench: rocksdb, one host, single-voter groups, ${PAYLOAD_BYTES}-byte commands, ${MEASURE_MS / 1000} s per row after ${WARMUP_MS} ms warm-up (temp dir ${root})`);
   printTable([...rows, ...raw]);
-  const at100 = rows.find((r) => r.name === '100');
-  const rawBatch = raw.find((r) => r.name === 'raw rocksdb batch 100');
-  if (at100 !== undefined && rawBatch !== undefined) {
-    console.log(
-      `ratio: host loop at 100 groups / raw rocksdb batch 100 = ${fmt(at100.entriesPerSec)} / ${fmt(rawBatch.entriesPerSec)} entries/s = ${fmt(at100.entriesPerSec / rawBatch.entriesPerSec, 2)}`,
-    );
+  if (references.length > 0) {
+    console.log(`vs raw batch ${REFERENCE_BATCH}: raw rocksdb measured just before each row: ${references.map((r) => fmt(r)).join(', ')} entries/s`);
   }
   console.log(`total ${fmt((performance.now() - started) / 1000, 1)} s`);
 } finally {

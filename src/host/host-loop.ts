@@ -102,6 +102,15 @@ export class HostLoop {
     else this.markBusy(group);
   }
 
+  /** Takes a group off the loop; resolves once no unfinished turn holds it, so its data can go. */
+  async removeGroup(groupId: number): Promise<void> {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    this.groups.delete(groupId);
+    this.busy.delete(group);
+    await this.currentTurn;
+  }
+
   /** A message from a peer; messages for unknown groups are dropped (the group may be gone). */
   step(groupId: number, message: Message): void {
     const group = this.groups.get(groupId);
@@ -111,7 +120,7 @@ export class HostLoop {
   }
 
   private markBusy(group: LoopGroup): void {
-    if (!this.running || !group.hasWork()) return;
+    if (!this.running || this.groups.get(group.id) !== group || !group.hasWork()) return;
     this.busy.add(group);
     this.schedule();
   }
@@ -150,7 +159,10 @@ export class HostLoop {
   }
 
   private async turn(): Promise<void> {
-    const groups = [...this.busy].filter((g) => g.hasWork());
+    // Work that arrives for a group while the write syncs joins its next ready, so collecting
+    // only after the turn (not during its sync) keeps each group's work in as few turns as it can.
+    const groups: LoopGroup[] = [];
+    for (const group of this.busy) if (group.hasWork()) groups.push(group);
     this.busy.clear();
     if (groups.length === 0) return;
     const batch = this.store.newBatch();
@@ -180,7 +192,7 @@ export class HostLoop {
         group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
         continue;
       }
-      if (group.hasWork()) this.busy.add(group);
+      if (this.groups.get(group.id) === group && group.hasWork()) this.busy.add(group);
     }
   }
 

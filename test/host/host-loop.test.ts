@@ -3,10 +3,11 @@ import { afterEach, describe, it } from 'node:test';
 import { FlotillaError, isFlotillaError } from '../../src/errors.js';
 import { HostLoop, type LoopGroup } from '../../src/host/host-loop.js';
 import { realScheduler } from '../../src/host/scheduler.js';
-import type { Message } from '../../src/raft/types.js';
+import { MessageType, message, type Entry, type Message } from '../../src/raft/types.js';
+import type { GroupRecord, LogStore, WriteBatch } from '../../src/storage/log-store.js';
 import type { MemoryLogStore } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
-import { TestFleet, listMachine, waitFor } from './harness.js';
+import { TestFleet, listMachine, sleep, waitFor } from './harness.js';
 
 const HOSTS = ['h1', 'h2', 'h3'];
 
@@ -52,6 +53,95 @@ class CountingGroup implements LoopGroup {
   }
   finish(): void {}
   halt(_error: FlotillaError): void {}
+}
+
+/** A store whose synced writes complete, in call order, only when the test says so. */
+class GatedStore implements LogStore {
+  private readonly gates: Array<{ settle: (err: Error | null) => void }> = [];
+  /** Writes called so far. */
+  called = 0;
+  /** Writes the test has settled so far. */
+  settled = 0;
+
+  constructor(private readonly inner: MemoryLogStore) {}
+
+  /** Completes the oldest pending write, or fails it with `err`. */
+  complete(err: Error | null = null): void {
+    const gate = this.gates[this.settled++];
+    assert.ok(gate !== undefined, 'no write is pending');
+    gate.settle(err);
+  }
+
+  get pending(): number {
+    return this.called - this.settled;
+  }
+
+  write(batch: WriteBatch, options: { sync: boolean }): Promise<void> {
+    this.called++;
+    return new Promise<void>((resolve, reject) => {
+      this.gates.push({
+        settle: (err) => {
+          if (err === null) this.inner.write(batch, options).then(resolve, reject);
+          else reject(err);
+        },
+      });
+    });
+  }
+
+  open = (): Promise<void> => this.inner.open();
+  close = (): Promise<void> => this.inner.close();
+  newBatch = (): WriteBatch => this.inner.newBatch();
+  groupIds = (): Promise<number[]> => this.inner.groupIds();
+  loadGroup = (groupId: number): Promise<GroupRecord> => this.inner.loadGroup(groupId);
+  entries = (groupId: number, from: number, to: number): Promise<Entry[]> => this.inner.entries(groupId, from, to);
+  getMeta = (key: string): Promise<Uint8Array | undefined> => this.inner.getMeta(key);
+  listMeta = (prefix: string): Promise<Array<[string, Uint8Array]>> => this.inner.listMeta(prefix);
+}
+
+/**
+ * A stand-in group with `work` readies to hand out. It records what the loop does to it in a log
+ * shared by every group, and fails the test if it gets a second ready before the first finished.
+ */
+class ScriptedGroup implements LoopGroup {
+  private wake: () => void = () => undefined;
+  private persisted = 0;
+  private finished = 0;
+  halted: FlotillaError | null = null;
+
+  constructor(
+    readonly id: number,
+    private work: number,
+    private readonly log: string[],
+    private readonly store: GatedStore,
+  ) {}
+
+  bind(wake: () => void): void {
+    this.wake = wake;
+  }
+  tick(): void {}
+  step(_m: Message): void {}
+  hasWork(): boolean {
+    return this.halted === null && this.persisted < this.work;
+  }
+  persist(batch: WriteBatch): Message[] {
+    assert.equal(this.persisted, this.finished, `group ${this.id} got ready ${this.persisted + 1} before ready ${this.persisted} finished`);
+    this.persisted++;
+    batch.setApplied(this.id, this.persisted);
+    this.log.push(`persist ${this.id}.${this.persisted} in write ${this.store.called + 1}`);
+    return [message({ type: MessageType.Heartbeat, from: 'h1', to: 'h2', term: 1, index: this.persisted, context: this.id })];
+  }
+  finish(): void {
+    this.finished++;
+    this.log.push(`finish ${this.id}.${this.finished} after ${this.store.settled} writes`);
+  }
+  halt(error: FlotillaError): void {
+    this.halted = error;
+  }
+  /** More work arrives, as a client's command would bring. */
+  add(n: number): void {
+    this.work += n;
+    this.wake();
+  }
 }
 
 describe('host loop', () => {
@@ -152,5 +242,97 @@ describe('host loop', () => {
     await loop.stop();
     assert.deepEqual(groups.map((g) => g.persists), [0, 0]);
     assert.equal(store.disk.stats.writes, writesAtOpen);
+  });
+
+  describe('turns against a slow store', () => {
+    async function startScripted(work: number[]): Promise<{ loop: HostLoop; store: GatedStore; groups: ScriptedGroup[]; log: string[]; sent: string[] }> {
+      const store = new GatedStore(await openLogStore({ engine: 'memory' }));
+      const log: string[] = [];
+      const sent: string[] = [];
+      const loop = new HostLoop({
+        store,
+        tickMs: 1_000,
+        send: (messages) => {
+          for (const { groupId, message: m } of messages) sent.push(`${groupId}.${m.index} after ${store.settled} writes`);
+        },
+      });
+      const groups = work.map((n, i) => new ScriptedGroup(i + 1, n, log, store));
+      for (const g of groups) loop.addGroup(g);
+      loop.start();
+      return { loop, store, groups, log, sent };
+    }
+
+    const persists = (log: string[]): string[] => log.filter((l) => l.startsWith('persist'));
+    const finishes = (log: string[]): string[] => log.filter((l) => l.startsWith('finish'));
+
+    it('collects work that arrives while a write syncs into one turn after it, with the groups that turn finished', async () => {
+      const { loop, store, groups, log, sent } = await startScripted([1, 1, 0]);
+      const [g1, , g3] = groups as [ScriptedGroup, ScriptedGroup, ScriptedGroup];
+      await waitFor('the first write', () => store.pending === 1);
+      assert.deepEqual(persists(log), ['persist 1.1 in write 1', 'persist 2.1 in write 1']);
+      g1.add(1);
+      g3.add(1);
+      await sleep(20);
+      assert.equal(store.called, 1, 'one write in flight at a time');
+      assert.equal(persists(log).length, 2, 'nothing is collected while the write syncs');
+      assert.deepEqual(sent, []);
+      store.complete();
+      await waitFor('the second write', () => store.pending === 1);
+      assert.deepEqual(finishes(log), ['finish 1.1 after 1 writes', 'finish 2.1 after 1 writes']);
+      assert.deepEqual(sent, ['1.1 after 1 writes', '2.1 after 1 writes']);
+      assert.deepEqual(persists(log).slice(2), ['persist 1.2 in write 2', 'persist 3.1 in write 2']);
+      store.complete();
+      await waitFor('every ready finished', () => finishes(log).length === 4);
+      assert.equal(loop.stats.writes, 2);
+      await loop.stop();
+    });
+
+    it('sends and applies nothing of a turn whose write failed', async () => {
+      const { loop, store, groups, log, sent } = await startScripted([1, 1]);
+      await waitFor('the first write', () => store.pending === 1);
+      store.complete(new Error('disk on fire'));
+      await waitFor('the loop to stop', () => loop.failed !== null);
+      assert.ok(isFlotillaError(loop.failed, 'STORAGE_FAILED'));
+      assert.deepEqual(finishes(log), []);
+      assert.deepEqual(sent, []);
+      for (const g of groups) assert.ok(isFlotillaError(g.halted, 'STORAGE_FAILED'), `group ${g.id}`);
+    });
+
+    it('stop() waits for the write in flight, and its turn still finishes', async () => {
+      const { loop, store, groups, log, sent } = await startScripted([1, 1]);
+      await waitFor('the first write', () => store.pending === 1);
+      let stopped = false;
+      const stopping = loop.stop().then(() => {
+        stopped = true;
+      });
+      await sleep(10);
+      assert.equal(stopped, false);
+      store.complete();
+      await stopping;
+      assert.equal(finishes(log).length, 2);
+      assert.equal(sent.length, 2);
+      for (const g of groups) assert.ok(isFlotillaError(g.halted, 'SHUTTING_DOWN'), `group ${g.id}`);
+    });
+
+    it('removeGroup() resolves once the turn holding the group finished, and the group gets no more turns', async () => {
+      const { loop, store, groups, log } = await startScripted([1, 1]);
+      await waitFor('the first write', () => store.pending === 1);
+      let removed = false;
+      const removing = loop.removeGroup(1).then(() => {
+        removed = true;
+      });
+      groups[0]!.add(1);
+      groups[1]!.add(1);
+      await sleep(10);
+      assert.equal(removed, false);
+      store.complete();
+      await removing;
+      assert.deepEqual(finishes(log), ['finish 1.1 after 1 writes', 'finish 2.1 after 1 writes']);
+      await waitFor('the second write', () => store.pending === 1);
+      store.complete();
+      await waitFor('group 2 finished again', () => finishes(log).length === 3);
+      assert.deepEqual(persists(log), ['persist 1.1 in write 1', 'persist 2.1 in write 1', 'persist 2.2 in write 2']);
+      await loop.stop();
+    });
   });
 });
