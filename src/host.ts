@@ -27,7 +27,7 @@ import { Liveness } from './fleet/liveness.js';
 import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
 import { hostOfMember, memberId } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
-import { place } from './fleet/placement.js';
+import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
 import { Router, toFlotilla } from './fleet/router.js';
 import { Group, type Outcome } from './group/group.js';
@@ -158,6 +158,8 @@ const MAX_REPLICAS = 7;
 /** Every host pings every other this often; one silent for SUSPECT_MS is suspected down. */
 const PING_MS = 200;
 const SUSPECT_MS = 1000;
+/** Periodic passes between full metadata scans when nothing changed (retries of failed housekeeping). */
+const RESCAN_PASSES = 20;
 /** A learner silent this long is removed, so a fresh one can be added. */
 const LEARNER_GIVE_UP_MS = 10_000;
 
@@ -185,6 +187,12 @@ export class Host {
   /** The last metadata this host saw (kept after its cluster replica is gone). */
   private metadata: ClusterState | null = null;
   private metadataDirty = false;
+  private seenVersion = -1;
+  private passesSinceScan = 0;
+  /** Active hosts as of the last metadata scan, and placements computed over them. */
+  private active: HostInfo[] = [];
+  private activeKey = '';
+  private readonly placements = new Map<string, { replicas: number; hosts: string[] }>();
   private peersKey = '';
   private readonly timers: Timer[] = [];
   /** Housekeeping in flight, so a periodic pass does not repeat it. */
@@ -416,7 +424,7 @@ export class Host {
     const meta = this.requireMetadata();
     const record = meta.groups[name];
     if (record === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
-    return place(name, record.replicas, activeHosts(meta));
+    return [...place(name, record.replicas, activeHosts(meta))];
   }
 
   /** The host leading the group, asked of the group itself; null if it has no leader right now. */
@@ -527,7 +535,16 @@ export class Host {
     }
     const meta = this.metadata;
     if (meta === null) return;
+    // The scans below cost O(groups): only when the metadata changed, and now and then to retry.
+    const changed = meta.version !== this.seenVersion;
+    if (!changed && ++this.passesSinceScan < RESCAN_PASSES) {
+      this.reconcile();
+      return;
+    }
+    this.seenVersion = meta.version;
+    this.passesSinceScan = 0;
     this.updatePeers(meta);
+    this.updateActiveHosts(meta);
     const me = meta.hosts[this.id];
     for (const group of Object.values(meta.groups)) {
       const founder = memberId(this.id, 1);
@@ -548,6 +565,24 @@ export class Host {
       if (meta.groups[m.group]?.id !== m.groupId) this.housekeeping(`delete/${m.groupId}`, () => this.members.delete(m.groupId));
     }
     this.reconcile();
+  }
+
+  private updateActiveHosts(meta: ClusterState): void {
+    const active = activeHosts(meta);
+    const key = active.map((h) => `${h.id}@${h.zone}`).join(',');
+    if (key === this.activeKey) return;
+    this.activeKey = key;
+    this.active = active;
+    this.placements.clear();
+  }
+
+  /** Placement over the active hosts, cached until they change (the periodic passes ask often). */
+  private placementFor(name: string, replicas: number): string[] {
+    const cached = this.placements.get(name);
+    if (cached !== undefined && cached.replicas === replicas) return cached.hosts;
+    const hosts = place(name, replicas, this.active);
+    this.placements.set(name, { replicas, hosts });
+    return hosts;
   }
 
   private updatePeers(meta: ClusterState): void {
@@ -730,8 +765,8 @@ export class Host {
     if (meta !== null) {
       const active = activeHosts(meta);
       const record = meta.groups[group];
-      if (group === CLUSTER_GROUP) for (const h of place(CLUSTER_GROUP, this.clusterReplicas, active)) add(h);
-      else if (record !== undefined) for (const h of place(group, record.replicas, active)) add(h);
+      if (group === CLUSTER_GROUP) for (const h of this.placementFor(CLUSTER_GROUP, this.clusterReplicas)) add(h);
+      else if (record !== undefined) for (const h of this.placementFor(group, record.replicas)) add(h);
       if (local !== undefined) for (const m of [...local.replica.raft.currentMembership.voters]) add(hostOfMember(m));
       for (const h of Object.values(meta.hosts)) if (h.state === 'active' || h.state === 'deactivating') add(h.id);
     }
@@ -816,19 +851,19 @@ export class Host {
   private reconcile(): void {
     const meta = this.metadata;
     if (meta === null || this.state === 'stopped') return;
-    const active = activeHosts(meta);
     const leaving = this.state === 'deactivating' || meta.hosts[this.id]?.state !== 'active';
     for (const member of this.members.all()) {
       if (!this.leadsCommitted(member) || member.replica.raft.configChangePending) continue;
       let voterHosts: string[];
       let learnerHosts: string[] = [];
       if (member.groupId === CLUSTER_GROUP_ID) {
-        voterHosts = place(CLUSTER_GROUP, this.clusterReplicas, active);
-        learnerHosts = active.map((h) => h.id);
+        voterHosts = this.placementFor(CLUSTER_GROUP, this.clusterReplicas);
+        learnerHosts = this.active.map((h) => h.id);
       } else {
         const record = meta.groups[member.group];
         if (record === undefined || record.id !== member.groupId) continue;
-        voterHosts = place(record.name, record.replicas, active);
+        voterHosts = this.placementFor(record.name, record.replicas);
+        if (!leaving && inPlace(member, voterHosts)) continue;
       }
       const status = member.replica.raft.status();
       const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
@@ -935,13 +970,12 @@ export class Host {
     if (meta === null) return;
     const me: HostRecord | undefined = meta.hosts[this.id];
     const here = me !== undefined && me.state === 'active' && this.state !== 'deactivating';
-    const active = activeHosts(meta);
     for (const member of this.members.all()) {
       if (member.replica.raft.currentRole === Role.Leader) continue; // a leader hands over first
       let wanted = here;
       if (here && member.groupId !== CLUSTER_GROUP_ID) {
         const record = meta.groups[member.group];
-        wanted = record === undefined || record.id !== member.groupId || place(record.name, record.replicas, active).includes(this.id);
+        wanted = record === undefined || record.id !== member.groupId || this.placementFor(record.name, record.replicas).includes(this.id);
       }
       if (wanted) continue;
       this.housekeeping(`gc/${member.groupId}`, async () => {
@@ -991,6 +1025,13 @@ export class Host {
     this.checkNotStopped();
     if (this.state === 'inactive' || this.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active; call activate(zone) first`);
   }
+}
+
+/** The group has exactly its placed voters, no learner, and this (preferred) host leads: nothing to do. */
+function inPlace(member: LocalMember, voterHosts: readonly string[]): boolean {
+  const { voters, learners } = member.replica.raft.currentMembership;
+  if (learners.length > 0 || voters.length !== voterHosts.length || hostOfMember(member.member) !== voterHosts[0]) return false;
+  return voters.every((v) => voterHosts.includes(hostOfMember(v)));
 }
 
 /** The host's identity in its store: a new data directory gets a fresh incarnation. */
