@@ -15,6 +15,8 @@ export {
   type AnyMachine,
 } from './host.js';
 export type { GroupConfig, HostState } from './fleet/cluster-machine.js';
+export { connect, Client, type ConnectOptions, type ClientCallOptions, type ClientQueryOptions, type ClientAddGroupOptions } from './client/client.js';
+export type { FleetView, FleetHost, FleetGroup } from './client/ops.js';
 
 export { FlotillaError, isFlotillaError, type ErrorCode } from './errors.js';
 export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';

@@ -54,6 +54,9 @@ export class Connection {
   /** The peer's host id: known from the start when dialing, from its hello when accepting. */
   peer: HostId;
   peerIncarnation = '';
+  /** How the connection ended (0 and '' while it is open). */
+  closeCode = 0;
+  closeReason = '';
   /** performance.now() of the last byte heard, for keepalive. */
   lastHeard = performance.now();
   private stage: Stage;
@@ -124,6 +127,8 @@ export class Connection {
 
   private finish(code: number, reason: string, what: string, expected = ROUTINE.has(code)): void {
     this.stage = 'closed';
+    this.closeCode = code;
+    this.closeReason = reason;
     clearTimeout(this.handshakeTimer);
     const fields = { peer: this.peer || undefined, code, reason };
     if (expected) this.log.debug(fields, what);

@@ -18,8 +18,8 @@ import type { HostId, Item } from './items.js';
 
 export interface WsTransportOptions extends QueueOptions {
   hostId: HostId;
-  /** 'host:port' to listen on; port 0 picks a free port (see `address`). */
-  listen: string;
+  /** 'host:port' to listen on; port 0 picks a free port (see `address`). Omitted: dial only (a client). */
+  listen?: string;
   /** The cluster secret every host shares; proves membership, never sent. */
   secret: string | Uint8Array;
   peers?: ReadonlyMap<HostId, string>;
@@ -41,6 +41,14 @@ interface PeerState {
   attempts: number;
   timer: NodeJS.Timeout | null;
   dial: Connection | null;
+  /** Why the last dial ended before it authenticated; null once one did. */
+  failure: DialFailure | null;
+}
+
+export interface DialFailure {
+  /** The WebSocket close code (CloseCode.Auth for a wrong secret). */
+  code: number;
+  reason: string;
 }
 
 export class WsTransport extends TransportBase implements ConnectionOwner {
@@ -83,7 +91,8 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
       ? await Promise.all([readFile(tls.certFile), readFile(tls.keyFile), tls.caFile ? readFile(tls.caFile) : undefined])
       : [];
     const transport = new WsTransport(options, ca);
-    await transport.listen(options.listen, cert && key ? { cert, key } : null);
+    if (options.listen !== undefined) await transport.listen(options.listen, cert && key ? { cert, key } : null);
+    transport.keepaliveTimer = setInterval(() => transport.keepalive(), transport.keepaliveMs).unref();
     if (options.peers) transport.setPeers(options.peers);
     return transport;
   }
@@ -112,7 +121,6 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     this.address = formatAddress({ host, port: typeof bound === 'object' && bound ? bound.port : port });
     this.server = server;
     this.wss = wss;
-    this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs).unref();
   }
 
   /** The id of the host listening at `address` (asked over plain HTTP(S), before any handshake). */
@@ -157,8 +165,13 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
       peer.address = address;
       return;
     }
-    this.peers.set(id, { address, attempts: 0, timer: null, dial: null });
+    this.peers.set(id, { address, attempts: 0, timer: null, dial: null, failure: null });
     this.scheduleDial(id);
+  }
+
+  /** Why the last dial to `id` failed, if it has not authenticated since. */
+  dialFailure(id: HostId): DialFailure | null {
+    return this.peers.get(id)?.failure ?? null;
   }
 
   /** Stops dialing `id`; a live link to it stays until either side closes it. */
@@ -230,6 +243,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     const peer = this.peers.get(conn.peer);
     if (peer) {
       peer.attempts = 0;
+      peer.failure = null;
       if (peer.dial === conn) peer.dial = null;
     }
     const existing = this.links.get(conn.peer);
@@ -245,7 +259,10 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   closed(conn: Connection): void {
     this.connections.delete(conn);
     const peer = this.peers.get(conn.peer);
-    if (peer?.dial === conn) peer.dial = null;
+    if (peer?.dial === conn) {
+      peer.dial = null;
+      peer.failure = { code: conn.closeCode, reason: conn.closeReason };
+    }
     if (this.links.get(conn.peer) === conn) {
       this.links.delete(conn.peer);
       this.peerDown(conn.peer);

@@ -1,0 +1,331 @@
+// A client of a running fleet for processes that are not hosts (a web server, a script, the
+// `flotilla` command). It dials hosts over the hosts' own transport (authenticated with the cluster
+// secret, under a random client id no host will mistake for a peer), routes by group name with the
+// fleet's Router (its own leader cache, following `not leader, try X` hints), and carries a session
+// on every command, so a retry after a lost answer or a leader change applies once: the same
+// errors and session semantics as host.command / host.query.
+
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { FlotillaError } from '../errors.js';
+import { decodeAdminReply, encodeAdmin } from '../fleet/admin.js';
+import { CLUSTER_GROUP, type ClusterCommand, type ClusterReply, type GroupRecord } from '../fleet/cluster-machine.js';
+import { hostOfMember } from '../fleet/member-id.js';
+import { validateName } from '../fleet/names.js';
+import { Router } from '../fleet/router.js';
+import { realScheduler } from '../host/scheduler.js';
+import { CloseCode } from '../transport/connection.js';
+import type { Consistency, HostId } from '../transport/items.js';
+import { WsTransport } from '../transport/ws-transport.js';
+import { OPS_GROUP, decodeOpsReply, encodeOps, type FleetView, type OpsReply, type OpsRequest } from './ops.js';
+
+export interface ConnectOptions {
+  /** Hosts of the fleet to dial, 'host:port' or 'id@host:port'; one reachable host is enough. */
+  hosts: string[];
+  /** The cluster secret the hosts share. */
+  secret: string;
+  /** Deadline of connect() and default deadline of each call (default 5000 ms). */
+  timeoutMs?: number;
+  /** Where connection problems are reported (default: silent). */
+  logger?: Logger;
+}
+
+export interface ClientCallOptions {
+  timeoutMs?: number;
+}
+
+export interface ClientQueryOptions extends ClientCallOptions {
+  /** linearizable (default), lease, or local (the answering replica's state, maybe stale). */
+  consistency?: Consistency;
+}
+
+export interface ClientAddGroupOptions extends ClientCallOptions {
+  machine: string;
+  replicas?: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Fleet views asked to learn host addresses, at most this often. */
+const REFRESH_MS = 1000;
+/** One fleet operation's attempt: a host answers these from its own state. */
+const OPS_ATTEMPT_MS = 2000;
+
+/** Connects to a fleet; resolves once one host has accepted the client. */
+export async function connect(options: ConnectOptions): Promise<Client> {
+  if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new FlotillaError('BAD_ARGUMENT', 'connect needs at least one host address');
+  if (typeof options.secret !== 'string' || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'connect needs the cluster secret');
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const id = `client-${randomBytes(6).toString('hex')}`;
+  const transport = await WsTransport.start({ hostId: id, secret: options.secret, logger });
+  try {
+    const seeds = await resolveSeeds(transport, options.hosts, timeoutMs);
+    const client = new Client(transport, timeoutMs, logger);
+    for (const [host, address] of seeds) client.learn(host, address);
+    await client.waitConnected([...seeds.keys()], timeoutMs);
+    return client;
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+}
+
+export class Client {
+  /** This client's id: its transport identity and the session id of its commands. */
+  readonly id: string;
+  private readonly transport: WsTransport;
+  private readonly router: Router;
+  private readonly timeoutMs: number;
+  private readonly logger: Logger;
+  /** Every host address the client has learned (seeds, then fleet views). */
+  private readonly addresses = new Map<HostId, string>();
+  /** Groups known to exist, for their founders (where to look first). */
+  private readonly groupRecords = new Map<string, GroupRecord>();
+  private lastRefresh = -Infinity;
+  private closed = false;
+
+  /** Use connect(). */
+  constructor(transport: WsTransport, timeoutMs: number, logger: Logger) {
+    this.id = transport.hostId;
+    this.transport = transport;
+    this.timeoutMs = timeoutMs;
+    this.logger = logger;
+    this.router = new Router({
+      hostId: this.id,
+      transport,
+      scheduler: realScheduler,
+      clientId: this.id,
+      // Only reached for a request addressed to the client itself, which no candidate list holds.
+      serveLocal: () => Promise.reject(new FlotillaError('BAD_ARGUMENT', 'a client serves no group')),
+      candidates: (group) => this.candidates(group),
+    });
+    transport.onItem((_from, item) => {
+      if (item.kind !== 'clientResponse') return;
+      if (item.leaderHint !== '' && !this.addresses.has(item.leaderHint)) this.refreshHosts();
+      this.router.onResponse(item);
+    });
+    transport.onPeerDown((host) => this.router.peerDown(host));
+  }
+
+  /** Applies `cmd` to the group's state machine, once; resolves with its reply. */
+  async command<R = unknown>(group: string, cmd: unknown, options: ClientCallOptions = {}): Promise<R> {
+    return this.call<R>(group, 'command', cmd, options.timeoutMs ?? this.timeoutMs);
+  }
+
+  /** Runs `q` against the group's state: linearizable by default, or 'lease' / 'local'. */
+  async query<R = unknown>(group: string, q: unknown, options: ClientQueryOptions = {}): Promise<R> {
+    const consistency = options.consistency ?? 'linearizable';
+    if (consistency !== 'linearizable' && consistency !== 'lease' && consistency !== 'local') {
+      throw new FlotillaError('BAD_ARGUMENT', `consistency must be linearizable, lease or local, got ${JSON.stringify(consistency)}`);
+    }
+    return this.call<R>(group, 'query', q, options.timeoutMs ?? this.timeoutMs, consistency);
+  }
+
+  /**
+   * Adds a group (answered by a host started with `flotilla host`, which checks the machine is
+   * registered); resolves once the group's leader has committed.
+   */
+  async addGroup(name: string, options: ClientAddGroupOptions): Promise<void> {
+    validateName('group', name);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    const request: OpsRequest = { op: 'addGroup', name, machine: options.machine, timeoutMs };
+    if (options.replicas !== undefined) request.replicas = options.replicas;
+    try {
+      await this.ops(request, 'addGroup', this.anyHost());
+    } catch (err) {
+      // The host's answer may be late while the group is created: look for it below.
+      if (!(err instanceof FlotillaError && err.code === 'TIMEOUT')) throw err;
+    }
+    await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - performance.now()) });
+  }
+
+  /** Deletes a group and, on every host, its replicas and their data. */
+  async removeGroup(name: string, options: ClientCallOptions = {}): Promise<void> {
+    validateName('group', name);
+    const command: ClusterCommand = { op: 'removeGroup', name };
+    const bytes = await this.router.call(CLUSTER_GROUP, 'command', encoder.encode(JSON.stringify(command)), { timeoutMs: options.timeoutMs ?? this.timeoutMs });
+    const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+    if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
+    this.groupRecords.delete(name);
+  }
+
+  /** The fleet as one of its hosts sees it: hosts by zone, groups with placement and leader. */
+  async fleet(options: ClientCallOptions = {}): Promise<FleetView> {
+    const reply = await this.ops({ op: 'fleet' }, 'fleet', this.anyHost(), options.timeoutMs);
+    this.learnFleet(reply.fleet);
+    return reply.fleet;
+  }
+
+  /**
+   * Moves every member off host `hostId` (which keeps running, inactive); resolves once the fleet
+   * lists it inactive.
+   */
+  async deactivate(hostId: string, options: ClientCallOptions & { onProgress?: (fleet: FleetView) => void } = {}): Promise<void> {
+    validateName('host', hostId);
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = performance.now() + timeoutMs;
+    if (!this.addresses.has(hostId)) await this.fleet();
+    if (!this.addresses.has(hostId)) throw new FlotillaError('BAD_ARGUMENT', `the fleet has no host ${hostId}`);
+    await this.ops({ op: 'deactivate', timeoutMs }, 'deactivate', [hostId]);
+    for (;;) {
+      // Asked of the other hosts: the drained host stops following the metadata once it holds nothing.
+      const view = await this.ops({ op: 'fleet' }, 'fleet', this.anyHost().filter((h) => h !== hostId));
+      options.onProgress?.(view.fleet);
+      const state = Object.values(view.fleet.hosts).flat().find((h) => h.id === hostId)?.state;
+      if (state === 'inactive') return;
+      if (performance.now() >= deadline) throw new FlotillaError('TIMEOUT', `host ${hostId} is still ${state ?? 'unknown'} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** Hosts this client holds an authenticated connection to. */
+  connectedHosts(): HostId[] {
+    return this.transport.connectedHosts();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.transport.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Adds a host the client may dial (seeds, fleet views). */
+  learn(host: HostId, address: string): void {
+    if (this.addresses.get(host) === address) return;
+    this.addresses.set(host, address);
+    this.transport.addPeer(host, address);
+  }
+
+  /** Waits for one of `hosts` to accept the client; explains why none did. */
+  async waitConnected(hosts: HostId[], timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.transport.connectedHosts().length > 0) return;
+      const failures = hosts.map((h) => ({ host: h, failure: this.transport.dialFailure(h) }));
+      const auth = failures.find((f) => f.failure?.code === CloseCode.Auth);
+      const allFailedAuth = failures.every((f) => f.failure?.code === CloseCode.Auth);
+      if (auth !== undefined && (allFailedAuth || performance.now() >= deadline)) {
+        throw new FlotillaError('TRANSPORT_AUTH', `host ${auth.host} refused the client: ${auth.failure?.reason ?? ''} (check the cluster secret)`, { host: auth.host });
+      }
+      if (performance.now() >= deadline) {
+        const why = failures.map((f) => `${f.host} at ${this.addresses.get(f.host) ?? '?'}: ${f.failure?.reason || 'no answer'}`).join('; ');
+        throw new FlotillaError('UNAVAILABLE', `could not connect to the fleet within ${timeoutMs} ms (${why})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  private async call<R>(group: string, kind: 'command' | 'query', value: unknown, timeoutMs: number, consistency?: Consistency): Promise<R> {
+    if (this.closed) throw new FlotillaError('SHUTTING_DOWN', 'the client is closed');
+    validateName('group', group);
+    const deadline = performance.now() + timeoutMs;
+    await this.groupRecord(group, timeoutMs);
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new FlotillaError('BAD_ARGUMENT', `the ${kind} has no JSON encoding`);
+    const remaining = Math.max(1, deadline - performance.now());
+    try {
+      const reply = await this.router.call(group, kind, encoder.encode(text), consistency === undefined ? { timeoutMs: remaining } : { timeoutMs: remaining, consistency });
+      return (reply.length === 0 ? undefined : JSON.parse(decoder.decode(reply))) as R;
+    } catch (err) {
+      // No leader anywhere may mean the group was removed meanwhile: say so if it was.
+      if (err instanceof FlotillaError && err.code === 'UNAVAILABLE') {
+        this.groupRecords.delete(group);
+        await this.groupRecord(group, 1000).catch((check: unknown) => {
+          if (check instanceof FlotillaError && check.code === 'NO_SUCH_GROUP') throw check;
+        });
+      }
+      throw err;
+    }
+  }
+
+  /** The group's metadata, asked of the cluster group once (NO_SUCH_GROUP if it does not exist). */
+  private async groupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
+    const known = this.groupRecords.get(name);
+    if (known !== undefined) return known;
+    const bytes = await this.router.call(CLUSTER_GROUP, 'query', encoder.encode(JSON.stringify({ op: 'group', name })), { timeoutMs });
+    const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+    if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
+    if (reply.group === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
+    this.groupRecords.set(name, reply.group);
+    return reply.group;
+  }
+
+  /** Hosts to ask for a group: where it was founded, then every host the client is connected to or knows. */
+  private candidates(group: string): HostId[] {
+    const out: HostId[] = [];
+    const add = (h: HostId) => {
+      if (h !== '' && h !== this.id && !out.includes(h)) out.push(h);
+    };
+    const record = this.groupRecords.get(group);
+    if (record !== undefined) {
+      for (const m of record.founders) add(hostOfMember(m));
+      if (record.founders.some((m) => !this.addresses.has(hostOfMember(m)))) this.refreshHosts();
+    }
+    for (const h of this.transport.connectedHosts()) add(h);
+    for (const h of this.addresses.keys()) add(h);
+    return out;
+  }
+
+  /** Connected hosts first, then the others known. */
+  private anyHost(): HostId[] {
+    return [...new Set([...this.transport.connectedHosts(), ...this.addresses.keys()])];
+  }
+
+  /** Sends a fleet operation to each of `targets` in turn until one serves it. */
+  private async ops<T extends OpsReply['op']>(request: OpsRequest, op: T, targets: HostId[], timeoutMs = OPS_ATTEMPT_MS) {
+    let lastError: FlotillaError = new FlotillaError('UNAVAILABLE', 'not connected to any host');
+    for (const target of targets) {
+      try {
+        const bytes = await this.router.call(OPS_GROUP, 'admin', encodeOps(request), { timeoutMs, via: target, only: true });
+        return decodeOpsReply(bytes, op);
+      } catch (err) {
+        if (!(err instanceof FlotillaError)) throw err;
+        // NOT_LEADER: a host embedded in an application, which serves no fleet operations.
+        if (err.code === 'NOT_LEADER') lastError = new FlotillaError('UNAVAILABLE', `host ${target} serves no fleet operations (only hosts run by \`flotilla host\` do)`, { host: target });
+        else if (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT' || err.code === 'SHUTTING_DOWN') lastError = err;
+        else throw err;
+      }
+    }
+    throw lastError;
+  }
+
+  private learnFleet(view: FleetView): void {
+    // An address already known stays: it is the one that worked (an advertised one may not, from here).
+    for (const zone of Object.values(view.hosts)) for (const h of zone) if (!this.addresses.has(h.id)) this.learn(h.id, h.address);
+  }
+
+  /** Learns host addresses from a fleet view, in the background, at most once per REFRESH_MS. */
+  private refreshHosts(): void {
+    const now = performance.now();
+    if (this.closed || now - this.lastRefresh < REFRESH_MS) return;
+    this.lastRefresh = now;
+    this.fleet().catch((err: unknown) => this.logger.debug({ err }, 'could not refresh the fleet view'));
+  }
+}
+
+/** Host ids of the given addresses ('id@addr' as given, a bare address asked of its listener). */
+async function resolveSeeds(transport: WsTransport, hosts: string[], timeoutMs: number): Promise<Map<HostId, string>> {
+  const out = new Map<HostId, string>();
+  const errors: string[] = [];
+  await Promise.all(
+    hosts.map(async (seed) => {
+      if (typeof seed !== 'string' || seed === '') throw new FlotillaError('BAD_ARGUMENT', `bad host address ${JSON.stringify(seed)}`);
+      const at = seed.indexOf('@');
+      if (at > 0) {
+        out.set(seed.slice(0, at), seed.slice(at + 1));
+        return;
+      }
+      try {
+        out.set(await transport.identify(seed, timeoutMs), seed);
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }),
+  );
+  if (out.size === 0) throw new FlotillaError('UNAVAILABLE', `cannot reach any host of the fleet: ${errors.join('; ')}`);
+  return out;
+}

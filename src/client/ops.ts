@@ -1,0 +1,73 @@
+// Fleet operations a client asks of one host, beyond command/query: the fleet's view (hosts by
+// zone, groups with placement and leader), adding a group (which needs the host to check the
+// machine is registered, something the cluster group cannot), and draining a host. They travel as
+// 'admin' client requests to the reserved group name OPS_GROUP with a JSON payload; a host started
+// by `flotilla host` answers them (src/cli/ops-server.ts).
+
+import { FlotillaError } from '../errors.js';
+import type { HostState } from '../fleet/cluster-machine.js';
+
+/** Not a valid user group name (names.ts forbids '$'), so it never collides with one. */
+export const OPS_GROUP = '$ops';
+
+export type OpsRequest =
+  | { op: 'fleet' }
+  | { op: 'addGroup'; name: string; machine: string; replicas?: number; timeoutMs: number }
+  | { op: 'deactivate'; timeoutMs: number };
+
+export interface FleetHost {
+  id: string;
+  address: string;
+  state: HostState;
+}
+
+export interface FleetGroup {
+  name: string;
+  id: number;
+  machine: string;
+  replicas: number;
+  /** Where placement wants the group, preferred leader first. */
+  placement: string[];
+  /** The host leading it now, or null if it has no leader at the moment. */
+  leader: string | null;
+}
+
+export interface FleetView {
+  /** The host that answered. */
+  host: string;
+  hosts: Record<string, FleetHost[]>;
+  groups: FleetGroup[];
+}
+
+export type OpsReply = { op: 'fleet'; fleet: FleetView } | { op: 'addGroup' } | { op: 'deactivate' };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeOps(value: OpsRequest | OpsReply): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function decodeOpsRequest(bytes: Uint8Array): OpsRequest {
+  const value = parse(bytes);
+  const op = (value as { op?: unknown }).op;
+  if (op !== 'fleet' && op !== 'addGroup' && op !== 'deactivate') throw new FlotillaError('BAD_ARGUMENT', `unknown fleet operation ${JSON.stringify(op)}`);
+  return value as OpsRequest;
+}
+
+export function decodeOpsReply<T extends OpsReply['op']>(bytes: Uint8Array, op: T): Extract<OpsReply, { op: T }> {
+  const value = parse(bytes);
+  if ((value as { op?: unknown }).op !== op) throw new FlotillaError('BAD_ARGUMENT', `expected a ${op} reply`);
+  return value as Extract<OpsReply, { op: T }>;
+}
+
+function parse(bytes: Uint8Array): object {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw new FlotillaError('BAD_ARGUMENT', 'fleet operation payload is not JSON');
+  }
+  if (typeof value !== 'object' || value === null) throw new FlotillaError('BAD_ARGUMENT', 'fleet operation payload is not an object');
+  return value;
+}
