@@ -1,6 +1,6 @@
-// `npm run demo` until the fleet exists: one Raft group of simulated members under every fault
-// the simulation knows (crashes, pauses, partitions, lossy links, membership changes, leadership
-// transfers, snapshots), narrated, then checked. Exits 0 only if every check passed.
+// `npm run demo:sim`: one Raft group of simulated members under every fault the simulation knows
+// (crashes, pauses, partitions, lossy links, membership changes, leadership transfers, snapshots),
+// narrated, then checked. Exits 0 only if every check passed.
 
 import { runSeed } from '../sim/raft-sim.js';
 

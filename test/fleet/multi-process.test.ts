@@ -1,5 +1,5 @@
 // Four Host processes in two zones on loopback (RocksDB, ws transport, a shared secret), 20 groups
-// of the counter and kv machines (fixtures/machines.ts). Each process runs fixtures/host-process.ts
+// of the counter and kv machines (src/demo/machines.ts). Each process runs src/demo/host-process.ts
 // and takes its instructions over IPC. The fleet API end to end: commands and queries through every
 // host; the host leading the most groups is SIGKILLed under load and commands keep succeeding
 // (the time until every group accepted a command again is printed); the fleet marks it failed and
@@ -22,11 +22,11 @@ import type {
   HostRequests,
   HostResults,
   ReplyMessage,
-} from './fixtures/host-process.js';
+} from '../../src/demo/host-process.js';
 import type { Consistency } from '../../src/transport/items.js';
 import { within } from '../transport/fixtures/wait.js';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/host-process.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../src/demo/host-process.ts', import.meta.url));
 const SECRET = 'fleet multi-process test secret';
 const ZONES: Record<string, string> = { h1: 'zone-a', h2: 'zone-b', h3: 'zone-a', h4: 'zone-b' };
 const HOST_IDS = Object.keys(ZONES);
