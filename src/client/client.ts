@@ -138,6 +138,8 @@ export class Client {
       // The host's answer may be late while the group is created: look for it below.
       if (!(err instanceof FlotillaError && err.code === 'TIMEOUT')) throw err;
     }
+    // Where it was placed tells the router whom to ask.
+    await this.groupRecord(name, Math.max(1, deadline - performance.now()));
     await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - performance.now()) });
   }
 
@@ -209,7 +211,7 @@ export class Client {
       const auth = failures.find((f) => f.failure?.code === CloseCode.Auth);
       const allFailedAuth = failures.every((f) => f.failure?.code === CloseCode.Auth);
       if (auth !== undefined && (allFailedAuth || performance.now() >= deadline)) {
-        throw new FlotillaError('TRANSPORT_AUTH', `host ${auth.host} refused the client: ${auth.failure?.reason ?? ''} (check the cluster secret)`, { host: auth.host });
+        throw new FlotillaError('TRANSPORT_AUTH', `host ${auth.host} refused the client: ${auth.failure?.reason ?? 'authentication failed'}`, { host: auth.host });
       }
       if (performance.now() >= deadline) {
         const why = failures.map((f) => `${f.host} at ${this.addresses.get(f.host) ?? '?'}: ${f.failure?.reason || 'no answer'}`).join('; ');
@@ -280,6 +282,7 @@ export class Client {
     let lastError: FlotillaError = new FlotillaError('UNAVAILABLE', 'not connected to any host');
     for (const target of targets) {
       try {
+        await this.dialed(target, timeoutMs);
         const bytes = await this.router.call(OPS_GROUP, 'admin', encodeOps(request), { timeoutMs, via: target, only: true });
         return decodeOpsReply(bytes, op);
       } catch (err) {
@@ -291,6 +294,14 @@ export class Client {
       }
     }
     throw lastError;
+  }
+
+  /** Waits up to `timeoutMs` for a connection to `host` (just learned, or reconnecting). */
+  private async dialed(host: HostId, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.transport.connectedHosts().includes(host) && performance.now() < deadline && !this.closed) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   private learnFleet(view: FleetView): void {

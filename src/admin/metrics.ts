@@ -1,0 +1,101 @@
+// /metrics in the Prometheus text exposition format (version 0.0.4), built from what a Host exposes
+// publicly (status(), hosts(), groups()), the transport's counters, counters the caller keeps
+// (commands applied, fleet operations served), and the process's CPU and memory.
+
+import type { Host } from '../host.js';
+import type { TransportStats } from '../transport/transport.js';
+
+export type Labels = Record<string, string>;
+
+export interface Family {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  samples: Array<{ labels?: Labels; value: number }>;
+}
+
+export interface MetricSources {
+  host: Host;
+  transport?: () => TransportStats;
+  /** More families from the caller (counters it keeps). */
+  extra?: () => Family[];
+}
+
+const ROLES = ['leader', 'follower', 'candidate', 'learner'] as const;
+const HOST_STATES = ['active', 'deactivating', 'inactive', 'failed'] as const;
+const startTimeSeconds = Math.floor(Date.now() / 1000 - process.uptime());
+
+export function collect(sources: MetricSources): Family[] {
+  const { host } = sources;
+  const status = host.status();
+  const families: Family[] = [
+    gauge('flotilla_host_info', 'This host: id, zone and local state (always 1).', [{ labels: { host: status.id, zone: status.zone ?? '', state: status.state }, value: 1 }]),
+    gauge('flotilla_members', 'Replicas on this host by role.', ROLES.map((role) => ({ labels: { role }, value: status.members.filter((m) => m.role === role).length }))),
+    gauge('flotilla_leaders', 'Groups this host leads.', [{ value: status.leaders }]),
+    gauge('flotilla_quiesced_members', 'Replicas on this host that are idle (no heartbeats until there is work).', [{ value: status.quiesced }]),
+    gauge('flotilla_leaderless_groups', 'Groups with a replica here and no leader for over 5 s.', [{ value: status.leaderless.length }]),
+    gauge('flotilla_member_term', 'Raft term of each replica on this host.', status.members.map((m) => ({ labels: { group: m.group }, value: m.term }))),
+    gauge('flotilla_member_commit_index', 'Commit index of each replica on this host.', status.members.map((m) => ({ labels: { group: m.group }, value: m.commit }))),
+    gauge('flotilla_member_applied_index', 'Applied index of each replica on this host.', status.members.map((m) => ({ labels: { group: m.group }, value: m.applied }))),
+    gauge('flotilla_member_lag_entries', 'Entries committed but not yet applied, per replica.', status.members.map((m) => ({ labels: { group: m.group }, value: m.lag }))),
+  ];
+  if (status.state === 'active' || status.state === 'deactivating') {
+    const hosts = Object.values(host.hosts()).flat();
+    families.push(
+      gauge('flotilla_fleet_hosts', 'Hosts of the fleet by state, as this host last saw the metadata.', HOST_STATES.map((state) => ({ labels: { state }, value: hosts.filter((h) => h.state === state).length }))),
+      gauge('flotilla_fleet_groups', 'Groups of the fleet, as this host last saw the metadata.', [{ value: host.groups().length }]),
+    );
+  }
+  if (sources.transport !== undefined) {
+    const t = sources.transport();
+    families.push(
+      counter('flotilla_transport_frames_total', 'Frames sent and received.', [{ labels: { direction: 'sent' }, value: t.framesSent }, { labels: { direction: 'received' }, value: t.framesReceived }]),
+      counter('flotilla_transport_items_total', 'Items (Raft messages, requests, pings) sent and received.', [{ labels: { direction: 'sent' }, value: t.itemsSent }, { labels: { direction: 'received' }, value: t.itemsReceived }]),
+      counter('flotilla_transport_bytes_total', 'Frame bytes sent and received.', [{ labels: { direction: 'sent' }, value: t.bytesSent }, { labels: { direction: 'received' }, value: t.bytesReceived }]),
+      counter('flotilla_transport_items_refused_total', 'Items not queued (destination busy, unreachable, or item too large).', [{ value: t.itemsRefused }]),
+      counter('flotilla_transport_items_discarded_total', 'Items queued whose destination went away before they were sent.', [{ value: t.itemsDiscarded }]),
+    );
+  }
+  if (sources.extra !== undefined) families.push(...sources.extra());
+  const cpu = process.cpuUsage();
+  const memory = process.memoryUsage();
+  families.push(
+    counter('process_cpu_user_seconds_total', 'User CPU time spent, in seconds.', [{ value: cpu.user / 1e6 }]),
+    counter('process_cpu_system_seconds_total', 'System CPU time spent, in seconds.', [{ value: cpu.system / 1e6 }]),
+    counter('process_cpu_seconds_total', 'User and system CPU time spent, in seconds.', [{ value: (cpu.user + cpu.system) / 1e6 }]),
+    gauge('process_resident_memory_bytes', 'Resident memory size, in bytes.', [{ value: memory.rss }]),
+    gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', [{ value: memory.heapUsed }]),
+    gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch, in seconds.', [{ value: startTimeSeconds }]),
+  );
+  return families;
+}
+
+export function gauge(name: string, help: string, samples: Family['samples']): Family {
+  return { name, help, type: 'gauge', samples };
+}
+
+export function counter(name: string, help: string, samples: Family['samples']): Family {
+  return { name, help, type: 'counter', samples };
+}
+
+export function render(families: Family[]): string {
+  const lines: string[] = [];
+  for (const f of families) {
+    lines.push(`# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) lines.push(`${f.name}${renderLabels(s.labels)} ${renderValue(s.value)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function renderLabels(labels: Labels | undefined): string {
+  if (labels === undefined || Object.keys(labels).length === 0) return '';
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return `{${parts.join(',')}}`;
+}
+
+function renderValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}

@@ -1,0 +1,140 @@
+// The subcommands that talk to a running fleet through the Client: status, add-group,
+// remove-group, command, query, deactivate.
+
+import { parseArgs } from 'node:util';
+import { connect, type Client } from '../client/client.js';
+import type { FleetView } from '../client/ops.js';
+import type { Consistency } from '../transport/items.js';
+import { UsageError } from './usage.js';
+
+export const FLEET_COMMANDS = ['status', 'add-group', 'remove-group', 'command', 'query', 'deactivate'] as const;
+export type FleetCommand = (typeof FLEET_COMMANDS)[number];
+
+/** What each subcommand takes besides the common flags: positional names and its own flags. */
+const SPEC: Record<FleetCommand, { positionals: string[]; options: Record<string, { type: 'string' | 'boolean' }> }> = {
+  status: { positionals: [], options: { json: { type: 'boolean' } } },
+  'add-group': { positionals: ['NAME'], options: { machine: { type: 'string' }, replicas: { type: 'string' } } },
+  'remove-group': { positionals: ['NAME'], options: {} },
+  command: { positionals: ['GROUP', 'JSON'], options: {} },
+  query: { positionals: ['GROUP', 'JSON'], options: { consistency: { type: 'string' } } },
+  deactivate: { positionals: ['HOSTID'], options: {} },
+};
+
+export type Print = (line: string) => void;
+
+export async function runFleetCommand(name: FleetCommand, argv: string[], env: NodeJS.ProcessEnv, print: Print): Promise<number> {
+  const spec = SPEC[name];
+  const { values: parsed, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { host: { type: 'string', multiple: true }, secret: { type: 'string' }, timeout: { type: 'string' }, ...spec.options },
+  });
+  const values: Record<string, string | boolean | string[] | undefined> = parsed;
+  if (positionals.length !== spec.positionals.length) {
+    throw new UsageError(`flotilla ${name} takes ${spec.positionals.length === 0 ? 'no arguments' : spec.positionals.join(' ')}, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+  }
+  const hosts = (values.host as string[] | undefined) ?? (env.FLOTILLA_HOSTS ?? '').split(',').filter((h) => h !== '');
+  if (hosts.length === 0) throw new UsageError('give a host of the fleet: --host HOST:PORT (or FLOTILLA_HOSTS)');
+  const secret = (values.secret as string | undefined) ?? env.FLOTILLA_SECRET;
+  if (secret === undefined || secret === '') throw new UsageError('give the cluster secret: --secret or FLOTILLA_SECRET');
+  const timeoutMs = values.timeout === undefined ? undefined : positiveInt(values.timeout as string, '--timeout');
+  const arg = (i: number): string => positionals[i] ?? '';
+  const flag = (key: string): string | undefined => values[key] as string | undefined;
+  // Everything is checked before connecting, so a usage mistake never waits on the network.
+  const run = prepare(name, arg, flag, values.json === true, timeoutMs, print);
+  const client = await connect({ hosts, secret, timeoutMs: timeoutMs ?? 5000 });
+  try {
+    await run(client);
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: string) => string | undefined, json: boolean, timeoutMs: number | undefined, print: Print): (client: Client) => Promise<void> {
+  const call = timeoutMs === undefined ? {} : { timeoutMs };
+  switch (name) {
+    case 'status':
+      return async (client) => {
+        const view = await client.fleet(call);
+        print(json ? JSON.stringify(view, null, 2) : formatFleet(view));
+      };
+    case 'add-group': {
+      const machine = flag('machine');
+      if (machine === undefined) throw new UsageError('flotilla add-group needs --machine M');
+      const replicasFlag = flag('replicas');
+      const replicas = replicasFlag === undefined ? undefined : positiveInt(replicasFlag, '--replicas');
+      return async (client) => {
+        await client.addGroup(arg(0), { machine, ...(replicas === undefined ? {} : { replicas }), ...call });
+        print(`added group ${arg(0)}`);
+      };
+    }
+    case 'remove-group':
+      return async (client) => {
+        await client.removeGroup(arg(0), call);
+        print(`removed group ${arg(0)}`);
+      };
+    case 'command': {
+      const cmd = parseJson(arg(1));
+      return async (client) => print(JSON.stringify(await client.command(arg(0), cmd, call)) ?? 'null');
+    }
+    case 'query': {
+      const q = parseJson(arg(1));
+      const consistency = flag('consistency') ?? 'linearizable';
+      if (consistency !== 'linearizable' && consistency !== 'lease' && consistency !== 'local') throw new UsageError(`--consistency must be linearizable, lease or local, got ${consistency}`);
+      return async (client) => print(JSON.stringify(await client.query(arg(0), q, { ...call, consistency: consistency as Consistency })) ?? 'null');
+    }
+    case 'deactivate':
+      return async (client) => {
+        let last = '';
+        await client.deactivate(arg(0), {
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          onProgress: (view) => {
+            const state = Object.values(view.hosts).flat().find((h) => h.id === arg(0))?.state ?? 'unknown';
+            if (state !== last) print(`${arg(0)}: ${state}`);
+            last = state;
+          },
+        });
+        print(`${arg(0)} is inactive: it holds no members and can be stopped`);
+      };
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`not JSON: ${text} (quote it for the shell, e.g. '{"op":"incr"}')`);
+  }
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${text}`);
+  return n;
+}
+
+/** The fleet as tables: hosts by zone, then groups with leader and placement. */
+export function formatFleet(view: FleetView): string {
+  const zoneOf = new Map<string, string>();
+  const hostRows: string[][] = [['ZONE', 'HOST', 'ADDRESS', 'STATE']];
+  for (const zone of Object.keys(view.hosts).sort()) {
+    for (const h of view.hosts[zone] ?? []) {
+      zoneOf.set(h.id, zone);
+      hostRows.push([zone, h.id, h.address, h.state]);
+    }
+  }
+  const groupRows: string[][] = [['GROUP', 'MACHINE', 'REPLICAS', 'LEADER', 'PLACEMENT (preferred leader first)']];
+  for (const g of view.groups) {
+    const placement = g.placement.map((h) => `${h}(${zoneOf.get(h) ?? '?'})`).join(' ');
+    groupRows.push([g.name, g.machine, String(g.replicas), g.leader ?? '-', placement]);
+  }
+  return `fleet as seen by ${view.host}\n\n${table(hostRows)}\n\n${view.groups.length === 0 ? 'no groups' : table(groupRows)}`;
+}
+
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}

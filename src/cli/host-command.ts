@@ -1,0 +1,244 @@
+// `flotilla host`: runs one Host from flags or a JSON config file until SIGINT/SIGTERM, then stops
+// it cleanly (moving its members away first with --drain).
+
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { startAdminServer, type AdminServer } from '../admin/server.js';
+import { counter, type Family } from '../admin/metrics.js';
+import { FlotillaError } from '../errors.js';
+import { validateName } from '../fleet/names.js';
+import { Host, type AnyMachine } from '../host.js';
+import type { StorageEngine } from '../storage/open-store.js';
+import { parseAddress } from '../transport/address.js';
+import { WsTransport } from '../transport/ws-transport.js';
+import { makeLogger } from './logger.js';
+import { builtinMachines, loadMachines } from './machines.js';
+import { OpsTransport } from './ops-server.js';
+import { UsageError } from './usage.js';
+
+export interface HostSettings {
+  id: string;
+  zone: string;
+  secret: string;
+  listen: string;
+  advertise?: string;
+  join: string[];
+  dataDir?: string;
+  storage: StorageEngine;
+  machines?: string;
+  adminPort?: string;
+  drain: boolean;
+  logLevel: string;
+}
+
+const STRING_KEYS = ['id', 'zone', 'secret', 'listen', 'advertise', 'dataDir', 'storage', 'machines', 'adminPort', 'logLevel'] as const;
+const ENGINES: readonly StorageEngine[] = ['rocksdb', 'lmdb', 'memory'];
+/** How long a joining host keeps asking its seeds who they are before it gives up. */
+const SEED_WAIT_MS = 60_000;
+
+/** The settings from flags over the config file over defaults; every mistake is a UsageError. */
+export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Promise<HostSettings> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      id: { type: 'string' },
+      zone: { type: 'string' },
+      secret: { type: 'string' },
+      listen: { type: 'string' },
+      advertise: { type: 'string' },
+      join: { type: 'string', multiple: true },
+      'data-dir': { type: 'string' },
+      storage: { type: 'string' },
+      machines: { type: 'string' },
+      'admin-port': { type: 'string' },
+      drain: { type: 'boolean' },
+      'log-level': { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`flotilla host takes no arguments, got ${positionals.join(' ')}`);
+  const file = values.config === undefined ? {} : await readConfig(values.config);
+  const pick = (flag: string | undefined, key: (typeof STRING_KEYS)[number]): string | undefined => flag ?? (file[key] as string | undefined);
+  const id = pick(values.id, 'id');
+  const zone = pick(values.zone, 'zone');
+  const secret = pick(values.secret, 'secret') ?? env.FLOTILLA_SECRET;
+  if (id === undefined) throw new UsageError('flotilla host needs --id');
+  if (zone === undefined) throw new UsageError('flotilla host needs --zone');
+  if (secret === undefined || secret === '') throw new UsageError('flotilla host needs the cluster secret: --secret or FLOTILLA_SECRET');
+  checkName('host', id, '--id');
+  checkName('zone', zone, '--zone');
+  const storage = pick(values.storage, 'storage') ?? 'rocksdb';
+  if (!ENGINES.includes(storage as StorageEngine)) throw new UsageError(`--storage must be one of ${ENGINES.join(', ')}, got ${storage}`);
+  const dataDir = pick(values['data-dir'], 'dataDir');
+  if (storage !== 'memory' && dataDir === undefined) throw new UsageError(`--storage ${storage} needs --data-dir`);
+  const listen = pick(values.listen, 'listen') ?? '127.0.0.1:0';
+  const advertise = pick(values.advertise, 'advertise');
+  const join = values.join ?? (file.join as string[] | undefined) ?? [];
+  for (const address of [listen, ...(advertise === undefined ? [] : [advertise]), ...join.map((j) => j.slice(j.indexOf('@') + 1))]) checkAddress(address);
+  const adminPort = pick(values['admin-port'], 'adminPort');
+  if (adminPort !== undefined) checkAddress(/^\d+$/.test(adminPort) ? `127.0.0.1:${adminPort}` : adminPort);
+  const settings: HostSettings = {
+    id,
+    zone,
+    secret,
+    listen,
+    join,
+    storage: storage as StorageEngine,
+    drain: values.drain ?? file.drain === true,
+    logLevel: pick(values['log-level'], 'logLevel') ?? 'info',
+  };
+  if (advertise !== undefined) settings.advertise = advertise;
+  if (dataDir !== undefined) settings.dataDir = dataDir;
+  const machines = pick(values.machines, 'machines');
+  if (machines !== undefined) settings.machines = machines;
+  if (adminPort !== undefined) settings.adminPort = adminPort;
+  return settings;
+}
+
+async function readConfig(path: string): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read config ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`config ${path} must be a JSON object`);
+  const config = value as Record<string, unknown>;
+  for (const [key, v] of Object.entries(config)) {
+    if ((STRING_KEYS as readonly string[]).includes(key)) {
+      if (typeof v !== 'string' && !(key === 'adminPort' && typeof v === 'number')) throw new UsageError(`config ${path}: ${key} must be a string`);
+      if (typeof v === 'number') config[key] = String(v);
+    } else if (key === 'join') {
+      if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new UsageError(`config ${path}: join must be an array of addresses`);
+    } else if (key === 'drain') {
+      if (typeof v !== 'boolean') throw new UsageError(`config ${path}: drain must be true or false`);
+    } else {
+      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', 'drain'].join(', ')})`);
+    }
+  }
+  return config;
+}
+
+function checkName(kind: 'host' | 'zone', value: string, flag: string): void {
+  try {
+    validateName(kind, value);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function checkAddress(address: string): void {
+  try {
+    parseAddress(address);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Runs the host until a signal; resolves with the exit code. */
+export async function runHost(settings: HostSettings): Promise<number> {
+  const logger = makeLogger(settings.logLevel).child({ host: settings.id });
+  const machines: Record<string, AnyMachine> = settings.machines === undefined ? builtinMachines : await loadMachines(settings.machines);
+  const ws = await WsTransport.start({ hostId: settings.id, listen: settings.listen, secret: settings.secret, logger: logger.child({ layer: 'transport' }) });
+  const transport = new OpsTransport(ws, logger);
+  const applied = { ok: 0, failed: 0 };
+  let host: Host;
+  try {
+    const join = await resolveSeeds(ws, settings.join, logger);
+    host = await Host.start({
+      id: settings.id,
+      advertise: settings.advertise ?? ws.address,
+      join,
+      storage: settings.storage,
+      ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
+      machines,
+      logger,
+      transport,
+      onApply: (event) => {
+        applied[event.outcome.ok ? 'ok' : 'failed']++;
+      },
+    });
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+  transport.attach(host);
+  let admin: AdminServer | null = null;
+  const stopping = new Promise<string>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      if (++signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting without a clean stop');
+        process.exit(1);
+      }
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  try {
+    if (settings.adminPort !== undefined) {
+      const extra = (): Family[] => [
+        counter('flotilla_applied_commands_total', 'Commands applied by the replicas on this host, by outcome.', [
+          { labels: { outcome: 'ok' }, value: applied.ok },
+          { labels: { outcome: 'failed' }, value: applied.failed },
+        ]),
+        counter('flotilla_fleet_operations_total', 'Fleet operations (status, add-group, deactivate) served to clients.', [
+          ...(['fleet', 'addGroup', 'deactivate'] as const).map((op) => ({ labels: { op }, value: transport.served[op] })),
+        ]),
+        counter('flotilla_fleet_operation_errors_total', 'Fleet operations answered with an error.', [{ value: transport.served.errors }]),
+      ];
+      admin = await startAdminServer(settings.adminPort, { host, transport: () => ws.stats(), extra });
+    }
+    logger.info({ address: host.address, zone: settings.zone, admin: admin?.address }, 'host started; activating');
+    const activated = host.activate(settings.zone, { timeoutMs: SEED_WAIT_MS });
+    const first = await Promise.race([activated.then(() => null), stopping]);
+    if (first === null) logger.info({ address: host.address, zone: settings.zone }, 'host active');
+    else activated.catch(() => undefined);
+    const signal = first ?? (await stopping);
+    logger.info({ signal }, 'stopping');
+    if (settings.drain && host.localState === 'active') {
+      logger.info('draining: moving every member to other hosts');
+      await host.deactivate({ onProgress: (left) => logger.info({ membersLeft: left }, 'draining') });
+    }
+    return 0;
+  } catch (err) {
+    logger.error({ err }, 'host failed');
+    return 1;
+  } finally {
+    await admin?.close();
+    await host.stop();
+    logger.info('stopped');
+    logger.flush();
+  }
+}
+
+/**
+ * Seeds as 'id@address': a bare address is asked for its id here (the Host would do it itself,
+ * but it only can when it holds the WsTransport directly, and here an OpsTransport wraps it).
+ */
+async function resolveSeeds(ws: WsTransport, seeds: string[], logger: Logger): Promise<string[]> {
+  if (seeds.every((s) => s.includes('@'))) return seeds;
+  const deadline = performance.now() + SEED_WAIT_MS;
+  for (;;) {
+    const resolved = await Promise.all(
+      seeds.map(async (seed) => {
+        if (seed.includes('@')) return seed;
+        try {
+          return `${await ws.identify(seed)}@${seed}`;
+        } catch (err) {
+          logger.debug({ err, seed }, 'seed did not answer');
+          return null;
+        }
+      }),
+    );
+    const known = resolved.filter((s): s is string => s !== null);
+    if (known.length > 0) return known;
+    if (performance.now() >= deadline) throw new FlotillaError('UNAVAILABLE', `none of the seeds answered within ${SEED_WAIT_MS / 1000} s: ${seeds.join(', ')}`);
+    logger.warn({ seeds }, 'no seed answers yet; retrying');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}

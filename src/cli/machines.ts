@@ -1,0 +1,80 @@
+// State machines for `flotilla host`: loaded from a module (--machines path, exporting `machines`
+// or a default export: an object of machines by name), or the two built in here when none is given,
+// so a fleet can be tried without writing one.
+
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AnyMachine } from '../host.js';
+import { UsageError } from './usage.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+type Json = (bytes: Uint8Array) => unknown;
+const parse: Json = (bytes) => JSON.parse(decoder.decode(bytes));
+
+/** A number: {op:'incr', by?} adds (default 1) and replies the new value; any query reads it. */
+export const counterMachine: AnyMachine = {
+  init: () => 0,
+  command(state, cmd) {
+    const c = cmd as { op?: unknown; by?: unknown } | null;
+    if (c === null || typeof c !== 'object' || c.op !== 'incr') throw new Error(`counter: expected {"op":"incr","by":n}, got ${JSON.stringify(cmd)}`);
+    const by = c.by ?? 1;
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new Error('counter: by must be a number');
+    const next = (state as number) + by;
+    return { state: next, reply: next };
+  },
+  query: (state) => state,
+  snapshot: (state) => encoder.encode(JSON.stringify(state)),
+  restore: parse,
+};
+
+/** String keys to JSON values: {op:'put',key,value} replies the previous value, {op:'get',key} reads, {op:'delete',key}. */
+export const kvMachine: AnyMachine = {
+  init: () => ({}),
+  command(state, cmd) {
+    const map = state as Record<string, unknown>;
+    const c = cmd as { op?: unknown; key?: unknown; value?: unknown } | null;
+    if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw new Error(`kv: expected {"op":"put"|"delete","key":"..."}, got ${JSON.stringify(cmd)}`);
+    const previous = map[c.key] ?? null;
+    if (c.op === 'put') return { state: { ...map, [c.key]: c.value ?? null }, reply: previous };
+    if (c.op === 'delete') {
+      const rest = { ...map };
+      delete rest[c.key];
+      return { state: rest, reply: previous };
+    }
+    throw new Error(`kv: unknown command ${JSON.stringify(c.op)}`);
+  },
+  query(state, q) {
+    const map = state as Record<string, unknown>;
+    const query = q as { op?: unknown; key?: unknown } | null;
+    if (query !== null && typeof query === 'object' && query.op === 'get' && typeof query.key === 'string') return map[query.key] ?? null;
+    if (query !== null && typeof query === 'object' && query.op === 'keys') return Object.keys(map).sort();
+    throw new Error(`kv: expected {"op":"get","key":"..."} or {"op":"keys"}, got ${JSON.stringify(q)}`);
+  },
+  snapshot: (state) => encoder.encode(JSON.stringify(state)),
+  restore: parse,
+};
+
+export const builtinMachines: Record<string, AnyMachine> = { counter: counterMachine, kv: kvMachine };
+
+const REQUIRED = ['init', 'command', 'query', 'snapshot', 'restore'] as const;
+
+export async function loadMachines(path: string): Promise<Record<string, AnyMachine>> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`cannot load machines from ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const table = mod.machines ?? mod.default;
+  if (table === null || typeof table !== 'object') throw new UsageError(`${path} must export \`machines\` (or a default export): an object of state machines by name`);
+  const out: Record<string, AnyMachine> = {};
+  for (const [name, machine] of Object.entries(table)) {
+    const missing = REQUIRED.filter((f) => typeof (machine as Record<string, unknown> | null)?.[f] !== 'function');
+    if (missing.length > 0) throw new UsageError(`machine ${name} in ${path} lacks ${missing.join(', ')}`);
+    out[name] = machine as AnyMachine;
+  }
+  if (Object.keys(out).length === 0) throw new UsageError(`${path} exports no machines`);
+  return out;
+}

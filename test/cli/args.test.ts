@@ -1,0 +1,91 @@
+// The `flotilla` command's flags and config file, checked in-process: every mistake is a
+// UsageError (exit 2) found before anything starts or connects.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { formatFleet, runFleetCommand } from '../../src/cli/fleet-commands.js';
+import { hostSettings } from '../../src/cli/host-command.js';
+import { loadMachines } from '../../src/cli/machines.js';
+import { UsageError } from '../../src/cli/usage.js';
+
+describe('flotilla flags', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flotilla-args-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads host settings from flags, the config file and FLOTILLA_SECRET', async () => {
+    const config = join(dir, 'h.json');
+    await writeFile(config, JSON.stringify({ id: 'h1', zone: 'a', dataDir: '/d', join: ['10.0.0.2:7001'], adminPort: 9100, drain: true }));
+    const settings = await hostSettings(['--config', config, '--zone', 'b', '--join', 'h3@10.0.0.3:7001'], { FLOTILLA_SECRET: 's' });
+    assert.deepEqual(settings, {
+      id: 'h1', zone: 'b', secret: 's', listen: '127.0.0.1:0', join: ['h3@10.0.0.3:7001'], storage: 'rocksdb',
+      dataDir: '/d', adminPort: '9100', drain: true, logLevel: 'info',
+    });
+  });
+
+  it('refuses bad host flags and config files', async () => {
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ id: 'h1', zone: 'a', secret: 's', storage: 'memory', colour: 'red' }));
+    const cases: Array<[string[], RegExp]> = [
+      [['--zone', 'a', '--secret', 's'], /needs --id/],
+      [['--id', 'h1', '--secret', 's'], /needs --zone/],
+      [['--id', 'h1', '--zone', 'a'], /cluster secret/],
+      [['--id', 'h 1', '--zone', 'a', '--secret', 's', '--storage', 'memory'], /--id: host id "h 1"/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's'], /needs --data-dir/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'floppy'], /--storage must be one of/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--listen', 'nowhere'], /not a 'host:port' address/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', 'extra'], /takes no arguments/],
+      [['--config', bad], /unknown key colour/],
+      [['--config', join(dir, 'missing.json')], /cannot read config/],
+    ];
+    for (const [args, message] of cases) await assert.rejects(hostSettings(args, {}), (err: unknown) => err instanceof UsageError && message.test(err.message));
+    await assert.rejects(hostSettings(['--id', 'h1', '--nope'], {}), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+  });
+
+  it('refuses bad fleet subcommand arguments before connecting', async () => {
+    const env = { FLOTILLA_SECRET: 's', FLOTILLA_HOSTS: '127.0.0.1:1' };
+    const cases: Array<[Parameters<typeof runFleetCommand>[0], string[], RegExp]> = [
+      ['status', ['extra'], /takes no arguments/],
+      ['command', ['g'], /takes GROUP JSON/],
+      ['command', ['g', '{nope'], /not JSON/],
+      ['query', ['g', '1', '--consistency', 'eventual'], /--consistency must be/],
+      ['add-group', ['g'], /needs --machine/],
+      ['add-group', ['g', '--machine', 'kv', '--replicas', '0'], /--replicas must be a positive integer/],
+      ['status', ['--timeout', 'soon'], /--timeout must be a positive integer/],
+    ];
+    for (const [name, args, message] of cases) {
+      await assert.rejects(runFleetCommand(name, args, env, () => undefined), (err: unknown) => err instanceof UsageError && message.test(err.message));
+    }
+    await assert.rejects(runFleetCommand('status', [], { FLOTILLA_SECRET: 's' }, () => undefined), /--host/);
+    await assert.rejects(runFleetCommand('status', ['--host', 'a:1'], {}, () => undefined), /cluster secret/);
+  });
+
+  it('loads machines from a module and checks them', async () => {
+    const good = join(dir, 'good.mjs');
+    await writeFile(good, `export const machines = { one: { init: () => 1, command: (s) => ({ state: s, reply: s }), query: (s) => s, snapshot: () => new Uint8Array(), restore: () => 1 } };`);
+    assert.deepEqual(Object.keys(await loadMachines(good)), ['one']);
+    const partial = join(dir, 'partial.mjs');
+    await writeFile(partial, `export default { two: { init: () => 1 } };`);
+    await assert.rejects(loadMachines(partial), /machine two .* lacks command, query, snapshot, restore/);
+    await assert.rejects(loadMachines(join(dir, 'none.mjs')), /cannot load machines/);
+  });
+
+  it('prints the fleet as tables', () => {
+    const text = formatFleet({
+      host: 'h1',
+      hosts: { a: [{ id: 'h1', address: '10.0.0.1:7001', state: 'active' }], b: [{ id: 'h2', address: '10.0.0.2:7001', state: 'failed' }] },
+      groups: [{ name: 'orders', id: 1, machine: 'counter', replicas: 2, placement: ['h2', 'h1'], leader: null }],
+    });
+    assert.match(text, /^fleet as seen by h1$/m);
+    assert.match(text, /^b +h2 +10\.0\.0\.2:7001 +failed$/m);
+    assert.match(text, /^orders +counter +2 +- +h2\(b\) h1\(a\)$/m);
+  });
+});
