@@ -84,6 +84,9 @@ export class Client {
   private readonly groupRecords = new Map<string, GroupRecord>();
   private lastRefresh = -Infinity;
   private closed = false;
+  /** Rejects every call in flight when the client closes (the router would retry until its deadline). */
+  private readonly closing: Promise<never>;
+  private shutDown: (err: FlotillaError) => void = () => undefined;
 
   /** Use connect(). */
   constructor(transport: WsTransport, timeoutMs: number, logger: Logger) {
@@ -106,6 +109,8 @@ export class Client {
       this.router.onResponse(item);
     });
     transport.onPeerDown((host) => this.router.peerDown(host));
+    this.closing = new Promise<never>((_, reject) => (this.shutDown = reject));
+    this.closing.catch(() => undefined);
   }
 
   /** Applies `cmd` to the group's state machine, once; resolves with its reply. */
@@ -140,14 +145,14 @@ export class Client {
     }
     // Where it was placed tells the router whom to ask.
     await this.groupRecord(name, Math.max(1, deadline - performance.now()));
-    await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - performance.now()) });
+    await this.route(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - performance.now()) });
   }
 
   /** Deletes a group and, on every host, its replicas and their data. */
   async removeGroup(name: string, options: ClientCallOptions = {}): Promise<void> {
     validateName('group', name);
     const command: ClusterCommand = { op: 'removeGroup', name };
-    const bytes = await this.router.call(CLUSTER_GROUP, 'command', encoder.encode(JSON.stringify(command)), { timeoutMs: options.timeoutMs ?? this.timeoutMs });
+    const bytes = await this.route(CLUSTER_GROUP, 'command', encoder.encode(JSON.stringify(command)), { timeoutMs: options.timeoutMs ?? this.timeoutMs });
     const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
     if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
     this.groupRecords.delete(name);
@@ -190,6 +195,7 @@ export class Client {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.shutDown(new FlotillaError('SHUTTING_DOWN', 'the client is closed'));
     await this.transport.close();
   }
 
@@ -230,7 +236,7 @@ export class Client {
     if (text === undefined) throw new FlotillaError('BAD_ARGUMENT', `the ${kind} has no JSON encoding`);
     const remaining = Math.max(1, deadline - performance.now());
     try {
-      const reply = await this.router.call(group, kind, encoder.encode(text), consistency === undefined ? { timeoutMs: remaining } : { timeoutMs: remaining, consistency });
+      const reply = await this.route(group, kind, encoder.encode(text), consistency === undefined ? { timeoutMs: remaining } : { timeoutMs: remaining, consistency });
       return (reply.length === 0 ? undefined : JSON.parse(decoder.decode(reply))) as R;
     } catch (err) {
       // No leader anywhere may mean the group was removed meanwhile: say so if it was.
@@ -248,7 +254,7 @@ export class Client {
   private async groupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
     const known = this.groupRecords.get(name);
     if (known !== undefined) return known;
-    const bytes = await this.router.call(CLUSTER_GROUP, 'query', encoder.encode(JSON.stringify({ op: 'group', name })), { timeoutMs });
+    const bytes = await this.route(CLUSTER_GROUP, 'query', encoder.encode(JSON.stringify({ op: 'group', name })), { timeoutMs });
     const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
     if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
     if (reply.group === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
@@ -283,7 +289,7 @@ export class Client {
     for (const target of targets) {
       try {
         await this.dialed(target, timeoutMs);
-        const bytes = await this.router.call(OPS_GROUP, 'admin', encodeOps(request), { timeoutMs, via: target, only: true });
+        const bytes = await this.route(OPS_GROUP, 'admin', encodeOps(request), { timeoutMs, via: target, only: true });
         return decodeOpsReply(bytes, op);
       } catch (err) {
         if (!(err instanceof FlotillaError)) throw err;
@@ -294,6 +300,11 @@ export class Client {
       }
     }
     throw lastError;
+  }
+
+  private route(...args: Parameters<Router['call']>): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new FlotillaError('SHUTTING_DOWN', 'the client is closed'));
+    return Promise.race([this.router.call(...args), this.closing]);
   }
 
   /** Waits up to `timeoutMs` for a connection to `host` (just learned, or reconnecting). */

@@ -102,6 +102,14 @@ describe('client', () => {
     assert.notEqual(newLeader, leaderId);
   });
 
+  it('fails calls in flight and later ones with SHUTTING_DOWN once closed', async () => {
+    const other = await connect({ hosts: [hosts[0]!.address], secret: SECRET });
+    const inFlight = rejectsWith(other.command('orders', { op: 'inc', by: 1 }), 'SHUTTING_DOWN');
+    await other.close();
+    await inFlight;
+    await rejectsWith(other.query('orders', null), 'SHUTTING_DOWN');
+  });
+
   it('refuses a wrong secret with TRANSPORT_AUTH', async () => {
     const err = await rejectsWith(connect({ hosts: [hosts[0]!.address], secret: 'not the secret', timeoutMs: 3000 }), 'TRANSPORT_AUTH');
     assert.match(err.message, /secret/);
