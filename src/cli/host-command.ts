@@ -78,6 +78,8 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
   const advertise = pick(values.advertise, 'advertise');
   const join = values.join ?? (file.join as string[] | undefined) ?? [];
   for (const address of [listen, ...(advertise === undefined ? [] : [advertise]), ...join.map((j) => j.slice(j.indexOf('@') + 1))]) checkAddress(address);
+  // A wildcard address is where to listen, not where to be dialed.
+  if (advertise === undefined && /^(0\.0\.0\.0|\[::\]):/.test(listen)) throw new UsageError(`--listen ${listen} needs --advertise: the address other hosts and clients dial`);
   const adminPort = pick(values['admin-port'], 'adminPort');
   if (adminPort !== undefined) checkAddress(/^\d+$/.test(adminPort) ? `127.0.0.1:${adminPort}` : adminPort);
   const settings: HostSettings = {

@@ -289,7 +289,8 @@ export class Client {
     for (const target of targets) {
       try {
         await this.dialed(target, timeoutMs);
-        const bytes = await this.route(OPS_GROUP, 'admin', encodeOps(request), { timeoutMs, via: target, only: true });
+        // Sent as a query: a host that does not serve them answers NOT_LEADER (it holds no replica of OPS_GROUP).
+        const bytes = await this.route(OPS_GROUP, 'query', encodeOps(request), { timeoutMs, via: target, only: true });
         return decodeOpsReply(bytes, op);
       } catch (err) {
         if (!(err instanceof FlotillaError)) throw err;

@@ -1,8 +1,8 @@
 // Fleet operations a client asks of one host, beyond command/query: the fleet's view (hosts by
 // zone, groups with placement and leader), adding a group (which needs the host to check the
 // machine is registered, something the cluster group cannot), and draining a host. They travel as
-// 'admin' client requests to the reserved group name OPS_GROUP with a JSON payload; a host started
-// by `flotilla host` answers them (src/cli/ops-server.ts).
+// client requests to the reserved group name OPS_GROUP with a JSON payload; a host started by
+// `flotilla host` answers them (src/cli/ops-server.ts).
 
 import { FlotillaError } from '../errors.js';
 import type { HostState } from '../fleet/cluster-machine.js';

@@ -43,6 +43,7 @@ describe('flotilla flags', () => {
       [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'floppy'], /--storage must be one of/],
       [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--listen', 'nowhere'], /not a 'host:port' address/],
       [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', 'extra'], /takes no arguments/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--listen', '0.0.0.0:7001'], /needs --advertise/],
       [['--config', bad], /unknown key colour/],
       [['--config', join(dir, 'missing.json')], /cannot read config/],
     ];

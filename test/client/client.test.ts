@@ -65,6 +65,11 @@ describe('client', () => {
     await rejectsWith(client.query('orders', null, { consistency: 'eventual' as 'local' }), 'BAD_ARGUMENT');
   });
 
+  it('says fleet operations need hosts run by `flotilla host`', async () => {
+    const err = await rejectsWith(client.fleet(), 'UNAVAILABLE');
+    assert.match(err.message, /serves no fleet operations/);
+  });
+
   it('removes a group through the cluster group', async () => {
     await hosts[0]!.addGroup('scratch', { machine: 'counter', replicas: 1 });
     assert.equal(await client.command('scratch', { op: 'inc', by: 1 }), 1);
