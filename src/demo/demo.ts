@@ -263,13 +263,15 @@ async function run(demo: Demo, timings: Array<[string, number]>): Promise<void> 
   for (const h of HOSTS) ports.set(h.id, await freePort());
   const seed = `127.0.0.1:${ports.get('h1') ?? 0}`;
   await timed('start 4 processes', () =>
-    Promise.all(HOSTS.map((h) => demo.spawn(h.id, ports.get(h.id) ?? 0, h.id === 'h1' ? [] : [seed]).started(PHASE_MS))),
+    Promise.all(
+      HOSTS.map((h) => {
+        const p = demo.spawn(h.id, ports.get(h.id) ?? 0, h.id === 'h1' ? [] : [seed]);
+        say(`${h.id}  pid ${String(p.pid).padEnd(7)} on 127.0.0.1:${p.config.port}${h.id === 'h1' ? '  (founds the fleet)' : `  (will join through ${seed})`}`);
+        return p.started(PHASE_MS);
+      }),
+    ),
   );
-  for (const h of HOSTS) {
-    const p = demo.host(h.id);
-    say(`${h.id}  pid ${String(p.pid).padEnd(7)} listening on ${p.address}${h.id === 'h1' ? '  (founds the fleet)' : `  (will join through ${seed})`}`);
-  }
-  ok(`4 processes up in ${last()}`);
+  ok(`4 processes up and listening in ${last()}`);
 
   // --- 2. Activation.
   step('Activate them in two zones');
