@@ -73,6 +73,9 @@ describe('flotilla flags', () => {
     const good = join(dir, 'good.mjs');
     await writeFile(good, `export const machines = { one: { init: () => 1, command: (s) => ({ state: s, reply: s }), query: (s) => s, snapshot: () => new Uint8Array(), restore: () => 1 } };`);
     assert.deepEqual(Object.keys(await loadMachines(good)), ['one']);
+    const typed = join(dir, 'typed.ts');
+    await writeFile(typed, `const n: number = 0;\nexport default { n: { init: () => n, command: (s: number) => ({ state: s, reply: s }), query: (s: number) => s, snapshot: () => new Uint8Array(), restore: () => n } };`);
+    assert.deepEqual(Object.keys(await loadMachines(typed)), ['n']);
     const partial = join(dir, 'partial.mjs');
     await writeFile(partial, `export default { two: { init: () => 1 } };`);
     await assert.rejects(loadMachines(partial), /machine two .* lacks command, query, snapshot, restore/);
