@@ -117,6 +117,7 @@ const OP_TIMEOUT_MS = 600;
 const TRACE_LINES = 400;
 const REGISTERS = ['x', 'y'];
 const COUNTER = 'c';
+const MAX_EVENTS_AT_ONE_INSTANT = 100_000;
 /** Clients 1..N run random operations; the probe of group g is client PROBE_CLIENT + g. */
 const PROBE_CLIENT = 1000;
 
@@ -142,6 +143,8 @@ class LoopWorld {
   private opId = 0;
   private okOps = 0;
   private faultsOn = true;
+  private instant = 0;
+  private eventsAtInstant = 0;
 
   constructor(private readonly o: LoopSimOptions) {
     this.random = seededRandom(o.seed);
@@ -188,7 +191,13 @@ class LoopWorld {
     this.clock.after(this.checkStart, () => this.probeEveryGroup());
     const end = this.clientsStopAt + 1000;
     try {
-      await this.clock.run(end, { stop: () => this.violations.length > 0, afterEvent: () => this.checkLeaders() });
+      await this.clock.run(end, {
+        stop: () => this.violations.length > 0,
+        afterEvent: () => {
+          this.checkProgress();
+          this.checkLeaders();
+        },
+      });
       if (this.violations.length === 0) this.checkEnd();
       this.logTotals();
     } catch (err) {
@@ -320,8 +329,10 @@ class LoopWorld {
     /** Whether the current attempt may be in a log; only a certain "no" allows another. */
     let mayHaveApplied = false;
     let target = this.randomReplica(spec);
-    // Most gets are queries (ReadIndex); the others go through the log as commands.
+    // Most gets are queries (ReadIndex, or within the leader's lease); the others go through the
+    // log as commands.
     const query = input.op === 'get' && this.random() < 0.75;
+    const consistency = this.raftTuning.checkQuorum && this.random() < 0.3 ? 'lease' : 'linearizable';
     const finish = (outcome: 'ok' | 'fail' | 'unknown', output: KvReply['output'] = null): void => {
       if (finished) return;
       finished = true;
@@ -354,7 +365,7 @@ class LoopWorld {
         const group = host.groups.get(spec.id);
         if (finished || group === undefined) return;
         if (query) {
-          group.query({ key: input.key }).then(
+          group.query({ key: input.key }, { consistency }).then(
             (r) => finish('ok', r.output),
             (err: unknown) => retry(leaderHint(err)),
           );
@@ -528,7 +539,11 @@ class LoopWorld {
     this.log(`${spec.name}: ${leader.raft.id} transfers leadership to ${to}`);
     // Through the host, so a paused leader acts on it only when it wakes.
     this.host(leader.raft.id).scheduler.runNow(() => {
-      if (leader.raft.currentRole === Role.Leader) leader.raft.transferLeadership(to);
+      try {
+        leader.transferLeadership(to);
+      } catch (err) {
+        this.log(`${spec.name}: ${leader.raft.id} refuses the transfer: ${errorText(err)}`);
+      }
     });
   }
 
@@ -557,6 +572,16 @@ class LoopWorld {
 
   // -------------------------------------------------------------------------------------------
   // Invariants
+
+  /** Virtual time must move on: work that keeps rescheduling itself at one instant is a livelock. */
+  private checkProgress(): void {
+    if (this.clock.now !== this.instant) {
+      this.instant = this.clock.now;
+      this.eventsAtInstant = 0;
+    } else if (++this.eventsAtInstant === MAX_EVENTS_AT_ONE_INSTANT) {
+      this.violate(`livelock: ${MAX_EVENTS_AT_ONE_INSTANT} events at ${this.clock.now} ms without time moving on`);
+    }
+  }
 
   /** After every event: at most one leader per term in every group; no live host's loop failed. */
   private checkLeaders(): void {
