@@ -137,14 +137,23 @@ export class Client {
     const deadline = performance.now() + timeoutMs;
     const request: OpsRequest = { op: 'addGroup', name, machine: options.machine, timeoutMs };
     if (options.replicas !== undefined) request.replicas = options.replicas;
+    let timedOut = false;
     try {
       await this.ops(request, 'addGroup', this.anyHost());
     } catch (err) {
       // The host's answer may be late while the group is created: look for it below.
       if (!(err instanceof FlotillaError && err.code === 'TIMEOUT')) throw err;
+      timedOut = true;
     }
     // Where it was placed tells the router whom to ask.
-    await this.groupRecord(name, Math.max(1, deadline - performance.now()));
+    try {
+      await this.groupRecord(name, Math.max(1, deadline - performance.now()));
+    } catch (err) {
+      if (timedOut && err instanceof FlotillaError && err.code === 'NO_SUCH_GROUP') {
+        throw new FlotillaError('TIMEOUT', `group ${name}: no answer in time; it may or may not be added`, { group: name });
+      }
+      throw err;
+    }
     await this.route(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - performance.now()) });
   }
 
@@ -296,7 +305,9 @@ export class Client {
         if (!(err instanceof FlotillaError)) throw err;
         // NOT_LEADER: a host embedded in an application, which serves no fleet operations.
         if (err.code === 'NOT_LEADER') lastError = new FlotillaError('UNAVAILABLE', `host ${target} serves no fleet operations (only hosts run by \`flotilla host\` do)`, { host: target });
-        else if (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT' || err.code === 'SHUTTING_DOWN') lastError = err;
+        // A timed-out addGroup or deactivate may have been done: never repeated on another host.
+        else if (err.code === 'TIMEOUT' && request.op !== 'fleet') throw err;
+        else if (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT' || err.code === 'SHUTTING_DOWN' || err.code === 'NOT_ACTIVE') lastError = err;
         else throw err;
       }
     }
