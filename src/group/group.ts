@@ -283,9 +283,15 @@ export class Group<S, C, R, Q> {
     return this.halted === null && (this.raft.hasReady() || this.unsavedInitial !== null || this.unsavedSnapshot);
   }
 
-  /** Adds this turn's writes to `batch`; returns the messages to send once it is durable. */
-  persist(batch: WriteBatch): Message[] {
+  /**
+   * Adds this turn's writes to `batch`; returns the messages to send once it is written, and
+   * whether it must be synced first: new entries, a snapshot, or a new term or vote must be
+   * durable before anyone hears of them (etcd's MustSync); a commit index alone need not.
+   */
+  persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean } {
+    let mustSync = false;
     if (this.unsavedInitial !== null) {
+      mustSync = true;
       batch.setHardState(this.id, this.unsavedInitial.hardState);
       batch.appendEntries(this.id, this.unsavedInitial.entries);
       this.unsavedInitial = null;
@@ -293,7 +299,11 @@ export class Group<S, C, R, Q> {
     const rd = this.raft.ready();
     this.inFlight = rd;
     this.confirmReads(rd);
-    if (rd.hardState !== null) this.hardState = rd.hardState;
+    if (rd.hardState !== null) {
+      if (rd.hardState.term !== this.hardState.term || rd.hardState.vote !== this.hardState.vote) mustSync = true;
+      this.hardState = rd.hardState;
+    }
+    if (rd.snapshot !== null || rd.entries.length > 0) mustSync = true;
     if (rd.snapshot !== null) {
       // A snapshot from the leader replaces the whole stored log (entries above it may conflict),
       // and supersedes any older snapshot of our own.
@@ -309,7 +319,7 @@ export class Group<S, C, R, Q> {
       if (rd.hardState !== null) batch.setHardState(this.id, rd.hardState);
     }
     batch.appendEntries(this.id, rd.entries);
-    return rd.messages;
+    return { messages: rd.messages, mustSync };
   }
 
   /** After the turn's write is durable: apply, answer clients, maybe snapshot. */

@@ -121,6 +121,8 @@ describe('group', () => {
       assert.ok((record.entries[0]?.index ?? Infinity) > record.snapshot.meta.index, `${host} compacted its stored log`);
       await fleet.startHost(host, store, [G], 'restore', { snapshotEvery: 5 });
     }
+    // A commit index is written without a sync: a replica learns the last ones back from the leader.
+    await waitFor('every replica to apply everything again', () => states().every((s) => s.length === values.length));
     for (const s of states()) assert.deepEqual(s, values);
     assert.equal(await fleet.command(G, { op: 'append', value: 'after' }), 24);
   });
