@@ -155,11 +155,14 @@ export const LEADERLESS_REPORT_MS = 5000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MAX_REPLICAS = 7;
+const PEERS_KEY = 'fleet/peers';
 /** Every host pings every other this often; one silent for SUSPECT_MS is suspected down. */
 const PING_MS = 200;
 const SUSPECT_MS = 1000;
 /** Periodic passes between full metadata scans when nothing changed (retries of failed housekeeping). */
 const RESCAN_PASSES = 20;
+/** Periodic passes between metadata fetches of a host without a cluster replica. */
+const REFRESH_PASSES = 4;
 /** A learner silent this long is removed, so a fresh one can be added. */
 const LEARNER_GIVE_UP_MS = 10_000;
 
@@ -189,11 +192,13 @@ export class Host {
   private metadataDirty = false;
   private seenVersion = -1;
   private passesSinceScan = 0;
+  private passesSinceRefresh = 0;
   /** Active hosts as of the last metadata scan, and placements computed over them. */
   private active: HostInfo[] = [];
   private activeKey = '';
   private readonly placements = new Map<string, { replicas: number; hosts: string[] }>();
   private peersKey = '';
+  private knownPeers = new Map<HostId, string>();
   private readonly timers: Timer[] = [];
   /** Housekeeping in flight, so a periodic pass does not repeat it. */
   private readonly inFlight = new Set<string>();
@@ -292,6 +297,8 @@ export class Host {
     }
     if (address === '') address = options.listen ?? options.id;
     const host = new Host(options, { store, ownsStore, transport, address, incarnation });
+    const peers = await store.getMeta(PEERS_KEY);
+    if (peers !== undefined) host.setPeers(new Map(JSON.parse(decoder.decode(peers)) as Array<[HostId, string]>));
     await host.members.load();
     host.loop.start();
     host.startTimers();
@@ -309,12 +316,20 @@ export class Host {
     if (this.state === 'active') return;
     const timeoutMs = options.timeoutMs ?? Math.max(this.timeoutMs, 15_000);
     const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: this.incarnation };
-    const seeds = this.options.join ?? [];
+    // A host that was in a fleet before (deactivated, then activated again) rejoins through the
+    // hosts it knew rather than founding a second fleet.
+    const known = [...this.knownPeers].map(([id, address]) => `${id}@${address}`);
+    const seeds = [...(this.options.join ?? []), ...known];
     if (this.members.get(CLUSTER_GROUP_ID) === undefined && seeds.length === 0) {
+      if (this.members.tombstone(CLUSTER_GROUP_ID) > 0) {
+        throw new FlotillaError('BAD_ARGUMENT', `host ${this.id} left a fleet before: give it 'join' addresses to rejoin (it will not found a second fleet)`);
+      }
       const founder = memberId(this.id, 1);
       await this.members.create({ groupId: CLUSTER_GROUP_ID, group: CLUSTER_GROUP, machine: CLUSTER_GROUP, member: founder }, { voters: [founder], learners: [] });
     }
-    if (this.members.get(CLUSTER_GROUP_ID) !== undefined) await this.clusterCommand(command, timeoutMs);
+    // A cluster replica that never received the metadata (added, then the host stopped) is no way in.
+    const hasCluster = this.members.get(CLUSTER_GROUP_ID) !== undefined;
+    if (hasCluster && (this.metadata !== null || seeds.length === 0)) await this.clusterCommand(command, timeoutMs);
     else await this.joinVia(seeds, command, timeoutMs);
     await this.waitFor('this host to be active', timeoutMs, () => {
       const me = this.metadata?.hosts[this.id];
@@ -576,22 +591,37 @@ export class Host {
     this.placements.clear();
   }
 
-  /** Placement over the active hosts, cached until they change (the periodic passes ask often). */
+  /**
+   * Placement over the active hosts, cached until they change (the periodic passes ask often).
+   * A deactivating host never places anything on itself, whatever its copy of the metadata says.
+   */
   private placementFor(name: string, replicas: number): string[] {
     const cached = this.placements.get(name);
-    if (cached !== undefined && cached.replicas === replicas) return cached.hosts;
-    const hosts = place(name, replicas, this.active);
-    this.placements.set(name, { replicas, hosts });
+    const hosts = cached !== undefined && cached.replicas === replicas ? cached.hosts : place(name, replicas, this.active);
+    if (cached === undefined || cached.hosts !== hosts) this.placements.set(name, { replicas, hosts });
+    if (this.state === 'deactivating' && hosts.includes(this.id)) return place(name, replicas, this.active.filter((h) => h.id !== this.id));
     return hosts;
   }
 
   private updatePeers(meta: ClusterState): void {
     const peers = new Map<HostId, string>();
     for (const h of Object.values(meta.hosts)) if (h.id !== this.id) peers.set(h.id, h.address);
+    this.setPeers(peers);
+  }
+
+  /**
+   * The fleet's other hosts, also kept in the store: a host restarting with no usable copy of the
+   * metadata (its cluster replica was still empty) can still reach the fleet through them.
+   */
+  private setPeers(peers: Map<HostId, string>): void {
     const key = [...peers].map(([id, a]) => `${id}@${a}`).sort().join(',');
     if (key === this.peersKey) return;
     this.peersKey = key;
+    this.knownPeers = peers;
     this.transport.setPeers(peers);
+    const batch = this.store.newBatch();
+    batch.setMeta(PEERS_KEY, encoder.encode(JSON.stringify([...peers])));
+    this.housekeeping('save-peers', () => this.store.write(batch, { sync: false }));
   }
 
   private async clusterCommand(command: ClusterCommand, timeoutMs: number): Promise<ClusterReply & { ok: true }> {
@@ -769,6 +799,8 @@ export class Host {
       else if (record !== undefined) for (const h of this.placementFor(group, record.replicas)) add(h);
       if (local !== undefined) for (const m of [...local.replica.raft.currentMembership.voters]) add(hostOfMember(m));
       for (const h of Object.values(meta.hosts)) if (h.state === 'active' || h.state === 'deactivating') add(h.id);
+    } else {
+      for (const id of this.knownPeers.keys()) add(id);
     }
     return out;
   }
@@ -797,10 +829,26 @@ export class Host {
 
   private periodic(): void {
     if (this.state === 'stopped') return;
+    this.refreshMetadata();
     this.onMetadata();
     this.markFailures();
     this.collectGarbage();
     this.trackLeaderless();
+  }
+
+  /**
+   * A host that holds no replica of the cluster group any more (a draining one: its learner is
+   * removed first) asks the cluster group for the metadata, about once a second.
+   */
+  private refreshMetadata(): void {
+    if (this.members.get(CLUSTER_GROUP_ID) !== undefined || this.metadata === null || this.state !== 'deactivating') return;
+    if (++this.passesSinceRefresh < REFRESH_PASSES) return;
+    this.passesSinceRefresh = 0;
+    this.housekeeping('refresh-metadata', async () => {
+      const bytes = await this.router.call(CLUSTER_GROUP, 'query', jsonCodec<unknown>().encode({ op: 'state' }), { timeoutMs: 2000 });
+      const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+      if (reply.ok && reply.state !== undefined && this.members.get(CLUSTER_GROUP_ID) === undefined) this.metadata = reply.state;
+    });
   }
 
   private trackLeaderless(): void {

@@ -66,9 +66,10 @@ export type ClusterCommand =
   | { op: 'removeGroup'; name: string };
 
 export type ClusterReply =
-  | { ok: true; group?: GroupRecord; host?: HostRecord }
+  | { ok: true; group?: GroupRecord; host?: HostRecord; state?: ClusterState }
   | { ok: false; code: ErrorCode; message: string };
 
+/** 'state': the whole metadata, for a host that holds no replica of the cluster group (a draining one). */
 export type ClusterQuery = { op: 'group'; name: string } | { op: 'state' };
 
 /** Active hosts, sorted by id: what placement distributes members over. */
@@ -158,7 +159,7 @@ export const clusterMachine: StateMachine<ClusterState, ClusterCommand, ClusterR
       const group = state.groups[q.name];
       return group === undefined ? { ok: false, code: 'NO_SUCH_GROUP', message: `no group named ${q.name}` } : { ok: true, group };
     }
-    return { ok: true };
+    return { ok: true, state };
   },
   snapshot: (state) => encoder.encode(JSON.stringify(state)),
   restore: (bytes) => JSON.parse(decoder.decode(bytes)) as ClusterState,

@@ -104,7 +104,11 @@ export function nextStep(input: ReconcileInput): ReconcileStep | null {
   return null;
 }
 
-/** A caught-up, reachable voter on another host, preferring placement order. */
+/**
+ * A caught-up, reachable voter on a placed host, in placement order. Only placed hosts: handing
+ * leadership to a host that is leaving too would only bounce it back (two draining hosts of one
+ * group would pass it between them forever, and the learners meant to replace them never promoted).
+ */
 function bestTransferTarget(
   input: ReconcileInput,
   voters: ReadonlySet<NodeId>,
@@ -112,7 +116,7 @@ function bestTransferTarget(
   caughtUp: (m: NodeId) => boolean,
 ): NodeId | null {
   const selfHost = hostOfMember(input.self);
-  const ordered = [...input.voterHosts.map((h) => byHost.get(h)).filter((m): m is NodeId => m !== undefined), ...voters];
+  const ordered = input.voterHosts.map((h) => byHost.get(h)).filter((m): m is NodeId => m !== undefined);
   for (const m of ordered) {
     if (hostOfMember(m) === selfHost || !voters.has(m)) continue;
     if (caughtUp(m) && input.progress.get(m)?.active === true) return m;

@@ -81,6 +81,13 @@ describe('reconciler: one step toward placement', () => {
     assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], voterHosts: ['b', 'c', 'd'], leaving: true, progress })), { kind: 'transfer', to: 'c~1' });
   });
 
+  it('never hands leadership to a voter on a host placement does not want (it would bounce back)', () => {
+    // Leader a and voter b are both leaving; c's learner is caught up: promote it rather than transfer to b.
+    const step = nextStep(input({ voters: ['a~1', 'b~1'], learners: ['c~4'], voterHosts: ['c'], leaving: true }));
+    assert.deepEqual(step, { kind: 'promote', member: 'c~4' });
+    assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~4'], voterHosts: ['c'], leaving: true })), { kind: 'transfer', to: 'c~4' });
+  });
+
   it('removes learners placement does not want, and a second member on one host', () => {
     assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], learners: ['z~4'] })), { kind: 'remove', member: 'z~4' });
     assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], learners: ['c~8'] })), { kind: 'remove', member: 'c~8' });
