@@ -247,11 +247,12 @@ export class Host {
     // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
     this.transport.onPeerDown((host) => {
       this.router.peerDown(host);
-      this.suspect(host);
+      if (this.knownPeers.has(host)) this.suspect(host);
     });
     this.transport.onPeerUp((host) => this.peerUp(host));
     this.transport.onItem((from, item) => {
-      this.liveness.heard(from);
+      // Hosts only: clients (connect()) come and go and are not watched.
+      if (this.knownPeers.has(from)) this.liveness.heard(from);
       switch (item.kind) {
         case 'clientRequest':
           void this.serve(item).then((response) => {
