@@ -193,6 +193,7 @@ export class Host {
   private seenVersion = -1;
   private passesSinceScan = 0;
   private passesSinceRefresh = 0;
+  private passes = 0;
   /** Active hosts as of the last metadata scan, and placements computed over them. */
   private active: HostInfo[] = [];
   private activeKey = '';
@@ -314,7 +315,8 @@ export class Host {
   async activate(zone: string, options: CallOptions = {}): Promise<void> {
     validateName('zone', zone);
     this.checkNotStopped();
-    if (this.state === 'active') return;
+    // Locally active is not enough: a deactivate that timed out may still have been applied.
+    if (this.state === 'active' && this.metadata?.hosts[this.id]?.state === 'active') return;
     const timeoutMs = options.timeoutMs ?? Math.max(this.timeoutMs, 15_000);
     const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: this.incarnation };
     // A host that was in a fleet before (deactivated, then activated again) rejoins through the
@@ -345,9 +347,11 @@ export class Host {
    */
   async deactivate(options: DeactivateOptions = {}): Promise<void> {
     this.checkNotStopped();
-    if (this.state !== 'active') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active`);
+    // Already deactivating (a deactivate that timed out, or one the metadata shows): wait for it again.
+    if (this.state !== 'active' && this.state !== 'deactivating') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active`);
     const timeoutMs = options.timeoutMs ?? 120_000;
-    await this.setMyState('deactivating', this.timeoutMs);
+    const deadline = this.scheduler.now() + timeoutMs;
+    await this.untilDone('mark this host deactivating', deadline, () => this.setMyState('deactivating', this.timeoutMs));
     this.state = 'deactivating';
     this.reconcile();
     let reported = -1;
@@ -358,8 +362,24 @@ export class Host {
       }
       return this.members.size === 0;
     });
-    await this.setMyState('inactive', this.timeoutMs);
+    await this.untilDone('mark this host inactive', deadline, () => this.setMyState('inactive', this.timeoutMs));
     this.state = 'inactive';
+  }
+
+  /**
+   * Retries an idempotent fleet change whose answer was lost (TIMEOUT, UNAVAILABLE) until
+   * `deadline`: giving up after one lost answer would leave this host unsure of its own state.
+   */
+  private async untilDone(what: string, deadline: number, change: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        return await change();
+      } catch (err) {
+        const retry = err instanceof FlotillaError && (err.code === 'TIMEOUT' || err.code === 'UNAVAILABLE');
+        if (!retry || this.scheduler.now() >= deadline || this.state === 'stopped') throw err;
+        this.logger.info({ err, what }, 'retrying');
+      }
+    }
   }
 
   /** Stops serving (without moving members: deactivate first for that) and closes the store. */
@@ -562,6 +582,8 @@ export class Host {
     this.updatePeers(meta);
     this.updateActiveHosts(meta);
     const me = meta.hosts[this.id];
+    // The fleet has this host draining (a deactivate whose answer was lost): so does the host.
+    if (me?.state === 'deactivating' && me.incarnation === this.incarnation && this.state === 'active') this.state = 'deactivating';
     for (const group of Object.values(meta.groups)) {
       const founder = memberId(this.id, 1);
       if (
@@ -830,6 +852,7 @@ export class Host {
 
   private periodic(): void {
     if (this.state === 'stopped') return;
+    this.passes++;
     this.refreshMetadata();
     this.onMetadata();
     this.markFailures();
@@ -839,10 +862,11 @@ export class Host {
 
   /**
    * A host that holds no replica of the cluster group any more (a draining one: its learner is
-   * removed first) asks the cluster group for the metadata, about once a second.
+   * removed first; or one whose deactivate timed out but was applied) asks the cluster group for
+   * the metadata, about once a second.
    */
   private refreshMetadata(): void {
-    if (this.members.get(CLUSTER_GROUP_ID) !== undefined || this.metadata === null || this.state !== 'deactivating') return;
+    if (this.members.get(CLUSTER_GROUP_ID) !== undefined || this.metadata === null || this.state === 'inactive') return;
     if (++this.passesSinceRefresh < REFRESH_PASSES) return;
     this.passesSinceRefresh = 0;
     this.housekeeping('refresh-metadata', async () => {
@@ -1005,9 +1029,9 @@ export class Host {
       const silent = this.liveness.silentFor(h.id);
       let next: HostState | null = null;
       if ((h.state === 'active' || h.state === 'deactivating') && silent > this.hostFailureTimeoutMs) next = 'failed';
-      if (h.state === 'failed' && silent < SUSPECT_MS) next = 'active';
+      if (h.state === 'failed' && silent < SUSPECT_MS) next = h.resumeState ?? 'active';
       if (next === null) continue;
-      const command: ClusterCommand = { op: 'setHostState', id: h.id, state: next, incarnation: h.incarnation };
+      const command: ClusterCommand = { op: 'setHostState', id: h.id, state: next, incarnation: h.incarnation, from: h.state };
       this.logger.info({ peer: h.id, state: next, silentMs: Math.round(silent) }, 'host state change');
       this.housekeeping(`mark/${h.id}`, () => this.clusterCommand(command, this.timeoutMs));
     }
@@ -1022,6 +1046,9 @@ export class Host {
     for (const member of this.members.all()) {
       if (member.replica.raft.currentRole === Role.Leader) continue; // a leader hands over first
       let wanted = here;
+      // A cluster learner removed while this host's copy was behind never learns it: its metadata
+      // would stay old for good. Ask the cluster leader now and then.
+      if (member.groupId === CLUSTER_GROUP_ID && this.passes % RESCAN_PASSES === 0 && !isVoter(member.replica.raft.currentMembership, member.member)) wanted = false;
       if (here && member.groupId !== CLUSTER_GROUP_ID) {
         const record = meta.groups[member.group];
         wanted = record === undefined || record.id !== member.groupId || this.placementFor(record.name, record.replicas).includes(this.id);

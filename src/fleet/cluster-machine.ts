@@ -31,6 +31,8 @@ export interface HostRecord {
   state: HostState;
   /** Metadata version at which this incarnation first activated. */
   registeredAt: number;
+  /** While failed: the state to go back to when it is heard again (a draining host keeps draining). */
+  resumeState?: 'active' | 'deactivating';
 }
 
 /** Per-group settings a user may choose at addGroup. */
@@ -61,7 +63,8 @@ export interface ClusterState {
 
 export type ClusterCommand =
   | { op: 'activateHost'; id: string; zone: string; address: string; incarnation: string }
-  | { op: 'setHostState'; id: string; state: HostState; incarnation: string }
+  /** With `from`, only if the host is still in that state (a failure marking decided on an older view). */
+  | { op: 'setHostState'; id: string; state: HostState; incarnation: string; from?: HostState }
   | { op: 'addGroup'; name: string; machine: string; replicas: number; config: GroupConfig }
   | { op: 'removeGroup'; name: string };
 
@@ -112,6 +115,9 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
     case 'setHostState': {
       const host = state.hosts[cmd.id];
       if (host === undefined || host.incarnation !== cmd.incarnation) return refuse('BAD_ARGUMENT', `no host ${cmd.id} with that incarnation`);
+      if (cmd.from !== undefined && host.state !== cmd.from) return refuse('BAD_ARGUMENT', `host ${cmd.id} is ${host.state}, not ${cmd.from}`);
+      if (cmd.state === 'failed' && (host.state === 'active' || host.state === 'deactivating')) host.resumeState = host.state;
+      if (cmd.state !== 'failed') delete host.resumeState;
       host.state = cmd.state;
       return { ok: true, host };
     }

@@ -49,6 +49,19 @@ describe('cluster metadata machine', () => {
     assert.ok(again.ok && again.group?.id === 2);
   });
 
+  it('a draining host that failed and is heard again goes back to draining, not to active', () => {
+    const s = fleet();
+    run(s, { op: 'setHostState', id: 'h2', state: 'deactivating', incarnation: 'inc-h2' });
+    run(s, { op: 'setHostState', id: 'h2', state: 'failed', incarnation: 'inc-h2' });
+    assert.equal(s.hosts.h2!.resumeState, 'deactivating');
+    run(s, { op: 'setHostState', id: 'h2', state: s.hosts.h2!.resumeState!, incarnation: 'inc-h2' });
+    assert.equal(s.hosts.h2!.state, 'deactivating');
+    assert.equal(s.hosts.h2!.resumeState, undefined);
+    // A marking decided on an older view (h2 was failed then) does not apply.
+    assert.equal(pick(run(s, { op: 'setHostState', id: 'h2', state: 'active', incarnation: 'inc-h2', from: 'failed' })), 'BAD_ARGUMENT');
+    assert.equal(s.hosts.h2!.state, 'deactivating');
+  });
+
   it('re-activating keeps the registration version; snapshots round-trip', () => {
     const s = fleet();
     const before = s.hosts.h3!.registeredAt;
