@@ -2,17 +2,20 @@
 // npm run sim -- --seed 42 --history out.jsonl one seed, its client history as JSON lines
 // npm run sim -- --loop --seeds 500           the same, simulating the real host loop and group
 //                                             runtime (loop-sim.ts) instead of bare Raft members
+// npm run sim -- --fleet --seeds 200          the same, simulating whole fleet hosts (fleet-sim.ts:
+//                                             Host objects, placement, deactivation, groups)
 // Options: --from N (first seed), --no-FAULT (e.g. --no-crash), --trace (print the run's trace),
 // --workers N (parallel runs; default: one per core).
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { writeHistory } from '../check/history.js';
+import { ALL_FLEET_FAULTS, runFleetSeed, type FleetFaults } from './fleet-sim.js';
 import { ALL_LOOP_FAULTS, runLoopSeed, type LoopFaults } from './loop-sim.js';
 import { ALL_FAULTS, runSeed, type RunSummary, type SimFaults, type SimResult } from './raft-sim.js';
 
 /** Which simulation runs, with its faults. */
-export type SimMode = { mode: 'raft'; faults: SimFaults } | { mode: 'loop'; faults: LoopFaults };
+export type SimMode = { mode: 'raft'; faults: SimFaults } | { mode: 'loop'; faults: LoopFaults } | { mode: 'fleet'; faults: FleetFaults };
 
 interface SimArgs {
   seeds: number;
@@ -32,6 +35,7 @@ function parse(argv: string[]): SimArgs {
   let trace = false;
   let workers = availableParallelism();
   let loop = false;
+  let fleet = false;
   const without: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -47,11 +51,17 @@ function parse(argv: string[]): SimArgs {
     else if (a === '--trace') trace = true;
     else if (a === '--workers') workers = Math.max(1, whole(value(), a));
     else if (a === '--loop') loop = true;
+    else if (a === '--fleet') fleet = true;
     else if (a.startsWith('--no-')) without.push(a.slice(5));
     else throw new Error(`unknown option ${a} (see the top of src/sim/cli.ts)`);
   }
-  // --no-FAULT is checked once the mode is known: the two simulations have different faults.
-  const sim: SimMode = loop ? { mode: 'loop', faults: switchOff(ALL_LOOP_FAULTS, without) } : { mode: 'raft', faults: switchOff(ALL_FAULTS, without) };
+  // --no-FAULT is checked once the mode is known: each simulation has its own faults.
+  if (loop && fleet) throw new Error('--loop and --fleet are two different simulations: choose one');
+  const sim: SimMode = fleet
+    ? { mode: 'fleet', faults: switchOff(ALL_FLEET_FAULTS, without) }
+    : loop
+      ? { mode: 'loop', faults: switchOff(ALL_LOOP_FAULTS, without) }
+      : { mode: 'raft', faults: switchOff(ALL_FAULTS, without) };
   return { seeds, from, seed, history, trace, workers, sim };
 }
 
@@ -69,16 +79,23 @@ function whole(v: string, name: string): number {
   return n;
 }
 
-/** One seed of either simulation. */
+/** One seed of any of the simulations. */
 function runSimSeed(seed: number, sim: SimMode): Promise<SimResult> {
-  return sim.mode === 'loop' ? runLoopSeed(seed, sim.faults) : Promise.resolve(runSeed(seed, sim.faults));
+  switch (sim.mode) {
+    case 'raft':
+      return Promise.resolve(runSeed(seed, sim.faults));
+    case 'loop':
+      return runLoopSeed(seed, sim.faults);
+    case 'fleet':
+      return runFleetSeed(seed, sim.faults);
+  }
 }
 
 function report(r: RunSummary, args: SimArgs): void {
   if (!r.ok) {
     console.log(`seed ${r.seed} FAILED: ${r.violations.join('; ')}`);
     console.log(r.trace.map((l) => `  ${l}`).join('\n'));
-    console.log(`  replay: npm run sim -- ${args.sim.mode === 'loop' ? '--loop ' : ''}--seed ${r.seed} --trace`);
+    console.log(`  replay: npm run sim -- ${args.sim.mode === 'raft' ? '' : `--${args.sim.mode} `}--seed ${r.seed} --trace`);
   } else if (args.trace) {
     console.log(r.trace.join('\n'));
   }
