@@ -475,6 +475,26 @@ export class Host {
     }
   }
 
+  /**
+   * UNSAFE, for an operator, once a group lost its quorum for good (see status().leaderless) and
+   * its hosts will not come back: this host's replica becomes the group's only voter and leader.
+   * Writes the lost majority acknowledged that this replica lacks are lost. The reconciler then
+   * adds fresh members on the placed hosts; old members whose hosts return are no members any more
+   * and are deleted. Refused while the group has a leader.
+   */
+  async unsafeRecoverGroup(name: string, options: CallOptions = {}): Promise<void> {
+    validateName('group', name);
+    this.checkActive();
+    const member = this.memberFor(name);
+    if (member === undefined) throw new FlotillaError('BAD_ARGUMENT', `host ${this.id} holds no replica of ${name} to recover from`);
+    if (member.replica.raft.leader !== '') {
+      throw new FlotillaError('BAD_ARGUMENT', `group ${name} has a leader (${hostOfMember(member.replica.raft.leader)}): nothing to recover`);
+    }
+    this.logger.warn({ group: name, member: member.member }, 'unsafe recovery: this replica becomes the only voter');
+    member.replica.unsafeForceSingleVoter();
+    await this.waitFor(`${name} to commit as a single voter`, options.timeoutMs ?? this.timeoutMs, () => this.leadsCommitted(member));
+  }
+
   /** This host: its members, their roles and lag. */
   status(): HostStatus {
     const members: MemberStatus[] = [];

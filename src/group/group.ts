@@ -233,6 +233,13 @@ export class Group<S, C, R, Q> {
     this.wake();
   }
 
+  /** Operator disaster recovery (Raft.unsafeForceSingleVoter): this replica alone carries on. */
+  unsafeForceSingleVoter(): void {
+    this.checkRunning();
+    this.raft.unsafeForceSingleVoter();
+    this.wake();
+  }
+
   /** Ends quiescence (Raft.wake): a leader heartbeats again, a follower may campaign. */
   endQuiescence(): void {
     if (this.halted !== null || !this.raft.isQuiesced) return;

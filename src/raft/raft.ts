@@ -9,6 +9,7 @@
 //   transferLeadership(to)      hand leadership to a caught-up voter
 //   campaignNow()               start an election without waiting for the timeout
 //   wake()                      end quiescence (the driver suspects the leader's host is down)
+//   unsafeForceSingleVoter()    operator disaster recovery after a permanent loss of quorum
 //   compact(index, data)        the state machine's snapshot at an applied index
 // and collects its outputs with ready(): state and entries to persist, messages to send after
 // persisting them, committed entries to apply, read states to answer. advance(ready) tells the
@@ -332,6 +333,18 @@ export class Raft {
     if (this.role === Role.Leader || !this.promotable()) return;
     this.electionElapsed = 0;
     this.campaign(this.cfg.preVote ? 'pre' : 'real');
+  }
+
+  /**
+   * Disaster recovery, for an operator only, when the group lost its quorum for good: makes this
+   * member the only voter and the leader, at a new term, whatever the others hold. Entries a lost
+   * majority committed that this member lacks are gone; entries it holds uncommitted become
+   * committed. Never called by flotilla itself.
+   */
+  unsafeForceSingleVoter(): void {
+    this.becomeCandidate();
+    this.appendEntry(EntryType.Config, encodeMembership({ voters: [this.id], learners: [] }));
+    this.becomeLeader();
   }
 
   /** Appends a command; returns its index. Throws NOT_LEADER (details.leader) or BUSY. */

@@ -198,4 +198,24 @@ describe('membership (§4)', () => {
       },
     );
   }
+
+  test('operator recovery: after a permanent loss of quorum, unsafeForceSingleVoter makes the survivor the only voter and leader at a new term, keeping its log', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    h.propose('a', 'x');
+    h.deliverAll();
+    h.isolate('a');
+    h.isolate('b');
+    const before = h.raft('c').currentTerm;
+    h.raft('c').unsafeForceSingleVoter();
+    h.flush();
+    h.run(3, { ids: ['c'] });
+    const c = h.raft('c');
+    assert.equal(c.currentRole, Role.Leader);
+    assert.ok(c.currentTerm > before);
+    assert.deepEqual(c.currentMembership, { voters: ['c'], learners: [] });
+    h.propose('c', 'y');
+    h.run(3, { ids: ['c'] });
+    assert.deepEqual(h.member('c').commands, ['x', 'y']);
+  });
 });
