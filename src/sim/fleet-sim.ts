@@ -5,7 +5,7 @@
 //
 // Phases: setup (h1 founds the fleet, the others join, the groups are added), faults (clients run
 // while the network drops, duplicates and delays frames and partitions hosts, hosts crash and
-// restart, deactivate and re-activate, extra groups come and go), converge (faults stop, every host
+// restart, stall (pauses), deactivate and re-activate, extra groups come and go), converge (faults stop, every host
 // comes back and is active; within a bounded virtual time every group must sit exactly on its
 // placement with its leader on the first placed host), check (one command to every group from
 // every host, and every client operation, must succeed).
@@ -40,6 +40,8 @@ export interface FleetFaults {
   crash: boolean;
   /** deactivate() of a host, later activate() again (never below 3 active hosts). */
   deactivate: boolean;
+  /** A host's process stalls (a GC pause, SIGSTOP): its timers and deliveries wait until it resumes. */
+  pause: boolean;
   /** addGroup / removeGroup of extra groups. */
   groups: boolean;
 }
@@ -51,6 +53,7 @@ export const ALL_FLEET_FAULTS: FleetFaults = {
   partition: true,
   crash: true,
   deactivate: true,
+  pause: true,
   groups: true,
 };
 
@@ -61,6 +64,7 @@ export const NO_FLEET_FAULTS: FleetFaults = {
   partition: false,
   crash: false,
   deactivate: false,
+  pause: false,
   groups: false,
 };
 
@@ -529,6 +533,7 @@ class FleetWorld {
     if (f.partition) kinds.push(() => this.partitionSomehow());
     if (f.crash) kinds.push(() => this.crashSomeone());
     if (f.deactivate) kinds.push(() => this.deactivateSomeone());
+    if (f.pause) kinds.push(() => this.pauseSomeone());
     if (f.groups) kinds.push(() => this.addOrRemoveGroup());
     if (kinds.length === 0) return;
     kinds[randomInt(this.random, 0, kinds.length)]!();
@@ -579,6 +584,22 @@ class FleetWorld {
     this.clock.after(randomInt(this.random, 100, 3500), () => this.restart(sh));
   }
 
+  private pauseSomeone(): void {
+    const running = this.hosts.filter((h) => h.scheduler !== null && !h.scheduler.isPaused);
+    const sh = running[randomInt(this.random, 0, running.length)];
+    const scheduler = sh?.scheduler;
+    if (sh === undefined || scheduler === undefined || scheduler === null) return;
+    scheduler.pause();
+    this.log(`pause ${sh.id}`);
+    this.clock.after(randomInt(this.random, 50, 2500), () => this.resume(sh, scheduler));
+  }
+
+  private resume(sh: SimHost, scheduler: SimScheduler): void {
+    if (!scheduler.isPaused) return;
+    scheduler.resume();
+    this.log(`resume ${sh.id}`);
+  }
+
   private deactivateSomeone(): void {
     if (!this.mayTakeOneOut()) return;
     const sh = this.randomActiveHost();
@@ -617,6 +638,7 @@ class FleetWorld {
     this.hub.faults = RELIABLE;
     this.log('faults stop');
     for (const sh of this.hosts) {
+      if (sh.scheduler !== null) this.resume(sh, sh.scheduler);
       if (sh.scheduler === null) this.restart(sh);
       else if (sh.deactivated && !sh.busy) this.reactivate(sh, sh.generation);
     }
