@@ -25,7 +25,7 @@ import {
 } from './fleet/cluster-machine.js';
 import { Liveness } from './fleet/liveness.js';
 import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
-import { hostOfMember, memberId } from './fleet/member-id.js';
+import { hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
 import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
@@ -769,8 +769,15 @@ export class Host {
         if (!this.machines.has(request.machine)) throw new FlotillaError('NO_SUCH_MACHINE', `host ${this.id} does not register machine ${request.machine}`);
         if (hostOfMember(request.member) !== this.id) throw new FlotillaError('BAD_ARGUMENT', `member ${request.member} is not on host ${this.id}`);
         if (this.state === 'stopped' || this.state === 'deactivating') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} takes no new members`);
+        // A leader that was paused or deposed may ask late: it must not replace a newer replica
+        // (one a later leader added, which may vote by now).
+        const newer = (existing: LocalMember): boolean => {
+          const term = existing.replica.raft.currentTerm;
+          return request.term < term || (request.term === term && memberSerial(request.member) <= memberSerial(existing.member));
+        };
         try {
-          await this.members.create({ groupId: request.groupId, group: request.group, machine: request.machine, member: request.member }, null);
+          const info = { groupId: request.groupId, group: request.group, machine: request.machine, member: request.member };
+          await this.members.create(info, null, (existing) => !newer(existing));
           return { op: 'prepare', ok: true };
         } catch (err) {
           if (err instanceof FlotillaError && typeof err.details.tombstone === 'number') return { op: 'prepare', ok: false, tombstone: err.details.tombstone };
@@ -956,7 +963,12 @@ export class Host {
         const record = meta.groups[member.group];
         if (record === undefined || record.id !== member.groupId) continue;
         voterHosts = this.placementFor(record.name, record.replicas);
-        if (!leaving && inPlace(member, voterHosts)) continue;
+      }
+      if (!leaving && inPlace(member, voterHosts, learnerHosts)) continue;
+      if (member.replica.raft.isQuiesced) {
+        // A quiesced leader's view of who answers is frozen: wake it, and act once it has heard back.
+        member.replica.endQuiescence();
+        continue;
       }
       const status = member.replica.raft.status();
       const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
@@ -1025,7 +1037,7 @@ export class Host {
     const raft = member.replica.raft;
     const serial = Math.max(raft.lastIndex + 1, (this.prepareFloor.get(key) ?? 0) + 1);
     const id = memberId(host, serial);
-    const request: AdminRequest = { op: 'prepare', groupId: member.groupId, group: member.group, machine: member.machine, member: id };
+    const request: AdminRequest = { op: 'prepare', groupId: member.groupId, group: member.group, machine: member.machine, member: id, term: raft.currentTerm };
     const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 2000, via: host, only: true });
     const reply = decodeAdminReply(bytes, 'prepare');
     if (!reply.ok) {
@@ -1123,11 +1135,15 @@ export class Host {
   }
 }
 
-/** The group has exactly its placed voters, no learner, and this (preferred) host leads: nothing to do. */
-function inPlace(member: LocalMember, voterHosts: readonly string[]): boolean {
+/**
+ * The group has exactly its placed voters, a learner on each of `learnerHosts` that is no voter
+ * host (the cluster group's), and this (preferred) host leads: nothing to do.
+ */
+function inPlace(member: LocalMember, voterHosts: readonly string[], learnerHosts: readonly string[]): boolean {
   const { voters, learners } = member.replica.raft.currentMembership;
-  if (learners.length > 0 || voters.length !== voterHosts.length || hostOfMember(member.member) !== voterHosts[0]) return false;
-  return voters.every((v) => voterHosts.includes(hostOfMember(v)));
+  const wantedLearners = learnerHosts.filter((h) => !voterHosts.includes(h));
+  if (learners.length !== wantedLearners.length || voters.length !== voterHosts.length || hostOfMember(member.member) !== voterHosts[0]) return false;
+  return voters.every((v) => voterHosts.includes(hostOfMember(v))) && learners.every((l) => wantedLearners.includes(hostOfMember(l)));
 }
 
 /** The host's identity in its store: a new data directory gets a fresh incarnation. */

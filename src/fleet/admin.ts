@@ -12,7 +12,7 @@ export type AdminRequest =
   /** Any cluster command, forwarded to the cluster group (used by hosts that hold no replica of it). */
   | { op: 'cluster'; command: ClusterCommand }
   /** A group's leader asks a host to create an empty replica before adding it as a learner. */
-  | { op: 'prepare'; groupId: number; group: string; machine: string; member: string }
+  | { op: 'prepare'; groupId: number; group: string; machine: string; member: string; term: number }
   /** A host asks a group's leader whether its replica is still a member. */
   | { op: 'memberStatus'; groupId: number; member: string }
   /** Is there a leader for the group that has committed in its term (answered by that leader)? */

@@ -77,10 +77,13 @@ export class LocalMembers {
    * Registers and starts a replica. Founding members start from their first membership; others
    * start empty and learn everything from the leader. Refused for an id at or below the tombstone.
    */
-  create(info: MemberInfo, founding: Membership | null): Promise<LocalMember> {
+  create(info: MemberInfo, founding: Membership | null, mayReplace: (existing: LocalMember) => boolean = () => true): Promise<LocalMember> {
     return this.locked(info.groupId, async () => {
       const existing = this.members.get(info.groupId);
       if (existing?.member === info.member) return existing;
+      if (existing !== undefined && !mayReplace(existing)) {
+        throw new FlotillaError('BAD_ARGUMENT', `member ${existing.member} of group ${info.group} is newer than ${info.member}: a stale request`);
+      }
       if (memberSerial(info.member) <= this.tombstone(info.groupId)) {
         throw new FlotillaError('BAD_ARGUMENT', `member ${info.member} of group ${info.group} was deleted here before`, {
           tombstone: this.tombstone(info.groupId),
