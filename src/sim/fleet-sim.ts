@@ -154,6 +154,8 @@ class FleetWorld {
   /** Extra groups (added and removed as a fault): name -> whether the sim believes it exists. */
   private readonly extras = new Map<string, GroupSpec>();
   private nextExtra = 1;
+  /** removeGroup calls not yet answered (the check phase waits for them). */
+  private groupChanges = 0;
   private readonly recorder: HistoryRecorder;
   private readonly violations: string[] = [];
   private readonly trace: string[] = [];
@@ -613,13 +615,16 @@ class FleetWorld {
     if (existing.length > 0 && this.random() < 0.4) {
       const name = existing[randomInt(this.random, 0, existing.length)]!;
       this.log(`removeGroup ${name} via ${via.id}`);
-      this.inHost(via, (host) => host.removeGroup(name, { timeoutMs: ADMIN_TIMEOUT_MS })).then(
-        () => {
-          this.extras.delete(name);
-          this.log(`removed ${name}`);
-        },
-        (err: unknown) => this.log(`removeGroup ${name} failed: ${errorText(err)}`),
-      );
+      this.groupChanges++;
+      this.inHost(via, (host) => host.removeGroup(name, { timeoutMs: ADMIN_TIMEOUT_MS }))
+        .then(
+          () => {
+            this.extras.delete(name);
+            this.log(`removed ${name}`);
+          },
+          (err: unknown) => this.log(`removeGroup ${name} failed: ${errorText(err)}`),
+        )
+        .finally(() => this.groupChanges--);
       return;
     }
     const spec: GroupSpec = { name: `x${this.nextExtra++}`, machine: this.random() < 0.5 ? FLEET_KV : FLEET_COUNTER, replicas: this.randomReplicas() };
@@ -669,6 +674,8 @@ class FleetWorld {
 
   /** What still keeps the fleet from its placement, or null once every group sits where it should. */
   private convergenceProblem(): string | null {
+    // The probes that follow must not race a group's removal.
+    if (this.groupChanges > 0) return `${this.groupChanges} group removals still in flight`;
     for (const sh of this.hosts) {
       if (!this.isServing(sh)) return `${sh.id} is not active: ${sh.phase}`;
     }
