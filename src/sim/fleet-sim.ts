@@ -154,8 +154,12 @@ class FleetWorld {
   /** Extra groups (added and removed as a fault): name -> whether the sim believes it exists. */
   private readonly extras = new Map<string, GroupSpec>();
   private nextExtra = 1;
-  /** removeGroup calls not yet answered (the check phase waits for them). */
-  private groupChanges = 0;
+  /**
+   * removeGroup calls not yet answered, by the virtual time they give up at (the check phase waits
+   * for them; a call on a host that crashed never answers, hence the deadline).
+   */
+  private readonly groupRemovals = new Map<number, number>();
+  private nextRemoval = 0;
   private readonly recorder: HistoryRecorder;
   private readonly violations: string[] = [];
   private readonly trace: string[] = [];
@@ -615,7 +619,8 @@ class FleetWorld {
     if (existing.length > 0 && this.random() < 0.4) {
       const name = existing[randomInt(this.random, 0, existing.length)]!;
       this.log(`removeGroup ${name} via ${via.id}`);
-      this.groupChanges++;
+      const removal = this.nextRemoval++;
+      this.groupRemovals.set(removal, this.clock.now + ADMIN_TIMEOUT_MS);
       this.inHost(via, (host) => host.removeGroup(name, { timeoutMs: ADMIN_TIMEOUT_MS }))
         .then(
           () => {
@@ -624,7 +629,7 @@ class FleetWorld {
           },
           (err: unknown) => this.log(`removeGroup ${name} failed: ${errorText(err)}`),
         )
-        .finally(() => this.groupChanges--);
+        .finally(() => this.groupRemovals.delete(removal));
       return;
     }
     const spec: GroupSpec = { name: `x${this.nextExtra++}`, machine: this.random() < 0.5 ? FLEET_KV : FLEET_COUNTER, replicas: this.randomReplicas() };
@@ -675,7 +680,8 @@ class FleetWorld {
   /** What still keeps the fleet from its placement, or null once every group sits where it should. */
   private convergenceProblem(): string | null {
     // The probes that follow must not race a group's removal.
-    if (this.groupChanges > 0) return `${this.groupChanges} group removals still in flight`;
+    const pending = [...this.groupRemovals.values()].filter((until) => until > this.clock.now).length;
+    if (pending > 0) return `${pending} group removals still in flight`;
     for (const sh of this.hosts) {
       if (!this.isServing(sh)) return `${sh.id} is not active: ${sh.phase}`;
     }
