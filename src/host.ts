@@ -318,7 +318,8 @@ export class Host {
     // Locally active is not enough: a deactivate that timed out may still have been applied.
     if (this.state === 'active' && this.metadata?.hosts[this.id]?.state === 'active') return;
     const timeoutMs = options.timeoutMs ?? Math.max(this.timeoutMs, 15_000);
-    const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: this.incarnation };
+    const activation = Math.floor(this.random() * 2 ** 48).toString(36);
+    const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: this.incarnation, activation };
     // A host that was in a fleet before (deactivated, then activated again) rejoins through the
     // hosts it knew rather than founding a second fleet.
     const known = [...this.knownPeers].map(([id, address]) => `${id}@${address}`);

@@ -33,6 +33,8 @@ export interface HostRecord {
   registeredAt: number;
   /** While failed: the state to go back to when it is heard again (a draining host keeps draining). */
   resumeState?: 'active' | 'deactivating';
+  /** The activate() call that last made it active (see ClusterCommand activateHost). */
+  activation: string;
 }
 
 /** Per-group settings a user may choose at addGroup. */
@@ -62,7 +64,11 @@ export interface ClusterState {
 }
 
 export type ClusterCommand =
-  | { op: 'activateHost'; id: string; zone: string; address: string; incarnation: string }
+  /**
+   * `activation` names one activate() call: its attempts go through different seed hosts, each
+   * with its own session, so a late attempt must be recognised as that call's and change nothing.
+   */
+  | { op: 'activateHost'; id: string; zone: string; address: string; incarnation: string; activation: string }
   /** With `from`, only if the host is still in that state (a failure marking decided on an older view). */
   | { op: 'setHostState'; id: string; state: HostState; incarnation: string; from?: HostState }
   | { op: 'addGroup'; name: string; machine: string; replicas: number; config: GroupConfig }
@@ -101,6 +107,8 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
       if (known !== undefined && known.incarnation !== cmd.incarnation) {
         refuse('BAD_ARGUMENT', `host id ${cmd.id} belongs to another data directory; start this one under a new host id`);
       }
+      // A late attempt of an activation already applied: the host may be draining by now (seed 780).
+      if (known !== undefined && known.activation === cmd.activation) return { ok: true, host: known };
       const host: HostRecord = {
         id: cmd.id,
         zone: cmd.zone,
@@ -108,6 +116,7 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
         incarnation: cmd.incarnation,
         state: 'active',
         registeredAt: known?.registeredAt ?? state.version,
+        activation: cmd.activation,
       };
       state.hosts[cmd.id] = host;
       return { ok: true, host };

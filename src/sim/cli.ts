@@ -5,7 +5,8 @@
 // npm run sim -- --fleet --seeds 200          the same, simulating whole fleet hosts (fleet-sim.ts:
 //                                             Host objects, placement, deactivation, groups)
 // Options: --from N (first seed), --no-FAULT (e.g. --no-crash), --trace (print the run's trace),
-// --workers N (parallel runs; default: one per core).
+// --workers N (parallel runs; default: one per core). FLOTILLA_SIM_LOG=debug with --fleet --seed S
+// also prints every host's own log (JSON lines on stderr, `vt` = virtual ms).
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';

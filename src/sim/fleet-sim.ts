@@ -15,6 +15,7 @@
 // no group has two leaders in a term, convergence, liveness after the faults, and the client
 // history is linearizable per key (keys are `group/key`).
 
+import { pino, type Logger } from 'pino';
 import { HistoryRecorder, type OpInput, type Output } from '../check/history.js';
 import { checkLinearizability } from '../check/linearizability.js';
 import { FlotillaError, isFlotillaError } from '../errors.js';
@@ -318,10 +319,21 @@ class FleetWorld {
       scheduler,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       onApply: (e) => this.observeApply(sh.id, e.group, e.groupId, e.index, e.outcome),
+      logger: this.hostLogger(),
     });
     if (sh.generation !== generation) return;
     sh.host = host;
     this.log(`${sh.id} started (process ${sh.starts})`);
+  }
+
+  /**
+   * The hosts' own logs, for replaying a failing seed: FLOTILLA_SIM_LOG=debug (or info...) prints
+   * them to stderr as JSON lines stamped with virtual time (`vt`, ms). Silent otherwise.
+   */
+  private hostLogger(): Logger | undefined {
+    const level = process.env.FLOTILLA_SIM_LOG;
+    if (level === undefined || level === '') return undefined;
+    return pino({ level, base: null, timestamp: false, mixin: () => ({ vt: Math.round(this.clock.now) }) }, pino.destination(2));
   }
 
   /** activate(zone), retried while the faults last (a partition may keep it from joining). */
@@ -670,6 +682,9 @@ class FleetWorld {
         const status = sh.host?.status();
         const members = status?.members.map((m) => `${m.group}:${m.member}:${m.role}:t${m.term}:${m.commit}`).join(' ');
         this.log(`${sh.id} ${sh.phase}: ${members ?? 'no process'}`);
+        // Each host's view of the fleet: a stale or diverging copy of the metadata shows here.
+        const hosts = sh.host === null ? [] : Object.values(sh.host.hosts()).flat();
+        if (hosts.length > 0) this.log(`${sh.id} sees ${hosts.map((h) => `${h.id}:${h.state}`).join(' ')}`);
       }
       this.violate(`convergence: not converged ${this.o.convergeMs} ms after the faults stopped: ${problem}`);
       return;

@@ -9,7 +9,7 @@ function run(state: ClusterState, cmd: ClusterCommand) {
 function fleet(): ClusterState {
   const s = clusterMachine.init();
   for (const [id, zone] of [['h1', 'a'], ['h2', 'b'], ['h3', 'a'], ['h4', 'b']] as const) {
-    run(s, { op: 'activateHost', id, zone, address: `${id}:1`, incarnation: `inc-${id}` });
+    run(s, { op: 'activateHost', id, zone, address: `${id}:1`, incarnation: `inc-${id}`, activation: 'a1' });
   }
   return s;
 }
@@ -33,7 +33,7 @@ describe('cluster metadata machine', () => {
     run(s, { op: 'addGroup', name: 'orders', machine: 'counter', replicas: 3, config: {} });
     assert.deepEqual(pick(run(s, { op: 'addGroup', name: 'orders', machine: 'counter', replicas: 3, config: {} })), 'GROUP_EXISTS');
     assert.deepEqual(pick(run(s, { op: 'removeGroup', name: 'nope' })), 'NO_SUCH_GROUP');
-    assert.deepEqual(pick(run(s, { op: 'activateHost', id: 'h1', zone: 'a', address: 'x:1', incarnation: 'other' })), 'BAD_ARGUMENT');
+    assert.deepEqual(pick(run(s, { op: 'activateHost', id: 'h1', zone: 'a', address: 'x:1', incarnation: 'other', activation: 'a2' })), 'BAD_ARGUMENT');
     assert.equal(s.hosts.h1!.incarnation, 'inc-h1');
   });
 
@@ -62,11 +62,23 @@ describe('cluster metadata machine', () => {
     assert.equal(s.hosts.h2!.state, 'deactivating');
   });
 
+  it('a late attempt of an activation already applied changes nothing: the host may be draining by now', () => {
+    const s = fleet();
+    run(s, { op: 'setHostState', id: 'h2', state: 'deactivating', incarnation: 'inc-h2' });
+    // The same activate() call's attempt through another seed host, delivered after the drain began.
+    const late = run(s, { op: 'activateHost', id: 'h2', zone: 'b', address: 'h2:1', incarnation: 'inc-h2', activation: 'a1' });
+    assert.ok(late.ok);
+    assert.equal(s.hosts.h2!.state, 'deactivating');
+    // A new activate() call does activate it again.
+    run(s, { op: 'activateHost', id: 'h2', zone: 'b', address: 'h2:1', incarnation: 'inc-h2', activation: 'a2' });
+    assert.equal(s.hosts.h2!.state, 'active');
+  });
+
   it('re-activating keeps the registration version; snapshots round-trip', () => {
     const s = fleet();
     const before = s.hosts.h3!.registeredAt;
     run(s, { op: 'setHostState', id: 'h3', state: 'failed', incarnation: 'inc-h3' });
-    run(s, { op: 'activateHost', id: 'h3', zone: 'a', address: 'h3:2', incarnation: 'inc-h3' });
+    run(s, { op: 'activateHost', id: 'h3', zone: 'a', address: 'h3:2', incarnation: 'inc-h3', activation: 'a2' });
     assert.equal(s.hosts.h3!.registeredAt, before);
     assert.equal(s.hosts.h3!.address, 'h3:2');
     assert.deepEqual(clusterMachine.restore(clusterMachine.snapshot(s)), s);
