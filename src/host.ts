@@ -242,6 +242,7 @@ export class Host {
       transport: this.transport,
       scheduler: this.scheduler,
       clientId: `${this.id}.${Math.floor(this.random() * 2 ** 48).toString(36)}`,
+      firstRequestId: Math.floor(this.random() * 2 ** 52),
       serveLocal: (item) => this.serve(item),
       candidates: (group) => this.candidates(group),
     });
@@ -262,7 +263,7 @@ export class Host {
           });
           return;
         case 'clientResponse':
-          this.router.onResponse(item);
+          this.router.onResponse(from, item);
           return;
         case 'ping':
           this.transport.send(from, { kind: 'pong', sentAt: item.sentAt, liveness: 'up' });

@@ -99,14 +99,15 @@ export class Client {
       transport,
       scheduler: realScheduler,
       clientId: this.id,
+      firstRequestId: Math.floor(Math.random() * 2 ** 52),
       // Only reached for a request addressed to the client itself, which no candidate list holds.
       serveLocal: () => Promise.reject(new FlotillaError('BAD_ARGUMENT', 'a client serves no group')),
       candidates: (group) => this.candidates(group),
     });
-    transport.onItem((_from, item) => {
+    transport.onItem((from, item) => {
       if (item.kind !== 'clientResponse') return;
       if (item.leaderHint !== '' && !this.addresses.has(item.leaderHint)) this.refreshHosts();
-      this.router.onResponse(item);
+      this.router.onResponse(from, item);
     });
     transport.onPeerDown((host) => this.router.peerDown(host));
     this.closing = new Promise<never>((_, reject) => (this.shutDown = reject));

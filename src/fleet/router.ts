@@ -20,6 +20,13 @@ export interface RouterDeps {
   scheduler: Scheduler;
   /** Unique to this process run: sessions of an earlier run must not collide with this one's. */
   clientId: string;
+  /**
+   * Where this process run's request ids start: a random point in [0, 2^52). A peer answers a
+   * request from an earlier run of this host over the new run's connection; starting from 1 again,
+   * that late answer would match one of this run's requests (fleet-sim seed 170: a read of g2
+   * answered with another group's reply).
+   */
+  firstRequestId: number;
   /** Serves a request addressed to this host (no network hop). */
   serveLocal(item: ClientRequestItem): Promise<ClientResponseItem>;
   /** Hosts worth asking for a group, best first (placement, then any active host). */
@@ -55,11 +62,12 @@ export class Router {
   private readonly leaders = new Map<string, HostId>();
   private readonly pending = new Map<number, Pending>();
   private readonly sessions = new Map<string, SessionCounter>();
-  private nextRequestId = 1;
+  private nextRequestId: number;
   readonly stats = { calls: 0, attempts: 0, redirects: 0 };
 
   constructor(deps: RouterDeps) {
     this.deps = deps;
+    this.nextRequestId = deps.firstRequestId;
   }
 
   /** The host believed to lead `group`, if known. */
@@ -81,10 +89,11 @@ export class Router {
     }
   }
 
-  /** A response from another host. */
-  onResponse(item: ClientResponseItem): void {
+  /** A response from host `from`. */
+  onResponse(from: HostId, item: ClientResponseItem): void {
     const p = this.pending.get(item.requestId);
-    if (p === undefined) return; // its attempt already timed out
+    // Its attempt already timed out; or the id is another host's to answer (a confused peer).
+    if (p === undefined || p.target !== from) return;
     this.pending.delete(item.requestId);
     p.resolve(item);
   }

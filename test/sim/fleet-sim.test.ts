@@ -39,6 +39,7 @@ const REGRESSIONS: Array<[number, string]> = [
   [213, "a paused leader's late prepare replaced a newer voter; the group lost its quorum for good"],
   [361, 'a draining host marked failed and heard again came back active'],
   [23, "the check phase's probes raced a group removal still in flight"],
+  [170, "a restarted host's request took a late answer to its earlier run's request with the same id"],
   [780, "a late join attempt re-activated a draining host; the cluster leader then waited forever on it"],
 ];
 

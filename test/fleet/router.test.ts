@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Router } from '../../src/fleet/router.js';
+import { realScheduler } from '../../src/host/scheduler.js';
+import type { ClientRequestItem, ClientResponseItem, HostId } from '../../src/transport/items.js';
+import { MemoryHub } from '../../src/transport/memory-transport.js';
+
+/** A router on 'c' and two hosts that record the requests they get and answer when told to. */
+function setup(firstRequestId: number) {
+  const hub = new MemoryHub();
+  const c = hub.endpoint('c');
+  const hosts = { h1: hub.endpoint('h1'), h2: hub.endpoint('h2') };
+  c.addPeer('h1', 'h1');
+  c.addPeer('h2', 'h2');
+  hub.deliver();
+  const router = new Router({
+    hostId: 'c',
+    transport: c,
+    scheduler: realScheduler,
+    clientId: 'c.1',
+    firstRequestId,
+    serveLocal: () => Promise.reject(new Error('not a host')),
+    candidates: () => ['h1'],
+  });
+  c.onItem((from, item) => {
+    if (item.kind === 'clientResponse') router.onResponse(from, item);
+  });
+  const requests: ClientRequestItem[] = [];
+  hosts.h1.onItem((_from, item) => {
+    if (item.kind === 'clientRequest') requests.push(item);
+  });
+  const answer = (host: HostId & keyof typeof hosts, requestId: number, text: string): void => {
+    const response: ClientResponseItem = {
+      kind: 'clientResponse', requestId, error: null, payload: new TextEncoder().encode(text), leaderHint: host, leaderTerm: 1,
+    };
+    hosts[host].send('c', response);
+    hosts[host].flush();
+    hub.deliver();
+  };
+  return { hub, router, requests, answer };
+}
+
+describe('router', () => {
+  it('numbers requests from firstRequestId and takes an answer only from the host it asked', async () => {
+    const { hub, router, requests, answer } = setup(2 ** 40);
+    const reply = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000 });
+    hub.deliver();
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0]!.requestId, 2 ** 40);
+    // Another host answering the same id (a late answer meant for an earlier run) is ignored.
+    answer('h2', 2 ** 40, 'from h2');
+    answer('h1', 2 ** 40, 'from h1');
+    assert.equal(new TextDecoder().decode(await reply), 'from h1');
+  });
+
+  it("a later run's router does not take an earlier run's late answer for its own request", async () => {
+    // Run 1 asked h1 with id 7 and died; run 2 starts elsewhere and asks h1 too.
+    const { hub, router, requests, answer } = setup(1000);
+    const reply = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000 });
+    hub.deliver();
+    answer('h1', 7, 'for run 1');
+    answer('h1', requests[0]!.requestId, 'for run 2');
+    assert.equal(new TextDecoder().decode(await reply), 'for run 2');
+  });
+});
