@@ -8,6 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import { HostCounters, type HostMetrics } from './admin/host-stats.js';
 import { FlotillaError } from './errors.js';
 import { decodeAdminReply, decodeAdminRequest, encodeAdmin, type AdminReply, type AdminRequest } from './fleet/admin.js';
 import {
@@ -27,6 +28,7 @@ import { Liveness } from './fleet/liveness.js';
 import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
 import { hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
+import { OPS_GROUP, OpsService } from './fleet/ops-service.js';
 import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
 import { Router, toFlotilla } from './fleet/router.js';
@@ -209,6 +211,10 @@ export class Host {
   private readonly leaderlessSince = new Map<number, number>();
   /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
   private readonly prepareFloor = new Map<string, number>();
+  /** What metrics() reports; the groups count into it too. */
+  private readonly counters = new HostCounters();
+  /** Answers clients' fleet operations (status, add-group, deactivate). */
+  private readonly ops: OpsService;
 
   private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string }) {
     this.options = options;
@@ -221,6 +227,7 @@ export class Host {
     this.scheduler = options.scheduler ?? realScheduler;
     this.random = options.random ?? seededRandom(randomBytes(4).readUInt32LE(0));
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id });
+    this.ops = new OpsService(this, this.logger);
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.clusterReplicas = options.clusterReplicas ?? 3;
     this.hostFailureTimeoutMs = options.hostFailureTimeoutMs ?? 5000;
@@ -536,6 +543,12 @@ export class Host {
     return this.state;
   }
 
+  /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
+  metrics(): HostMetrics {
+    const { turns, writes, syncs } = this.loop.stats;
+    return { ...this.counters.snapshot(), loop: { turns, writes, syncs }, transport: this.transport.stats(), fleetOps: { ...this.ops.served } };
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Replicas
 
@@ -559,6 +572,7 @@ export class Host {
       machine,
       snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),
       maxPendingCommands: config.maxPendingCommands,
+      counters: this.counters,
       onApply: (index: number, outcome: Outcome<unknown>) => {
         if (isCluster) this.metadataChanged();
         this.options.onApply?.({ group: info.group, groupId: info.groupId, member: info.member, index, outcome });
@@ -721,9 +735,11 @@ export class Host {
   // Serving requests from routers (this host's own and other hosts')
 
   private async serve(item: ClientRequestItem): Promise<ClientResponseItem> {
+    const started = this.scheduler.now();
     try {
       if (this.state === 'stopped') throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopping`);
       if (item.requestKind === 'admin') return answer(item, encodeAdmin(await this.serveAdmin(item)), this.id);
+      if (item.group === OPS_GROUP) return answer(item, await this.ops.serve(item.payload), this.id);
       const member = this.memberFor(item.group);
       if (member === undefined) throw new FlotillaError('NOT_LEADER', `host ${this.id} holds no replica of ${item.group}`, { leader: '' });
       const replica = member.replica;
@@ -737,9 +753,16 @@ export class Host {
         item.requestKind === 'command'
           ? replica.commandBytes(item.payload, item.clientId === '' ? {} : { session: { clientId: item.clientId, seq: item.seq, ackedBelow: item.ackedBelow } })
           : replica.queryBytes(item.payload, { consistency: item.consistency });
-      return answer(item, await this.withDeadline(work, item.timeoutMs, item.group), this.id);
+      const reply = await this.withDeadline(work, item.timeoutMs, item.group);
+      if (item.requestKind === 'command') this.counters.committed(this.scheduler.now() - started);
+      return answer(item, reply, this.id);
     } catch (err) {
       let error = toFlotilla(err);
+      if (item.requestKind !== 'admin' && item.group !== OPS_GROUP) {
+        this.counters.failed(error.code);
+        // The machine threw: the command was committed and applied all the same.
+        if (item.requestKind === 'command' && error.code === 'COMMAND_FAILED') this.counters.committed(this.scheduler.now() - started);
+      }
       if (error.code === 'BUSY' && error.details.retry === true && typeof error.details.leader === 'string') {
         // Leadership is moving: point the caller at the next leader rather than failing it.
         error = new FlotillaError('NOT_LEADER', `${item.group}: leadership is moving`, { leader: error.details.leader });
@@ -881,6 +904,14 @@ export class Host {
 
   private periodic(): void {
     if (this.state === 'stopped') return;
+    const failure = this.loop.failed;
+    if (failure !== null) {
+      // Fail-stop (a full disk, an I/O error): a host that can write nothing must not look alive,
+      // or the fleet would keep its members in place and hand it leaderships it cannot take.
+      this.logger.error({ err: failure }, 'the host loop failed: stopping this host; the fleet will mark it failed and replace its members');
+      void this.stop();
+      return;
+    }
     this.passes++;
     this.refreshMetadata();
     this.onMetadata();

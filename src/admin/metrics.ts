@@ -1,22 +1,22 @@
-// /metrics in the Prometheus text exposition format (version 0.0.4), built from what a Host exposes
-// publicly (status(), hosts(), groups()), the transport's counters, counters the caller keeps
-// (commands applied, fleet operations served), and the process's CPU and memory.
+// /metrics in the Prometheus text exposition format (version 0.0.4), built from what any Host
+// exposes publicly (status(), hosts(), groups(), metrics(): proposals, commit latency, fsyncs,
+// frames, elections, membership changes, errors by code, fleet operations served), counters the
+// caller may add, and the process's CPU and memory.
 
 import type { Host } from '../host.js';
-import type { TransportStats } from '../transport/transport.js';
 
 export type Labels = Record<string, string>;
 
 export interface Family {
   name: string;
   help: string;
-  type: 'counter' | 'gauge';
-  samples: Array<{ labels?: Labels; value: number }>;
+  type: 'counter' | 'gauge' | 'histogram';
+  /** A histogram's samples name their series: _bucket (with an le label), _sum, _count. */
+  samples: Array<{ labels?: Labels; value: number; suffix?: '_bucket' | '_sum' | '_count' }>;
 }
 
 export interface MetricSources {
   host: Host;
-  transport?: () => TransportStats;
   /** More families from the caller (counters it keeps). */
   extra?: () => Family[];
 }
@@ -46,16 +46,35 @@ export function collect(sources: MetricSources): Family[] {
       gauge('flotilla_fleet_groups', 'Groups of the fleet, as this host last saw the metadata.', [{ value: host.groups().length }]),
     );
   }
-  if (sources.transport !== undefined) {
-    const t = sources.transport();
-    families.push(
-      counter('flotilla_transport_frames_total', 'Frames sent and received.', [{ labels: { direction: 'sent' }, value: t.framesSent }, { labels: { direction: 'received' }, value: t.framesReceived }]),
-      counter('flotilla_transport_items_total', 'Items (Raft messages, requests, pings) sent and received.', [{ labels: { direction: 'sent' }, value: t.itemsSent }, { labels: { direction: 'received' }, value: t.itemsReceived }]),
-      counter('flotilla_transport_bytes_total', 'Frame bytes sent and received.', [{ labels: { direction: 'sent' }, value: t.bytesSent }, { labels: { direction: 'received' }, value: t.bytesReceived }]),
-      counter('flotilla_transport_items_refused_total', 'Items not queued (destination busy, unreachable, or item too large).', [{ value: t.itemsRefused }]),
-      counter('flotilla_transport_items_discarded_total', 'Items queued whose destination went away before they were sent.', [{ value: t.itemsDiscarded }]),
-    );
-  }
+  const m = host.metrics();
+  const t = m.transport;
+  const latency = m.commitLatency;
+  families.push(
+    counter('flotilla_proposals_total', 'Commands proposed to the Raft log by leaders on this host.', [{ value: m.proposals }]),
+    histogram('flotilla_commit_latency_seconds', 'Commands served by a leader on this host, from arrival to applied on it.', [
+      ...latency.buckets.map((b) => ({ suffix: '_bucket' as const, labels: { le: renderValue(b.le) }, value: b.count })),
+      { suffix: '_sum', value: latency.sum },
+      { suffix: '_count', value: latency.count },
+    ]),
+    counter('flotilla_applied_commands_total', 'Commands applied by the replicas on this host, by outcome (failed: the machine threw).', [
+      { labels: { outcome: 'ok' }, value: m.applied.ok },
+      { labels: { outcome: 'failed' }, value: m.applied.failed },
+    ]),
+    counter('flotilla_fsyncs_total', 'Synced store writes (one per host loop turn that had entries or votes to persist).', [{ value: m.loop.syncs }]),
+    counter('flotilla_store_writes_total', 'Store writes (one batch per host loop turn with something to persist).', [{ value: m.loop.writes }]),
+    counter('flotilla_loop_turns_total', 'Host loop turns that had work.', [{ value: m.loop.turns }]),
+    counter('flotilla_elections_total', 'Elections started by replicas on this host.', [{ value: m.elections }]),
+    counter('flotilla_leader_changes_total', 'Leaderships won by replicas on this host (summed over hosts: the fleet-wide leader changes).', [{ value: m.leaderChanges }]),
+    counter('flotilla_membership_changes_total', 'Membership changes (add learner, promote, remove) committed by leaders on this host.', [{ value: m.membershipChanges }]),
+    counter('flotilla_call_errors_total', 'Command and query calls served here that failed, by error code (NOT_LEADER: redirected to the leader).', Object.entries(m.errors).map(([code, value]) => ({ labels: { code }, value }))),
+    counter('flotilla_fleet_operations_total', 'Fleet operations (status, add-group, deactivate) served to clients.', (['fleet', 'addGroup', 'deactivate'] as const).map((op) => ({ labels: { op }, value: m.fleetOps[op] }))),
+    counter('flotilla_fleet_operation_errors_total', 'Fleet operations answered with an error.', [{ value: m.fleetOps.errors }]),
+    counter('flotilla_transport_frames_total', 'Frames sent and received.', [{ labels: { direction: 'sent' }, value: t.framesSent }, { labels: { direction: 'received' }, value: t.framesReceived }]),
+    counter('flotilla_transport_items_total', 'Items (Raft messages, requests, pings) sent and received.', [{ labels: { direction: 'sent' }, value: t.itemsSent }, { labels: { direction: 'received' }, value: t.itemsReceived }]),
+    counter('flotilla_transport_bytes_total', 'Frame bytes sent and received.', [{ labels: { direction: 'sent' }, value: t.bytesSent }, { labels: { direction: 'received' }, value: t.bytesReceived }]),
+    counter('flotilla_transport_items_refused_total', 'Items not queued (destination busy, unreachable, or item too large).', [{ value: t.itemsRefused }]),
+    counter('flotilla_transport_items_discarded_total', 'Items queued whose destination went away before they were sent.', [{ value: t.itemsDiscarded }]),
+  );
   if (sources.extra !== undefined) families.push(...sources.extra());
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
@@ -78,11 +97,15 @@ export function counter(name: string, help: string, samples: Family['samples']):
   return { name, help, type: 'counter', samples };
 }
 
+export function histogram(name: string, help: string, samples: Family['samples']): Family {
+  return { name, help, type: 'histogram', samples };
+}
+
 export function render(families: Family[]): string {
   const lines: string[] = [];
   for (const f of families) {
     lines.push(`# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples) lines.push(`${f.name}${renderLabels(s.labels)} ${renderValue(s.value)}`);
+    for (const s of f.samples) lines.push(`${f.name}${s.suffix ?? ''}${renderLabels(s.labels)} ${renderValue(s.value)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { FlotillaError } from '../errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
-import { fleetView } from '../cli/ops-server.js';
+import { fleetView } from '../fleet/ops-service.js';
 import { collect, render, type MetricSources } from './metrics.js';
 
 export interface AdminServer {

@@ -3,18 +3,13 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { Logger } from 'pino';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
-import { counter, type Family } from '../admin/metrics.js';
-import { FlotillaError } from '../errors.js';
 import { validateName } from '../fleet/names.js';
 import { Host, type AnyMachine } from '../host.js';
 import type { StorageEngine } from '../storage/open-store.js';
 import { parseAddress } from '../transport/address.js';
-import { WsTransport } from '../transport/ws-transport.js';
 import { makeLogger } from './logger.js';
 import { builtinMachines, loadMachines } from './machines.js';
-import { OpsTransport } from './ops-server.js';
 import { UsageError } from './usage.js';
 
 export interface HostSettings {
@@ -34,7 +29,7 @@ export interface HostSettings {
 
 const STRING_KEYS = ['id', 'zone', 'secret', 'listen', 'advertise', 'dataDir', 'storage', 'machines', 'adminPort', 'logLevel'] as const;
 const ENGINES: readonly StorageEngine[] = ['rocksdb', 'lmdb', 'memory'];
-/** How long a joining host keeps asking its seeds who they are before it gives up. */
+/** How long a joining host keeps trying its seeds before it gives up. */
 const SEED_WAIT_MS = 60_000;
 
 /** The settings from flags over the config file over defaults; every mistake is a UsageError. */
@@ -142,32 +137,20 @@ function checkAddress(address: string): void {
 
 /** Runs the host until a signal; resolves with the exit code. */
 export async function runHost(settings: HostSettings): Promise<number> {
-  const logger = makeLogger(settings.logLevel).child({ host: settings.id });
+  const root = makeLogger(settings.logLevel);
+  const logger = root.child({ host: settings.id });
   const machines: Record<string, AnyMachine> = settings.machines === undefined ? builtinMachines : await loadMachines(settings.machines);
-  const ws = await WsTransport.start({ hostId: settings.id, listen: settings.listen, secret: settings.secret, logger: logger.child({ layer: 'transport' }) });
-  const transport = new OpsTransport(ws, logger);
-  const applied = { ok: 0, failed: 0 };
-  let host: Host;
-  try {
-    const join = await resolveSeeds(ws, settings.join, logger);
-    host = await Host.start({
-      id: settings.id,
-      advertise: settings.advertise ?? ws.address,
-      join,
-      storage: settings.storage,
-      ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
-      machines,
-      logger,
-      transport,
-      onApply: (event) => {
-        applied[event.outcome.ok ? 'ok' : 'failed']++;
-      },
-    });
-  } catch (err) {
-    await transport.close();
-    throw err;
-  }
-  transport.attach(host);
+  const host = await Host.start({
+    id: settings.id,
+    listen: settings.listen,
+    ...(settings.advertise === undefined ? {} : { advertise: settings.advertise }),
+    join: settings.join,
+    secret: settings.secret,
+    storage: settings.storage,
+    ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
+    machines,
+    logger: root,
+  });
   let admin: AdminServer | null = null;
   const stopping = new Promise<string>((resolve) => {
     let signals = 0;
@@ -181,26 +164,24 @@ export async function runHost(settings: HostSettings): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  // A host stops itself when its store fails (fail-stop): then the process exits 1.
+  let watch: NodeJS.Timeout | undefined;
+  const stoppedItself = new Promise<null>((resolve) => {
+    watch = setInterval(() => host.localState === 'stopped' && resolve(null), 500);
+  });
+  const ended = Promise.race([stopping, stoppedItself]);
   try {
-    if (settings.adminPort !== undefined) {
-      const extra = (): Family[] => [
-        counter('flotilla_applied_commands_total', 'Commands applied by the replicas on this host, by outcome.', [
-          { labels: { outcome: 'ok' }, value: applied.ok },
-          { labels: { outcome: 'failed' }, value: applied.failed },
-        ]),
-        counter('flotilla_fleet_operations_total', 'Fleet operations (status, add-group, deactivate) served to clients.', [
-          ...(['fleet', 'addGroup', 'deactivate'] as const).map((op) => ({ labels: { op }, value: transport.served[op] })),
-        ]),
-        counter('flotilla_fleet_operation_errors_total', 'Fleet operations answered with an error.', [{ value: transport.served.errors }]),
-      ];
-      admin = await startAdminServer(settings.adminPort, { host, transport: () => ws.stats(), extra });
-    }
+    if (settings.adminPort !== undefined) admin = await startAdminServer(settings.adminPort, { host });
     logger.info({ address: host.address, zone: settings.zone, admin: admin?.address }, 'host started; activating');
     const activated = host.activate(settings.zone, { timeoutMs: SEED_WAIT_MS });
-    const first = await Promise.race([activated.then(() => null), stopping]);
-    if (first === null) logger.info({ address: host.address, zone: settings.zone }, 'host active');
+    const first = await Promise.race([activated.then(() => 'active' as const), ended]);
+    if (first === 'active') logger.info({ address: host.address, zone: settings.zone }, 'host active');
     else activated.catch(() => undefined);
-    const signal = first ?? (await stopping);
+    const signal = first === 'active' ? await ended : first;
+    if (signal === null) {
+      logger.error('the host stopped itself (the error is logged above)');
+      return 1;
+    }
     logger.info({ signal }, 'stopping');
     if (settings.drain && host.localState === 'active') {
       logger.info('draining: moving every member to other hosts');
@@ -211,36 +192,10 @@ export async function runHost(settings: HostSettings): Promise<number> {
     logger.error({ err }, 'host failed');
     return 1;
   } finally {
+    clearInterval(watch);
     await admin?.close();
     await host.stop();
     logger.info('stopped');
     logger.flush();
-  }
-}
-
-/**
- * Seeds as 'id@address': a bare address is asked for its id here (the Host would do it itself,
- * but it only can when it holds the WsTransport directly, and here an OpsTransport wraps it).
- */
-async function resolveSeeds(ws: WsTransport, seeds: string[], logger: Logger): Promise<string[]> {
-  if (seeds.every((s) => s.includes('@'))) return seeds;
-  const deadline = performance.now() + SEED_WAIT_MS;
-  for (;;) {
-    const resolved = await Promise.all(
-      seeds.map(async (seed) => {
-        if (seed.includes('@')) return seed;
-        try {
-          return `${await ws.identify(seed)}@${seed}`;
-        } catch (err) {
-          logger.debug({ err, seed }, 'seed did not answer');
-          return null;
-        }
-      }),
-    );
-    const known = resolved.filter((s): s is string => s !== null);
-    if (known.length > 0) return known;
-    if (performance.now() >= deadline) throw new FlotillaError('UNAVAILABLE', `none of the seeds answered within ${SEED_WAIT_MS / 1000} s: ${seeds.join(', ')}`);
-    logger.warn({ seeds }, 'no seed answers yet; retrying');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }

@@ -129,8 +129,8 @@ export class Client {
   }
 
   /**
-   * Adds a group (answered by a host started with `flotilla host`, which checks the machine is
-   * registered); resolves once the group's leader has committed.
+   * Adds a group (through a host, which checks the machine is registered); resolves once the
+   * group's leader has committed.
    */
   async addGroup(name: string, options: ClientAddGroupOptions): Promise<void> {
     validateName('group', name);
@@ -304,8 +304,8 @@ export class Client {
         return decodeOpsReply(bytes, op);
       } catch (err) {
         if (!(err instanceof FlotillaError)) throw err;
-        // NOT_LEADER: a host embedded in an application, which serves no fleet operations.
-        if (err.code === 'NOT_LEADER') lastError = new FlotillaError('UNAVAILABLE', `host ${target} serves no fleet operations (only hosts run by \`flotilla host\` do)`, { host: target });
+        // NOT_LEADER: a host of a flotilla version that served fleet operations only under `flotilla host`.
+        if (err.code === 'NOT_LEADER') lastError = new FlotillaError('UNAVAILABLE', `host ${target} serves no fleet operations (a host of an older flotilla run outside \`flotilla host\`)`, { host: target });
         // A timed-out addGroup or deactivate may have been done: never repeated on another host.
         else if (err.code === 'TIMEOUT' && request.op !== 'fleet') throw err;
         else if (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT' || err.code === 'SHUTTING_DOWN' || err.code === 'NOT_ACTIVE') lastError = err;

@@ -1,8 +1,8 @@
 // Fleet operations a client asks of one host, beyond command/query: the fleet's view (hosts by
 // zone, groups with placement and leader), adding a group (which needs the host to check the
 // machine is registered, something the cluster group cannot), and draining a host. They travel as
-// client requests to the reserved group name OPS_GROUP with a JSON payload; a host started by
-// `flotilla host` answers them (src/cli/ops-server.ts).
+// client requests to the reserved group name OPS_GROUP with a JSON payload; every host answers
+// them (src/fleet/ops-service.ts).
 
 import { FlotillaError } from '../errors.js';
 import type { HostState } from '../fleet/cluster-machine.js';
@@ -51,8 +51,25 @@ export function encodeOps(value: OpsRequest | OpsReply): Uint8Array {
 export function decodeOpsRequest(bytes: Uint8Array): OpsRequest {
   const value = parse(bytes);
   const op = (value as { op?: unknown }).op;
-  if (op !== 'fleet' && op !== 'addGroup' && op !== 'deactivate') throw new FlotillaError('BAD_ARGUMENT', `unknown fleet operation ${JSON.stringify(op)}`);
-  return value as OpsRequest;
+  const field = (key: string): unknown => (value as Record<string, unknown>)[key];
+  const timeoutMs = field('timeoutMs');
+  const badTimeout = !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0);
+  switch (op) {
+    case 'fleet':
+      return { op };
+    case 'addGroup': {
+      const [name, machine, replicas] = [field('name'), field('machine'), field('replicas')];
+      if (typeof name !== 'string' || typeof machine !== 'string') throw new FlotillaError('BAD_ARGUMENT', 'addGroup needs a group name and a machine name');
+      if (replicas !== undefined && typeof replicas !== 'number') throw new FlotillaError('BAD_ARGUMENT', 'addGroup replicas must be a number');
+      if (badTimeout) throw new FlotillaError('BAD_ARGUMENT', 'addGroup needs a positive timeoutMs');
+      return replicas === undefined ? { op, name, machine, timeoutMs: timeoutMs as number } : { op, name, machine, replicas, timeoutMs: timeoutMs as number };
+    }
+    case 'deactivate':
+      if (badTimeout) throw new FlotillaError('BAD_ARGUMENT', 'deactivate needs a positive timeoutMs');
+      return { op, timeoutMs: timeoutMs as number };
+    default:
+      throw new FlotillaError('BAD_ARGUMENT', `unknown fleet operation ${JSON.stringify(op)}`);
+  }
 }
 
 export function decodeOpsReply<T extends OpsReply['op']>(bytes: Uint8Array, op: T): Extract<OpsReply, { op: T }> {

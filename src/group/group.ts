@@ -46,6 +46,23 @@ export interface GroupOptions<S, C, R, Q> {
   keepEntries?: number;
   /** Sees the outcome of every command the machine runs, on every replica (not retries a session answers). */
   onApply?: (index: number, outcome: Outcome<unknown>) => void;
+  /** Counters this group adds to, shared by every group of a host (its metrics). */
+  counters?: GroupCounters;
+}
+
+/** What a group counts, by field increments only (admin/host-stats.ts keeps them for a host). */
+export interface GroupCounters {
+  /** Commands proposed to the log (by this replica, as leader). */
+  proposals: number;
+  /** Commands the machine ran, by outcome. */
+  appliedOk: number;
+  appliedFailed: number;
+  /** Elections this replica started (a new term with its own vote). */
+  elections: number;
+  /** Leaderships this replica won (its first entry as leader applied). */
+  leaderChanges: number;
+  /** Membership changes this replica applied as leader. */
+  membershipChanges: number;
 }
 
 export type Outcome<R> = { ok: true; reply: R } | { ok: false; error: string };
@@ -105,6 +122,7 @@ export class Group<S, C, R, Q> {
   private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly onApply: ((index: number, outcome: Outcome<unknown>) => void) | undefined;
+  private readonly counters: GroupCounters;
 
   private machineState: S;
   private readonly sessions: SessionTable;
@@ -151,6 +169,7 @@ export class Group<S, C, R, Q> {
     this.snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.keepEntries = options.keepEntries ?? 0;
     this.onApply = options.onApply;
+    this.counters = options.counters ?? { proposals: 0, appliedOk: 0, appliedFailed: 0, elections: 0, leaderChanges: 0, membershipChanges: 0 };
     this.sessions = new SessionTable(
       positive('maxSessions', options.maxSessions ?? DEFAULT_MAX_SESSIONS),
       positive('maxRepliesPerSession', options.maxRepliesPerSession ?? DEFAULT_MAX_REPLIES_PER_SESSION),
@@ -308,6 +327,7 @@ export class Group<S, C, R, Q> {
     this.confirmReads(rd);
     if (rd.hardState !== null) {
       if (rd.hardState.term !== this.hardState.term || rd.hardState.vote !== this.hardState.vote) mustSync = true;
+      if (rd.hardState.term !== this.hardState.term && rd.hardState.vote === this.raft.id) this.counters.elections++;
       this.hardState = rd.hardState;
     }
     if (rd.snapshot !== null || rd.entries.length > 0) mustSync = true;
@@ -367,6 +387,7 @@ export class Group<S, C, R, Q> {
       throw new FlotillaError('BUSY', `group ${this.id}: ${this.commands.size} commands pending`, { groupId: this.id, retry: true });
     }
     const index = this.raft.propose(encodeLogCommand(payload(), session));
+    this.counters.proposals++;
     const term = this.raft.currentTerm;
     const reply = new Promise<T>((resolve, reject) => {
       const deliver = (r: Reply<R>): void => {
@@ -399,7 +420,13 @@ export class Group<S, C, R, Q> {
       waiter = undefined;
     }
     // Configuration entries and a new leader's empty no-op are not commands.
-    if (e.type !== EntryType.Normal || e.data.length === 0) return;
+    if (e.type !== EntryType.Normal || e.data.length === 0) {
+      if (this.raft.currentRole === Role.Leader && e.term === this.raft.currentTerm) {
+        if (e.type !== EntryType.Normal) this.counters.membershipChanges++;
+        else this.counters.leaderChanges++;
+      }
+      return;
+    }
     const applied = this.execute(e);
     if (waiter === undefined) return;
     if (applied.ok) waiter.resolve(applied.reply);
@@ -413,6 +440,7 @@ export class Group<S, C, R, Q> {
       cmd = decodeLogCommand(e.data);
     } catch (err) {
       const error = `undecodable log entry: ${errorText(err)}`;
+      this.counters.appliedFailed++;
       this.onApply?.(e.index, { ok: false, error });
       return { ok: false, code: 'COMMAND_FAILED', error };
     }
@@ -452,6 +480,8 @@ export class Group<S, C, R, Q> {
     } catch (err) {
       outcome = { ok: false, error: errorText(err) };
     }
+    if (outcome.ok) this.counters.appliedOk++;
+    else this.counters.appliedFailed++;
     this.onApply?.(index, outcome);
     return outcome;
   }

@@ -65,9 +65,12 @@ describe('client', () => {
     await rejectsWith(client.query('orders', null, { consistency: 'eventual' as 'local' }), 'BAD_ARGUMENT');
   });
 
-  it('says fleet operations need hosts run by `flotilla host`', async () => {
-    const err = await rejectsWith(client.fleet(), 'UNAVAILABLE');
-    assert.match(err.message, /serves no fleet operations/);
+  it('gets the fleet view from hosts embedded with Host.start', async () => {
+    const view = await client.fleet();
+    assert.deepEqual(Object.values(view.hosts).flat().map((h) => `${h.id}:${h.state}`).sort(), ['h1:active', 'h2:active', 'h3:active']);
+    const orders = view.groups.find((g) => g.name === 'orders');
+    assert.equal(orders?.placement.length, 3);
+    assert.ok(orders?.leader !== null && orders?.placement.includes(orders.leader), `orders has a placed leader: ${JSON.stringify(orders)}`);
   });
 
   it('removes a group through the cluster group', async () => {

@@ -1,24 +1,20 @@
-// The Client's fleet operations against 3 in-process hosts set up as `flotilla host` sets them up
-// (an OpsTransport over the ws transport): the client knows one host's address and learns the
-// rest from the fleet view, adds groups (with the host's checks), reaches groups placed on hosts
-// it was never told about, and drains a host.
+// The Client's fleet operations against 3 hosts embedded in this process with Host.start, as an
+// application embeds them (no `flotilla host`): every Host answers them. The client knows one
+// host's address and learns the rest from the fleet view, adds groups (with the host's checks),
+// reaches groups placed on hosts it was never told about, and drains a host.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { OpsTransport } from '../../src/cli/ops-server.js';
 import { connect, type Client } from '../../src/client/client.js';
+import { OPS_GROUP } from '../../src/client/ops.js';
 import { FlotillaError } from '../../src/errors.js';
 import { Host } from '../../src/host.js';
 import { WsTransport } from '../../src/transport/ws-transport.js';
-import { counter } from '../fleet/harness.js';
+import { counter, waitFor } from '../fleet/harness.js';
 
 const SECRET = 'fleet ops test secret';
 
 async function startHost(id: string, zone: string, join: string[]): Promise<Host> {
-  const ws = await WsTransport.start({ hostId: id, listen: '127.0.0.1:0', secret: SECRET });
-  const transport = new OpsTransport(ws, pino({ level: 'silent' }));
-  const host = await Host.start({ id, advertise: ws.address, join, storage: 'memory', machines: { counter }, transport, tickMs: 20, reconcileMs: 50 });
-  transport.attach(host);
+  const host = await Host.start({ id, listen: '127.0.0.1:0', join, secret: SECRET, storage: 'memory', machines: { counter }, tickMs: 20, reconcileMs: 50 });
   await host.activate(zone);
   return host;
 }
@@ -59,6 +55,33 @@ describe('client fleet operations', () => {
     await rejectsWith(client.addGroup('g9', { machine: 'counter', replicas: 99 }), 'BAD_ARGUMENT');
     await rejectsWith(client.addGroup('no good', { machine: 'counter' }), 'BAD_NAME');
     await rejectsWith(client.deactivate('h9'), 'BAD_ARGUMENT');
+    assert.ok(hosts.reduce((n, h) => n + h.metrics().fleetOps.errors, 0) >= 3, 'the hosts count the refusals');
+  });
+
+  it('refuses malformed fleet operations, and peers without the secret', async () => {
+    // A raw transport speaking the protocol with bad payloads: each is refused BAD_ARGUMENT, not crashed on.
+    const raw = await WsTransport.start({ hostId: 'raw-client', secret: SECRET });
+    const answers = new Map<number, { code: string } | null>();
+    raw.onItem((_from, item) => {
+      if (item.kind === 'clientResponse') answers.set(item.requestId, item.error);
+    });
+    try {
+      raw.addPeer('h1', hosts[0]!.address);
+      await waitFor('the raw client to connect', () => raw.connectedHosts().includes('h1'));
+      const payloads = ['not json', '[1]', '{"op":"explode"}', '{"op":"addGroup","name":"x"}', '{"op":"addGroup","name":"x","machine":"counter","timeoutMs":-1}', '{"op":"deactivate"}'];
+      payloads.forEach((text, i) => {
+        const payload = new TextEncoder().encode(text);
+        raw.send('h1', { kind: 'clientRequest', requestId: i + 1, group: OPS_GROUP, requestKind: 'query', payload, consistency: 'linearizable', timeoutMs: 1000, clientId: '', seq: 0, ackedBelow: 0 });
+      });
+      raw.flush();
+      await waitFor('every malformed request to be answered', () => answers.size === payloads.length);
+      for (const [id, error] of answers) assert.equal(error?.code, 'BAD_ARGUMENT', `payload ${payloads[id - 1]}`);
+    } finally {
+      await raw.close();
+    }
+    assert.equal(hosts[0]!.localState, 'active', 'h1 was not deactivated by a malformed request');
+    // The same request without the cluster secret never reaches the host.
+    await rejectsWith(connect({ hosts: [hosts[0]!.address], secret: 'not the secret', timeoutMs: 2000 }), 'TRANSPORT_AUTH');
   });
 
   it('drains a host; its groups keep answering', async () => {

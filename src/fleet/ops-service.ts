@@ -1,0 +1,82 @@
+// Every host's answers to the fleet operations a client asks of one host (client/ops.ts): the
+// fleet's view (hosts by zone, groups with placement and leader), adding a group (the host checks
+// the machine is registered, which the cluster group cannot), and draining this host. They arrive
+// as client requests to the reserved group OPS_GROUP over the host's own authenticated transport,
+// so they need the cluster secret like every other client request; the Host hands them here
+// (Host.serve) and answers from its public API.
+
+import type { Logger } from 'pino';
+import { OPS_GROUP, decodeOpsRequest, encodeOps, type FleetView, type OpsReply } from '../client/ops.js';
+import { FlotillaError } from '../errors.js';
+import type { Host } from '../host.js';
+
+export { OPS_GROUP };
+
+/** How long the fleet view waits for each group's leader check. */
+const LEADER_CHECK_MS = 500;
+
+export interface OpsServed {
+  fleet: number;
+  addGroup: number;
+  deactivate: number;
+  /** Operations answered with an error (any code). */
+  errors: number;
+}
+
+export class OpsService {
+  /** Fleet operations served, by operation, and how many were answered with an error. */
+  readonly served: OpsServed = { fleet: 0, addGroup: 0, deactivate: 0, errors: 0 };
+
+  constructor(
+    private readonly host: Host,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Answers one request's payload with the reply's payload; a refusal throws a FlotillaError. */
+  async serve(payload: Uint8Array): Promise<Uint8Array> {
+    try {
+      return encodeOps(await this.answer(payload));
+    } catch (err) {
+      this.served.errors++;
+      throw err;
+    }
+  }
+
+  private async answer(payload: Uint8Array): Promise<OpsReply> {
+    const request = decodeOpsRequest(payload);
+    const host = this.host;
+    this.served[request.op]++;
+    switch (request.op) {
+      case 'fleet':
+        return { op: 'fleet', fleet: await fleetView(host) };
+      case 'addGroup':
+        await host.addGroup(request.name, request.replicas === undefined ? { machine: request.machine, timeoutMs: request.timeoutMs } : { machine: request.machine, replicas: request.replicas, timeoutMs: request.timeoutMs });
+        return { op: 'addGroup' };
+      case 'deactivate': {
+        if (host.localState !== 'active') throw new FlotillaError('NOT_ACTIVE', `host ${host.id} is ${host.localState}, not active`);
+        this.logger.info('deactivating on request of a client');
+        // Answered at once; the client follows the drain in the fleet view.
+        host
+          .deactivate({ timeoutMs: request.timeoutMs, onProgress: (left) => this.logger.info({ membersLeft: left }, 'deactivating') })
+          .then(() => this.logger.info('deactivated: this host holds no members'))
+          .catch((err: unknown) => this.logger.error({ err }, 'deactivate failed'));
+        return { op: 'deactivate' };
+      }
+    }
+  }
+}
+
+/** Hosts by zone, and every group with its placement and current leader, as `host` sees them. */
+export async function fleetView(host: Host): Promise<FleetView> {
+  const groups = await Promise.all(
+    host.groups().map(async (g) => ({
+      name: g.name,
+      id: g.id,
+      machine: g.machine,
+      replicas: g.replicas,
+      placement: host.placement(g.name),
+      leader: await host.whereIsLeader(g.name, { timeoutMs: LEADER_CHECK_MS }).catch(() => null),
+    })),
+  );
+  return { host: host.id, hosts: host.hosts(), groups };
+}
