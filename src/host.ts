@@ -26,7 +26,7 @@ import {
 } from './fleet/cluster-machine.js';
 import { Liveness } from './fleet/liveness.js';
 import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
-import { hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
+import { FLEET_MEMBERS, hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
 import { OPS_GROUP, OpsService } from './fleet/ops-service.js';
 import { place, type HostInfo } from './fleet/placement.js';
@@ -235,7 +235,7 @@ export class Host {
     this.machines.set(CLUSTER_GROUP, clusterMachine);
     this.liveness = new Liveness(this.scheduler);
 
-    const wiring = wireLoopToTransport(this.transport, hostOfMember);
+    const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
     this.loop = new HostLoop({ store: this.store, send: wiring.send, tickMs: options.tickMs ?? 50, scheduler: this.scheduler, logger: this.logger });
     wiring.attach({
       step: (groupId, message) => {

@@ -5,6 +5,7 @@
 // id the host refused before (see the tombstones in host.ts). Founding members are `${hostId}~1`.
 // Host ids cannot contain '~' (names.ts), so the host part is everything before the last '~'.
 
+import type { MemberNaming } from '../host/raft-wiring.js';
 import type { NodeId } from '../raft/types.js';
 
 export function memberId(hostId: string, n: number): NodeId {
@@ -20,3 +21,13 @@ export function memberSerial(id: NodeId): number {
   const at = id.lastIndexOf('~');
   return at < 0 ? 0 : Number(id.slice(at + 1));
 }
+
+/** Fleet member ids for the Raft wiring's coalesced heartbeats: (host, serial) round-trips. */
+export const FLEET_MEMBERS: MemberNaming = {
+  hostOf: hostOfMember,
+  serialOf(id) {
+    const serial = memberSerial(id);
+    return Number.isInteger(serial) && serial >= 0 && serial < 2 ** 32 && memberId(hostOfMember(id), serial) === id ? serial : null;
+  },
+  member: memberId,
+};

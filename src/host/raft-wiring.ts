@@ -1,51 +1,124 @@
 // Wiring a HostLoop to a Transport for Raft traffic. HostLoop takes its `send` callback in its
 // constructor, so the wiring comes in two halves:
 //
-//   const wiring = wireLoopToTransport(transport, (member) => member);
+//   const wiring = wireLoopToTransport(transport, IDENTITY_MEMBERS);
 //   const loop = new HostLoop({ store, tickMs, send: wiring.send });
 //   const detach = wiring.attach(loop);
 //
-// Outgoing: each turn's messages become 'raft' items queued to the host that owns `message.to`,
-// then one flush() per turn, so each destination gets one frame per turn. Items the transport
-// refuses (busy, unreachable) are dropped: Raft retransmits. Incoming: every 'raft' item is
-// stepped into its group on the loop; other item kinds are left to other handlers.
+// Outgoing: each turn's messages become items queued to the host that owns `message.to`, then one
+// flush() per turn, so each destination gets one frame per turn. Heartbeats and their responses are
+// coalesced: every group's Heartbeat to one host in a turn travels as one 'heartbeat' item of packed
+// arrays (likewise 'heartbeatResp'): bench/transport/heartbeats.ts measures a fifth of the codec time
+// and a third of the bytes of separate messages (0.36 vs 1.9 us, 9 vs 31 bytes per beat). Everything
+// else is a 'raft' item. Items the transport refuses (busy, unreachable) are dropped: Raft
+// retransmits. Incoming: 'raft' items and every beat of a coalesced item are stepped into their
+// groups on the loop.
 
-import type { NodeId } from '../raft/types.js';
-import type { HostId } from '../transport/items.js';
+import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
+import type { GroupBeat, HostId } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
 import type { HostLoop, Outgoing } from './host-loop.js';
 
 /** What the wiring needs of the loop: somewhere to step incoming messages. */
 export type RaftReceiver = Pick<HostLoop, 'step'>;
 
+/**
+ * How Raft member ids relate to hosts. A coalesced heartbeat names each member by its host (the
+ * frame's sender or receiver) and a serial on that host, so a member id must round-trip through
+ * (hostOf, serialOf) and member().
+ */
+export interface MemberNaming {
+  hostOf(member: NodeId): HostId;
+  /** The member's serial on its host, or null when it has none (it is then sent uncoalesced). */
+  serialOf(member: NodeId): number | null;
+  member(host: HostId, serial: number): NodeId;
+}
+
+/** Member ids that are host ids (one member per host, as in tests and the loop simulation). */
+export const IDENTITY_MEMBERS: MemberNaming = {
+  hostOf: (member) => member,
+  serialOf: () => 0,
+  member: (host) => host,
+};
+
 export interface RaftWiring {
   /** Pass as HostLoopOptions.send. */
   readonly send: (messages: Outgoing[]) => void;
-  /** Routes incoming 'raft' items to `loop`; returns a function that stops it. */
+  /** Routes incoming Raft traffic to `loop`; returns a function that stops it. */
   attach(loop: RaftReceiver): () => void;
-  /** Raft messages the transport did not queue (dropped; Raft retransmits). */
-  readonly stats: { sent: number; refused: number; received: number };
+  /**
+   * Raft messages queued, refused (dropped; Raft retransmits) and received; `beats` of them
+   * travelled in coalesced heartbeat items, `coalescedItems` such items were sent.
+   */
+  readonly stats: { sent: number; refused: number; received: number; beats: number; coalescedItems: number };
+}
+
+/** Beats per coalesced item: keeps an item far below the transport's frame limit (4 MiB). */
+const MAX_BEATS_PER_ITEM = 4096;
+
+/** Per destination host, this turn's heartbeats and heartbeat responses. */
+interface PendingBeats {
+  heartbeat: GroupBeat[];
+  heartbeatResp: GroupBeat[];
 }
 
 /**
- * @param memberHost the host that runs a Raft member (identity when member ids are host ids).
- * Messages to a member on this host are stepped locally, in a later event-loop turn.
+ * @param members how member ids map to hosts; messages to a member on this host are stepped
+ * locally, in a later event-loop turn.
  */
-export function wireLoopToTransport(transport: Transport, memberHost: (memberId: NodeId) => HostId = (id) => id): RaftWiring {
+export function wireLoopToTransport(transport: Transport, members: MemberNaming = IDENTITY_MEMBERS): RaftWiring {
   let receiver: RaftReceiver | null = null;
-  const stats = { sent: 0, refused: 0, received: 0 };
+  const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0 };
+
+  /** The message as a beat, or null when it is not a plain heartbeat (or response) with serials. */
+  const asBeat = (groupId: number, m: Message): GroupBeat | null => {
+    const isHeartbeat = m.type === MessageType.Heartbeat;
+    if (!isHeartbeat && m.type !== MessageType.HeartbeatResp) return null;
+    // A heartbeat carries only these fields; anything else set means it is not one we can rebuild.
+    if (m.entries.length > 0 || m.index !== 0 || m.logTerm !== 0 || m.reject || m.rejectHint !== 0 || m.snapshot !== null) return null;
+    if (!isHeartbeat && (m.commit !== 0 || m.force)) return null;
+    const fromSerial = members.serialOf(m.from);
+    const toSerial = members.serialOf(m.to);
+    if (fromSerial === null || toSerial === null) return null;
+    return { groupId, term: m.term, commit: m.commit, round: m.context, fromSerial, toSerial, quiesce: m.force };
+  };
+
+  const queue = (status: ReturnType<Transport['send']>, count: number): void => {
+    if (status === 'queued') stats.sent += count;
+    else stats.refused += count;
+  };
 
   const send = (messages: Outgoing[]): void => {
     const local: Outgoing[] = [];
+    const beats = new Map<HostId, PendingBeats>();
     for (const out of messages) {
-      const to = memberHost(out.message.to);
+      const to = members.hostOf(out.message.to);
       if (to === transport.hostId) {
         local.push(out);
         continue;
       }
-      const status = transport.send(to, { kind: 'raft', groupId: out.groupId, message: out.message });
-      if (status === 'queued') stats.sent++;
-      else stats.refused++;
+      const beat = asBeat(out.groupId, out.message);
+      if (beat !== null) {
+        let pending = beats.get(to);
+        if (pending === undefined) beats.set(to, (pending = { heartbeat: [], heartbeatResp: [] }));
+        (out.message.type === MessageType.Heartbeat ? pending.heartbeat : pending.heartbeatResp).push(beat);
+        continue;
+      }
+      queue(transport.send(to, { kind: 'raft', groupId: out.groupId, message: out.message }), 1);
+    }
+    for (const [to, pending] of beats) {
+      for (const kind of ['heartbeat', 'heartbeatResp'] as const) {
+        const all = pending[kind];
+        for (let start = 0; start < all.length; start += MAX_BEATS_PER_ITEM) {
+          const chunk = all.slice(start, start + MAX_BEATS_PER_ITEM);
+          const status = transport.send(to, { kind, from: transport.hostId, to, beats: chunk });
+          queue(status, chunk.length);
+          if (status === 'queued') {
+            stats.beats += chunk.length;
+            stats.coalescedItems++;
+          }
+        }
+      }
     }
     transport.flush();
     if (local.length > 0) {
@@ -57,10 +130,31 @@ export function wireLoopToTransport(transport: Transport, memberHost: (memberId:
 
   const attach = (loop: RaftReceiver): (() => void) => {
     receiver = loop;
-    const unsubscribe = transport.onItem((_from, item) => {
-      if (item.kind !== 'raft') return;
-      stats.received++;
-      loop.step(item.groupId, item.message);
+    const unsubscribe = transport.onItem((from, item) => {
+      if (item.kind === 'raft') {
+        stats.received++;
+        loop.step(item.groupId, item.message);
+        return;
+      }
+      if (item.kind !== 'heartbeat' && item.kind !== 'heartbeatResp') return;
+      // Members are named from the authenticated sender and this host, never from the item's own
+      // from/to fields: a peer cannot speak for another host's members.
+      const type = item.kind === 'heartbeat' ? MessageType.Heartbeat : MessageType.HeartbeatResp;
+      for (const b of item.beats) {
+        stats.received++;
+        loop.step(
+          b.groupId,
+          message({
+            type,
+            from: members.member(from, b.fromSerial),
+            to: members.member(transport.hostId, b.toSerial),
+            term: b.term,
+            commit: type === MessageType.Heartbeat ? b.commit : 0,
+            context: b.round,
+            force: type === MessageType.Heartbeat && b.quiesce,
+          }),
+        );
+      }
     });
     return () => {
       unsubscribe();

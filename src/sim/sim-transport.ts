@@ -394,7 +394,7 @@ export function itemBytes(item: Item): number {
     }
     case 'heartbeat':
     case 'heartbeatResp':
-      return 8 + item.from.length + item.to.length + 16 * item.beats.length;
+      return 8 + item.from.length + item.to.length + 12 * item.beats.length;
     case 'clientRequest':
       return 32 + item.group.length + item.clientId.length + item.payload.length;
     case 'clientResponse':

@@ -107,12 +107,23 @@ function toWire(item: WireItem): flotilla.Envelope.$Properties {
     }
     case 'heartbeat':
     case 'heartbeatResp': {
+      const n = item.beats.length;
       const beats = {
         from: item.from, to: item.to,
-        groupIds: item.beats.map((b) => b.groupId),
-        terms: item.beats.map((b) => b.term),
-        commits: item.beats.map((b) => b.commit),
+        groupIds: new Array<number>(n), terms: new Array<number>(n), commits: new Array<number>(n),
+        rounds: new Array<number>(n), fromSerials: new Array<number>(n), toSerials: new Array<number>(n),
+        quiescing: [] as number[],
       };
+      for (let i = 0; i < n; i++) {
+        const b = item.beats[i]!;
+        beats.groupIds[i] = b.groupId;
+        beats.terms[i] = b.term;
+        beats.commits[i] = b.commit;
+        beats.rounds[i] = b.round;
+        beats.fromSerials[i] = b.fromSerial;
+        beats.toSerials[i] = b.toSerial;
+        if (b.quiesce) beats.quiescing.push(i);
+      }
       return item.kind === 'heartbeat' ? { heartbeat: beats } : { heartbeatResp: beats };
     }
     case 'clientRequest':
@@ -207,12 +218,28 @@ function messageFromWire(r: flotilla.RaftMessage.$Properties): Message {
 
 function beatsFromWire(h: flotilla.CoalescedHeartbeat.$Properties): GroupBeat[] {
   const ids = h.groupIds ?? [];
-  const terms = h.terms ?? [];
-  const commits = h.commits ?? [];
-  if (terms.length !== ids.length || commits.length !== ids.length) {
-    bad(`heartbeat arrays of lengths ${ids.length}/${terms.length}/${commits.length}`);
+  const arrays = [h.terms ?? [], h.commits ?? [], h.rounds ?? [], h.fromSerials ?? [], h.toSerials ?? []] as const;
+  if (arrays.some((a) => a.length !== ids.length)) {
+    bad(`heartbeat arrays of lengths ${ids.length}/${arrays.map((a) => a.length).join('/')}`);
   }
-  return ids.map((groupId, i) => ({ groupId, term: terms[i] ?? 0, commit: commits[i] ?? 0 }));
+  const [terms, commits, rounds, fromSerials, toSerials] = arrays;
+  const beats = ids.map((groupId, i) => ({
+    groupId,
+    term: terms[i] ?? 0,
+    commit: commits[i] ?? 0,
+    round: rounds[i] ?? 0,
+    fromSerial: fromSerials[i] ?? 0,
+    toSerial: toSerials[i] ?? 0,
+    quiesce: false,
+  }));
+  let previous = -1;
+  for (const position of h.quiescing ?? []) {
+    const beat = beats[position];
+    if (beat === undefined || position <= previous) bad(`heartbeat quiescing position ${position} of ${beats.length} (out of range or out of order)`);
+    beat.quiesce = true;
+    previous = position;
+  }
+  return beats;
 }
 
 function fromWire(e: flotilla.Envelope.$Properties): WireItem {

@@ -13,11 +13,21 @@ export interface RaftItem {
   message: Message;
 }
 
-/** One group's entry in a coalesced heartbeat. */
+/**
+ * One group's Heartbeat (or HeartbeatResp) in a coalesced heartbeat: the Raft message's fields
+ * that a heartbeat uses, with its members named by serial on the item's hosts.
+ */
 export interface GroupBeat {
   groupId: number;
   term: number;
+  /** Heartbeat: the commit index the follower may apply; HeartbeatResp: 0. */
   commit: number;
+  /** The heartbeat round (Message.context). */
+  round: number;
+  fromSerial: number;
+  toSerial: number;
+  /** Heartbeat: the leader quiesces after it (Message.force). */
+  quiesce: boolean;
 }
 
 /** Every group's heartbeat from one host to another in one item (and likewise the responses). */

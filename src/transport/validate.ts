@@ -79,6 +79,9 @@ class Checker {
       this.uint32(b.groupId, 'beat.groupId');
       this.uint(b.term, 'beat.term');
       this.uint(b.commit, 'beat.commit');
+      this.uint(b.round, 'beat.round');
+      this.uint32(b.fromSerial, 'beat.fromSerial');
+      this.uint32(b.toSerial, 'beat.toSerial');
     }
   }
 

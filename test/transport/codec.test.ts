@@ -51,8 +51,10 @@ describe('codec', () => {
   it('rejects numbers beyond 2^53 on decode', () => {
     const frame = rawFrame([{ raft: { groupId: 1, type: flotilla.MessageType.APPEND, term: 2 ** 53 } }]);
     assert.throws(() => decodeFrame(frame), protocolError);
-    const beat = rawFrame([{ heartbeat: { groupIds: [1], terms: [2 ** 60], commits: [0] } }]);
+    const beat = rawFrame([{ heartbeat: { groupIds: [1], terms: [2 ** 60], commits: [0], rounds: [0], fromSerials: [1], toSerials: [1] } }]);
     assert.throws(() => decodeFrame(beat), protocolError);
+    const round = rawFrame([{ heartbeat: { groupIds: [1], terms: [1], commits: [0], rounds: [2 ** 60], fromSerials: [1], toSerials: [1] } }]);
+    assert.throws(() => decodeFrame(round), protocolError);
   });
 
   it('rejects unknown and unspecified enum values', () => {
@@ -82,6 +84,12 @@ describe('codec', () => {
       'chunk beyond total',
     );
     assert.throws(() => decodeFrame(rawFrame([{ heartbeat: { groupIds: [1, 2], terms: [1], commits: [1, 1] } }])), protocolError);
+    const beats = { groupIds: [1, 2], terms: [1, 1], commits: [1, 1], rounds: [1, 1], fromSerials: [1, 1] };
+    assert.throws(() => decodeFrame(rawFrame([{ heartbeat: beats }])), protocolError, 'to_serials missing');
+    const whole = { ...beats, toSerials: [1, 1] };
+    assert.equal(decodeFrame(rawFrame([{ heartbeat: whole }])).length, 1);
+    assert.throws(() => decodeFrame(rawFrame([{ heartbeat: { ...whole, quiescing: [2] } }])), protocolError, 'quiescing out of range');
+    assert.throws(() => decodeFrame(rawFrame([{ heartbeat: { ...whole, quiescing: [1, 0] } }])), protocolError, 'quiescing out of order');
     assert.throws(() => decodeFrame(rawFrame([{}])), protocolError, 'empty envelope');
     assert.throws(() => decodeFrame(rawFrame([{ clientResponse: { ok: true, errorCode: flotilla.ErrorCode.BUSY } }])), protocolError);
     assert.throws(() => decodeFrame(rawFrame([{ hello: { incarnation: 'x' } }])), protocolError, 'hello without host id');

@@ -40,6 +40,12 @@ function hostileFrame(rng: Prng): Uint8Array {
   const envelopes: flotilla.Envelope.$Properties[] = [
     { raft: { groupId: edgeNumber(rng) % 2 ** 32, type: rng.int(14) as flotilla.MessageType, term: edgeNumber(rng), index: edgeNumber(rng) } },
     { heartbeat: { groupIds: [1, 2], terms: [edgeNumber(rng)], commits: [edgeNumber(rng), 0] } },
+    {
+      heartbeat: {
+        groupIds: [1], terms: [edgeNumber(rng)], commits: [edgeNumber(rng)], rounds: [edgeNumber(rng)],
+        fromSerials: [edgeNumber(rng) % 2 ** 32], toSerials: [1], quiescing: rng.next() < 0.5 ? [0] : [edgeNumber(rng) % 2 ** 32],
+      },
+    },
     { clientResponse: { requestId: edgeNumber(rng), ok: rng.next() < 0.5, errorCode: rng.int(25) as flotilla.ErrorCode } },
     { ping: { sentAt: edgeNumber(rng), liveness: rng.int(5) as flotilla.Liveness } },
     { raft: { type: flotilla.MessageType.SNAPSHOT, snapshot: rng.next() < 0.5 ? {} : { meta: { index: 1 }, offset: edgeNumber(rng) } } },

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
+import { wireLoopToTransport, type RaftReceiver } from '../../src/host/raft-wiring.js';
+import { MessageType, message, type Message } from '../../src/raft/types.js';
+import { MemoryHub } from '../../src/transport/memory-transport.js';
+import type { Item } from '../../src/transport/items.js';
+
+/** Two hosts on a memory hub, h1 wired for Raft, h2 wired and also recording the raw items it gets. */
+function pair() {
+  const hub = new MemoryHub();
+  const t1 = hub.endpoint('h1');
+  const t2 = hub.endpoint('h2');
+  t1.addPeer('h2', 'h2');
+  hub.deliver();
+  const w1 = wireLoopToTransport(t1, FLEET_MEMBERS);
+  const w2 = wireLoopToTransport(t2, FLEET_MEMBERS);
+  const stepped: Array<{ groupId: number; message: Message }> = [];
+  const receiver: RaftReceiver = { step: (groupId, m) => stepped.push({ groupId, message: m }) };
+  w2.attach(receiver);
+  const raw: Item[] = [];
+  t2.onItem((_from, item) => raw.push(item));
+  return { hub, t1, t2, w1, w2, stepped, raw };
+}
+
+const heartbeat = (from: string, to: string, commit: number, context: number, force = false) =>
+  message({ type: MessageType.Heartbeat, from, to, term: 4, commit, context, force });
+
+describe('raft wiring', () => {
+  it("coalesces a turn's heartbeats to one host into one item, and the receiver steps each as it was sent", () => {
+    const { hub, w1, stepped, raw } = pair();
+    const out = [
+      { groupId: 1, message: heartbeat('h1~1', 'h2~1', 10, 7) },
+      { groupId: 2, message: heartbeat('h1~5', 'h2~9', 0, 1, true) },
+      { groupId: 3, message: message({ type: MessageType.HeartbeatResp, from: 'h1~2', to: 'h2~3', term: 6, context: 12 }) },
+      { groupId: 4, message: message({ type: MessageType.Append, from: 'h1~1', to: 'h2~1', term: 4, index: 3, logTerm: 4, commit: 3 }) },
+    ];
+    w1.send(out);
+    hub.deliver();
+    assert.deepEqual(raw.map((i) => i.kind).sort(), ['heartbeat', 'heartbeatResp', 'raft']);
+    const beats = raw.find((i) => i.kind === 'heartbeat');
+    assert.ok(beats?.kind === 'heartbeat' && beats.beats.length === 2);
+    // Every message arrives exactly as sent (the order may differ: beats follow the raft items).
+    const key = (x: { groupId: number }) => x.groupId;
+    assert.deepEqual([...stepped].sort((a, b) => key(a) - key(b)), out);
+    assert.equal(w1.stats.sent, 4);
+    assert.equal(w1.stats.beats, 3);
+    assert.equal(w1.stats.coalescedItems, 2);
+  });
+
+  it('sends a heartbeat whose member ids have no serial as a plain message', () => {
+    const { hub, w1, stepped, raw } = pair();
+    const odd = { groupId: 1, message: heartbeat('h1', 'h2~x', 3, 1) };
+    w1.send([odd]);
+    hub.deliver();
+    assert.deepEqual(raw.map((i) => i.kind), ['raft']);
+    assert.deepEqual(stepped, [odd]);
+  });
+
+  it("names members from the authenticated sender, never from the item's own from/to", () => {
+    const { hub, t1, stepped } = pair();
+    const beat = { groupId: 1, term: 2, commit: 0, round: 1, fromSerial: 3, toSerial: 1, quiesce: false };
+    t1.send('h2', { kind: 'heartbeat', from: 'h9', to: 'h8', beats: [beat] });
+    t1.flush();
+    hub.deliver();
+    assert.equal(stepped.length, 1);
+    assert.equal(stepped[0]!.message.from, 'h1~3');
+    assert.equal(stepped[0]!.message.to, 'h2~1');
+  });
+});
