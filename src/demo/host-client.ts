@@ -1,6 +1,8 @@
 // The parent's side of host-process.ts: forks one host process, waits for it to listen, and calls
 // it over IPC with a deadline on every call, so a wedged child never hangs the caller. It keeps the
-// last lines of the child's output for failure reports, and reports deactivation progress.
+// last lines of the child's output for failure reports, and reports deactivation progress. It can
+// also freeze the child (SIGSTOP) and let it go on (SIGCONT), for the chaos test; a restart is a
+// new spawn() with the same config (same id, port and data directory).
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -58,6 +60,7 @@ export class HostProcess {
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   private readonly ready: Promise<void>;
   private nextId = 1;
+  private stopped = false;
   /** Called with the members left on the host each time a deactivation reports progress. */
   onProgress: (membersLeft: number) => void = () => undefined;
 
@@ -138,6 +141,25 @@ export class HostProcess {
       this.child.send({ id, request });
     });
     return within(`${this.id} to answer ${op}`, answered, timeoutMs).finally(() => this.pending.delete(id));
+  }
+
+  /** Whether the process is stopped by pause() (SIGSTOP) and not yet resumed. */
+  get paused(): boolean {
+    return this.stopped && this.running;
+  }
+
+  /** SIGSTOP: the process freezes where it is (timers, sockets, IPC all wait) until resume(). */
+  pause(): void {
+    if (!this.running) return;
+    this.child.kill('SIGSTOP');
+    this.stopped = true;
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    if (!this.running) return;
+    this.child.kill('SIGCONT');
+    this.stopped = false;
   }
 
   /** SIGKILL: no chance to flush or say goodbye. */

@@ -1,0 +1,477 @@
+// `npm run chaos`: a real fleet under real faults. Five host processes (src/demo/host-process.ts,
+// RocksDB, loopback ws) in three zones hold 24 groups of 3 replicas (kv and counter machines whose
+// operations are the checker's model); clients in this process (src/chaos/workload.ts) command and
+// query them through connect() while a seeded schedule (src/chaos/faults.ts) SIGKILLs and restarts
+// hosts, freezes them with SIGSTOP and SIGCONT, and deactivates and re-activates them, never
+// taking more than two of the five out of service at once. Then every fault is undone (frozen
+// hosts continue, killed ones restart, inactive ones activate), the fleet must converge (every
+// host active, every group exactly on its placement led by its preferred host), every key is read
+// linearizably, and the history must be linearizable per key with no acknowledged write missing.
+//
+// Everything the runner waits for has a deadline; the host processes are killed however it ends.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeHistory, type HistoryOp } from '../check/history.js';
+import { checkLinearizability, type CheckResult } from '../check/linearizability.js';
+import { connect, type Client } from '../client/client.js';
+import { HostCallError, HostProcess, freePort, within } from '../demo/host-client.js';
+import type { HostStatus } from '../host.js';
+import { seededRandom, type Random } from '../raft/random.js';
+import { FAULT_KINDS, MAX_OUT, planFaults, type FaultKind, type PlannedFault } from './faults.js';
+import { HISTORY_COUNTER, HISTORY_KV } from './machines.js';
+import { Workload, keysOf, type GroupSpec, type OpTally } from './workload.js';
+
+export interface ChaosOptions {
+  /** Seconds of client operations under faults. */
+  durationS: number;
+  seed: number;
+  /** Where to write the history (JSON lines), if anywhere. */
+  historyPath?: string;
+  hosts: number;
+  groups: number;
+  clients: number;
+  /** Seconds between progress lines. */
+  progressS: number;
+  /** Where progress and findings go, a line at a time. */
+  say: (line: string) => void;
+}
+
+export const DEFAULT_CHAOS_OPTIONS: Omit<ChaosOptions, 'seed' | 'say'> = {
+  durationS: 60,
+  hosts: 5,
+  groups: 24,
+  clients: 6,
+  progressS: 5,
+};
+
+/** What a host is doing, as the runner drives it. Only 'up' hosts take a new fault. */
+type HostPhase = 'up' | 'down' | 'restarting' | 'paused' | 'deactivating' | 'inactive' | 'activating';
+
+export interface ChaosResult {
+  ok: boolean;
+  /** What failed: a check, a deadline, a host that would not come back. */
+  violations: string[];
+  dir: string;
+  history: HistoryOp[];
+  tally: OpTally;
+  faults: Record<FaultKind, number>;
+  /** Planned faults skipped because their host was not serving or MAX_OUT were out. */
+  skipped: number;
+  planned: number;
+  /** Milliseconds: setup, the faults, undoing them and converging, final reads, the check. */
+  timings: Array<[string, number]>;
+  finalReads: number;
+  keys: number;
+}
+
+const TICK_MS = 50;
+const HOST_FAILURE_TIMEOUT_MS = 3000;
+const REPLICAS = 3;
+/** The deadline of every client operation. */
+const OP_TIMEOUT_MS = 4000;
+const THINK_MS = 15;
+const START_MS = 60_000;
+const CALL_MS = 10_000;
+const ACTIVATE_MS = 60_000;
+const DEACTIVATE_MS = 120_000;
+const CONVERGE_MS = 90_000;
+const FINAL_READS_MS = 60_000;
+const CHECK_MS = 120_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function chaosGroups(count: number): GroupSpec[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `${i % 2 === 0 ? 'kv' : 'ctr'}-${String(i + 1).padStart(2, '0')}`,
+    machine: i % 2 === 0 ? HISTORY_KV : HISTORY_COUNTER,
+  }));
+}
+
+export class Chaos {
+  readonly procs = new Map<string, HostProcess>();
+  readonly dir: string;
+  private readonly hostIds: string[];
+  private readonly zones = new Map<string, string>();
+  private readonly phases = new Map<string, HostPhase>();
+  private readonly groups: GroupSpec[];
+  private readonly secret = randomBytes(16).toString('hex');
+  private readonly workload: Workload;
+  private readonly clients: Client[] = [];
+  private readonly violations: string[] = [];
+  private readonly faults: Record<FaultKind, number> = { kill: 0, pause: 0, deactivate: 0 };
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Cuts every hold short once the faults stop. */
+  private readonly holds = new Set<() => void>();
+  private faultsOn = false;
+  private skipped = 0;
+  private readonly t0 = performance.now();
+
+  constructor(
+    private readonly o: ChaosOptions,
+    dir: string,
+  ) {
+    this.dir = dir;
+    this.hostIds = Array.from({ length: o.hosts }, (_, i) => `h${i + 1}`);
+    this.hostIds.forEach((id, i) => this.zones.set(id, `zone-${'abc'[i % 3]}`));
+    this.groups = chaosGroups(o.groups);
+    this.workload = new Workload({ groups: this.groups, opTimeoutMs: OP_TIMEOUT_MS, thinkMs: THINK_MS });
+  }
+
+  static async create(o: ChaosOptions): Promise<Chaos> {
+    return new Chaos(o, await mkdtemp(join(tmpdir(), 'flotilla-chaos-')));
+  }
+
+  async run(): Promise<ChaosResult> {
+    const timings: Array<[string, number]> = [];
+    const timed = async (label: string, work: () => Promise<void>): Promise<void> => {
+      const t = performance.now();
+      try {
+        await work();
+      } finally {
+        timings.push([label, performance.now() - t]);
+      }
+    };
+    const random = seededRandom(this.o.seed);
+    // Separate streams, so the fault plan does not depend on how many operations ran.
+    const faultRandom = seededRandom(Math.floor(random() * 2 ** 32));
+    const clientRandoms: Random[] = Array.from({ length: this.o.clients }, () => seededRandom(Math.floor(random() * 2 ** 32)));
+    const durationMs = this.o.durationS * 1000;
+    const plan = planFaults(faultRandom, { startMs: 2000, endMs: Math.max(2000, durationMs - 2000), hosts: this.hostIds, minGapMs: 500, maxGapMs: 2500 });
+    let finalReads = 0;
+    let keys = 0;
+    try {
+      await timed('start hosts, activate, add groups, connect clients', () => this.setup());
+      this.say(`fleet up: ${this.o.hosts} hosts in ${new Set(this.zones.values()).size} zones, ${this.groups.length} groups of ${REPLICAS}, ${this.o.clients} clients; ${plan.length} faults planned over ${this.o.durationS} s`);
+      await timed(`clients under faults (${this.o.durationS} s)`, () => this.faultPhase(plan, clientRandoms, durationMs));
+      await timed('undo the faults, stop the clients', () => this.restore());
+      if (this.violations.length > 0) throw new Error('a fault could not be undone: no convergence or final reads');
+      await timed('converge (every host active, every group on its placement)', () => this.converge());
+      await timed('final linearizable read of every key', async () => {
+        const r = await this.finalReads();
+        finalReads = r.reads;
+        keys = r.keys;
+      });
+    } catch (err) {
+      this.violate(errorText(err));
+    }
+    this.faultsOn = false;
+    for (const cut of [...this.holds]) cut();
+    // After a failure the clients may still run: closing them ends their calls at once.
+    const stopped = this.workload.stop();
+    for (const c of this.clients) await c.close().catch(() => undefined);
+    await within('the clients to stop', stopped, OP_TIMEOUT_MS + 10_000).catch((err: unknown) => this.violate(errorText(err)));
+    const history = this.workload.history();
+    if (history.length > 0) {
+      let result: CheckResult = { ok: true };
+      await timed('linearizability check', async () => {
+        result = checkLinearizability(history, { timeoutMs: CHECK_MS });
+      });
+      const lin = result as CheckResult;
+      if (lin.ok === false) this.violate(`history not linearizable on key ${lin.key}:\n${lin.explanation}`);
+      else if (lin.ok === 'unknown') this.violate(`the linearizability check gave up on key ${lin.key}: ${lin.reason}`);
+    }
+    if (this.o.historyPath !== undefined) writeHistory(this.o.historyPath, history);
+    return {
+      ok: this.violations.length === 0,
+      violations: this.violations,
+      dir: this.dir,
+      history,
+      tally: this.workload.tally,
+      faults: this.faults,
+      skipped: this.skipped,
+      planned: plan.length,
+      timings,
+      finalReads,
+      keys,
+    };
+  }
+
+  /** SIGKILLs every host process still running. */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.procs.values()].map((h) => h.kill()));
+  }
+
+  killAllNow(): void {
+    for (const h of this.procs.values()) h.killNow();
+  }
+
+  /** The last output and log lines of every host. */
+  async diagnose(): Promise<string[]> {
+    return (await Promise.all([...this.procs.values()].map((h) => h.tail()))).flat();
+  }
+
+  async removeDir(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private say(line: string): void {
+    this.o.say(`[${((performance.now() - this.t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  }
+
+  private violate(what: string): void {
+    this.violations.push(what);
+    this.say(`VIOLATION ${what}`);
+  }
+
+  private host(id: string): HostProcess {
+    const h = this.procs.get(id);
+    if (h === undefined) throw new Error(`no host ${id}`);
+    return h;
+  }
+
+  private address(id: string): string {
+    return `127.0.0.1:${this.host(id).config.port}`;
+  }
+
+  private async setup(): Promise<void> {
+    this.say(`data directories and logs under ${this.dir}`);
+    const ports = new Map<string, number>();
+    for (const id of this.hostIds) ports.set(id, await freePort());
+    const founder = this.hostIds[0]!;
+    const seed = `127.0.0.1:${ports.get(founder)}`;
+    for (const id of this.hostIds) {
+      const h = HostProcess.spawn({
+        id,
+        port: ports.get(id) ?? 0,
+        dataDir: join(this.dir, id),
+        logFile: join(this.dir, `${id}.log`),
+        secret: this.secret,
+        join: id === founder ? [] : [seed],
+        tickMs: TICK_MS,
+        hostFailureTimeoutMs: HOST_FAILURE_TIMEOUT_MS,
+      });
+      this.procs.set(id, h);
+      this.say(`${id} pid ${h.pid} on 127.0.0.1:${h.config.port} in ${this.zones.get(id)}`);
+    }
+    await Promise.all([...this.procs.values()].map((h) => h.started(START_MS)));
+    await this.host(founder).call('activate', { zone: this.zones.get(founder)! }, ACTIVATE_MS);
+    await Promise.all(this.hostIds.slice(1).map((id) => this.host(id).call('activate', { zone: this.zones.get(id)! }, ACTIVATE_MS)));
+    for (const id of this.hostIds) this.phases.set(id, 'up');
+    await Promise.all(
+      this.hostIds.map(async (id, i) => {
+        for (const g of this.groups.filter((_, j) => j % this.hostIds.length === i)) {
+          await this.host(id).call('addGroup', { name: g.name, machine: g.machine, replicas: REPLICAS, timeoutMs: 30_000 }, 40_000);
+        }
+      }),
+    );
+    const hosts = this.hostIds.map((id) => `${id}@${this.address(id)}`);
+    for (let c = 0; c < this.o.clients; c++) this.clients.push(await connect({ hosts, secret: this.secret, timeoutMs: OP_TIMEOUT_MS }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Faults
+
+  private async faultPhase(plan: readonly PlannedFault[], randoms: Random[], durationMs: number): Promise<void> {
+    const start = performance.now();
+    this.faultsOn = true;
+    this.clients.forEach((client, i) => this.workload.start(i + 1, client, randoms[i]!));
+    const timers = plan.map((f) => setTimeout(() => this.inject(f), f.atMs));
+    let last = { ops: 0, at: start };
+    const progress = setInterval(() => {
+      const t = this.workload.tally;
+      const ops = t.ok + t.unknown + t.failed;
+      const rate = ((ops - last.ops) * 1000) / (performance.now() - last.at);
+      last = { ops, at: performance.now() };
+      const out = this.hostIds.filter((id) => this.phases.get(id) !== 'up').map((id) => `${id} ${this.phases.get(id)}`);
+      const faults = FAULT_KINDS.map((k) => `${k} ${this.faults[k]}`).join(', ');
+      this.say(`ops ${ops} (${Math.round(rate)}/s): ok ${t.ok}, unknown ${t.unknown}, failed ${t.failed} | faults: ${faults} | out: ${out.join(', ') || 'none'}`);
+    }, this.o.progressS * 1000);
+    try {
+      await sleep(durationMs);
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      clearInterval(progress);
+    }
+  }
+
+  private inject(f: PlannedFault): void {
+    if (!this.faultsOn) return;
+    const out = this.hostIds.filter((id) => this.phases.get(id) !== 'up').length;
+    if (this.phases.get(f.host) !== 'up' || out >= MAX_OUT) {
+      this.skipped++;
+      return;
+    }
+    this.faults[f.kind]++;
+    const work = f.kind === 'kill' ? this.killAndRestart(f) : f.kind === 'pause' ? this.pauseAndResume(f) : this.deactivateAndActivate(f);
+    const tracked: Promise<void> = work.catch((err: unknown) => this.violate(`${f.kind} of ${f.host}: ${errorText(err)}`)).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /** Waits `ms`, or less once the faults stop. */
+  private hold(ms: number): Promise<void> {
+    if (!this.faultsOn) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.holds.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.holds.add(done);
+    });
+  }
+
+  private async killAndRestart(f: PlannedFault): Promise<void> {
+    const old = this.host(f.host);
+    this.phases.set(f.host, 'down');
+    this.say(`SIGKILL ${f.host} (pid ${old.pid}); restart in ${(f.holdMs / 1000).toFixed(1)} s`);
+    await within(`${f.host} to die`, old.kill(), CALL_MS);
+    await this.hold(f.holdMs);
+    this.phases.set(f.host, 'restarting');
+    const others = this.hostIds.filter((id) => id !== f.host).map((id) => this.address(id));
+    const h = HostProcess.spawn({ ...old.config, join: others });
+    this.procs.set(f.host, h);
+    try {
+      await h.started(START_MS);
+    } catch (err) {
+      const output = (await h.tail()).filter((l) => !l.startsWith('{'));
+      throw new Error(`${f.host} did not restart: ${errorText(err)}\n${output.join('\n')}`);
+    }
+    this.phases.set(f.host, 'activating');
+    await this.activate(f.host);
+    this.say(`${f.host} restarted (pid ${h.pid}) and active again`);
+    this.phases.set(f.host, 'up');
+  }
+
+  private async pauseAndResume(f: PlannedFault): Promise<void> {
+    const h = this.host(f.host);
+    this.phases.set(f.host, 'paused');
+    this.say(`SIGSTOP ${f.host} for ${(f.holdMs / 1000).toFixed(1)} s${f.holdMs > HOST_FAILURE_TIMEOUT_MS ? ' (past the failure timeout)' : ''}`);
+    h.pause();
+    await this.hold(f.holdMs);
+    h.resume();
+    this.say(`SIGCONT ${f.host}`);
+    this.phases.set(f.host, 'up');
+  }
+
+  private async deactivateAndActivate(f: PlannedFault): Promise<void> {
+    const h = this.host(f.host);
+    this.phases.set(f.host, 'deactivating');
+    this.say(`deactivate ${f.host}`);
+    const t = performance.now();
+    await h.call('deactivate', {}, DEACTIVATE_MS);
+    this.say(`${f.host} drained in ${((performance.now() - t) / 1000).toFixed(1)} s; activate again in ${(f.holdMs / 1000).toFixed(1)} s`);
+    this.phases.set(f.host, 'inactive');
+    await this.hold(f.holdMs);
+    this.phases.set(f.host, 'activating');
+    await this.activate(f.host);
+    this.say(`${f.host} active again`);
+    this.phases.set(f.host, 'up');
+  }
+
+  /** activate(zone), retried (a fleet under faults may not answer at once) until ACTIVATE_MS. */
+  private async activate(id: string): Promise<void> {
+    const deadline = performance.now() + ACTIVATE_MS;
+    for (;;) {
+      try {
+        await this.host(id).call('activate', { zone: this.zones.get(id)! }, CALL_MS * 3);
+        return;
+      } catch (err) {
+        const retry = !(err instanceof HostCallError && (err.code === 'BAD_ARGUMENT' || err.code === 'EXITED'));
+        if (!retry || performance.now() > deadline) throw new Error(`${id} could not activate: ${errorText(err)}`);
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Stops the faults and undoes each (its hold cut short), then stops the clients. */
+  private async restore(): Promise<void> {
+    this.faultsOn = false;
+    for (const cut of [...this.holds]) cut();
+    const undoing = [...this.inFlight];
+    this.say(`faults stop; undoing ${undoing.length} in flight`);
+    await within('every fault to be undone', Promise.all(undoing), DEACTIVATE_MS + ACTIVATE_MS);
+    await within('the clients to finish their operations', this.workload.stop(), OP_TIMEOUT_MS + 10_000);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Convergence and the final reads
+
+  private async converge(): Promise<void> {
+    const t = performance.now();
+    let problem: string | null = 'not checked yet';
+    while (performance.now() - t < CONVERGE_MS) {
+      problem = await this.convergenceProblem().catch((err: unknown) => `a host did not answer: ${errorText(err)}`);
+      if (problem === null) {
+        this.say(`converged ${((performance.now() - t) / 1000).toFixed(1)} s after the faults were undone`);
+        return;
+      }
+      await sleep(250);
+    }
+    throw new Error(`convergence: not converged ${CONVERGE_MS / 1000} s after the faults were undone: ${problem}`);
+  }
+
+  /** What keeps the fleet from rest, or null: every host active, every group on its placement. */
+  private async convergenceProblem(): Promise<string | null> {
+    const statuses = new Map<string, HostStatus>();
+    for (const id of this.hostIds) {
+      const h = this.host(id);
+      const byZone = await h.call('hosts', {}, CALL_MS);
+      for (const list of Object.values(byZone)) for (const x of list) if (x.state !== 'active') return `${id} sees ${x.id} ${x.state}`;
+      const seen = Object.values(byZone).flat().length;
+      if (seen !== this.hostIds.length) return `${id} sees ${seen} hosts`;
+      statuses.set(id, await h.call('status', {}, CALL_MS));
+    }
+    const via = this.host(this.hostIds[0]!);
+    for (const g of this.groups) {
+      const placed = await via.call('placement', { name: g.name }, CALL_MS);
+      const voters: string[] = [];
+      const leaders: string[] = [];
+      const believed = new Set<string>();
+      for (const [id, s] of statuses) {
+        const m = s.members.find((x) => x.group === g.name);
+        if (m === undefined) continue;
+        if (m.role === 'learner') return `${g.name}: a learner on ${id}`;
+        voters.push(id);
+        if (m.role === 'leader') leaders.push(id);
+        believed.add(m.leader);
+      }
+      if ([...voters].sort().join() !== [...placed].sort().join()) return `${g.name}: voters on [${voters}], placement [${placed}]`;
+      if (leaders.length !== 1 || leaders[0] !== placed[0]) return `${g.name}: leaders [${leaders}], preferred ${placed[0]}`;
+      if (believed.size !== 1) return `${g.name}: replicas disagree on the leader [${[...believed]}]`;
+    }
+    return null;
+  }
+
+  /**
+   * One linearizable read of every key, recorded in the history (clients from 1001), retried
+   * until it succeeds; then the lost-write check of every key written by appends or increments.
+   */
+  private async finalReads(): Promise<{ reads: number; keys: number }> {
+    const client = this.clients[0];
+    if (client === undefined) throw new Error('no client');
+    const deadline = performance.now() + FINAL_READS_MS;
+    let reads = 0;
+    const keys = this.groups.flatMap((g) => keysOf(g).map((key) => ({ group: g.name, key })));
+    const finals = new Map<string, string | number | boolean | null>();
+    await Promise.all(
+      keys.map(async ({ group, key }, i) => {
+        for (;;) {
+          reads++;
+          const r = await this.workload.run(1001 + i, client, group, { op: 'get', key });
+          if (r.outcome === 'ok') {
+            finals.set(key, r.output);
+            return;
+          }
+          if (performance.now() > deadline) throw new Error(`liveness: no linearizable read of ${key} succeeded within ${FINAL_READS_MS / 1000} s (last: ${r.code})`);
+          await sleep(200);
+        }
+      }),
+    );
+    for (const key of this.workload.ledgerKeys()) {
+      for (const wrong of this.workload.missingWrites(key, finals.get(key) ?? null)) this.violate(`lost write: ${wrong}`);
+    }
+    return { reads, keys: keys.length };
+  }
+}

@@ -1,0 +1,82 @@
+// `npm run chaos`, short: 5 real host processes under 20 s of SIGKILLs and restarts, SIGSTOPs and
+// SIGCONTs, deactivations and re-activations, while 4 clients (the default is 6; npm test runs two
+// test files at a time) command and query 24 groups. It must print `chaos: PASS` and exit 0
+// (history linearizable per key, no acknowledged write missing, the fleet converged and every key
+// readable afterwards), having really done something: a minimum of successful operations and of
+// injected faults, at least one kill among them. No host process and no temporary directory may
+// be left behind.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it, type TestContext } from 'node:test';
+import { parseHistory } from '../../src/check/history.js';
+
+const RUN = fileURLToPath(new URL('../../src/chaos/run.ts', import.meta.url));
+
+function runChaos(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let output = '';
+    const take = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The number after `label` in the summary (`  ok   1234`). */
+function summaryNumber(output: string, label: string): number {
+  const m = new RegExp(`^\\s+${label}\\s+(\\d+)`, 'm').exec(output);
+  return m === null ? -1 : Number(m[1]);
+}
+
+describe('npm run chaos', () => {
+  it('passes 20 s of kills, pauses and deactivations of real host processes, with a checked history', { timeout: 150_000 }, async (t: TestContext) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'chaos-test-'));
+    try {
+      const historyPath = join(tmp, 'history.jsonl');
+      // Seed 14 plans 7 faults in 20 s: 2 SIGKILLs, 4 SIGSTOPs (one past the failure timeout), 1 deactivation.
+      const run = await runChaos(['--duration', '20', '--seed', '14', '--clients', '4', '--history', historyPath]);
+      assert.equal(run.code, 0, run.output);
+      assert.match(run.output, /^chaos: PASS$/m);
+
+      const ok = summaryNumber(run.output, 'ok');
+      assert.ok(ok >= 500, `at least 500 successful operations, got ${ok}`);
+      const faults = /faults injected\s+(\d+): kill (\d+), pause (\d+), deactivate (\d+)/.exec(run.output);
+      assert.ok(faults !== null, run.output);
+      assert.ok(Number(faults[1]) >= 5, `at least 5 faults injected: ${faults[0]}`);
+      assert.ok(Number(faults[2]) >= 1, `at least one SIGKILL: ${faults[0]}`);
+
+      // The history is the DESIGN.md format, keys group/key, with the final reads in it.
+      const history = parseHistory(readFileSync(historyPath, 'utf8'));
+      assert.ok(history.length >= ok);
+      assert.ok(history.every((op) => /^(kv|ctr)-\d+\/(r|log|c)$/.test(op.key)));
+      assert.ok(history.filter((op) => op.client > 1000 && op.op === 'get' && op.ok === true).length >= 36, 'a final read of every key');
+
+      const dir = /logs under (\S+)/.exec(run.output)?.[1] ?? '';
+      assert.notEqual(dir, '', 'it names its directory');
+      assert.equal(existsSync(dir), false, `${dir} is removed after a pass`);
+      const pids = [...run.output.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+      assert.ok(pids.length >= 5);
+      assert.deepEqual(pids.filter(alive), [], 'no host process is left running');
+      t.diagnostic(run.output.split('\n').filter((l) => /^\s+(operations|ok|unknown|failed|faults injected)/.test(l)).join(' | '));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
