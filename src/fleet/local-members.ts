@@ -37,6 +37,13 @@ export class LocalMembers {
   private readonly tombstones = new Map<number, number>();
   /** Creations and deletions run one at a time per group. */
   private readonly locks = new Map<number, Promise<unknown>>();
+  /**
+   * Settles once load() has restored every registered replica. Creations and deletions wait for
+   * it: the host serves requests while it loads, and a leader's late `prepare` for a member this
+   * host already holds on disk must find that member, not replace it with an empty one under the
+   * same id (found by `npm run chaos`: a restarted host died with GROUP_EXISTS).
+   */
+  private loaded: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: LogStore,
@@ -45,7 +52,12 @@ export class LocalMembers {
   ) {}
 
   /** Restores every registered replica from the store (at host start). */
-  async load(): Promise<void> {
+  load(): Promise<void> {
+    this.loaded = this.loadAll();
+    return this.loaded;
+  }
+
+  private async loadAll(): Promise<void> {
     for (const [key, value] of await this.store.listMeta(TOMB_PREFIX)) {
       this.tombstones.set(Number(key.slice(TOMB_PREFIX.length)), (JSON.parse(decoder.decode(value)) as { serial: number }).serial);
     }
@@ -79,6 +91,7 @@ export class LocalMembers {
    */
   create(info: MemberInfo, founding: Membership | null, mayReplace: (existing: LocalMember) => boolean = () => true): Promise<LocalMember> {
     return this.locked(info.groupId, async () => {
+      await this.loaded;
       const existing = this.members.get(info.groupId);
       if (existing?.member === info.member) return existing;
       if (existing !== undefined && !mayReplace(existing)) {
@@ -101,6 +114,7 @@ export class LocalMembers {
   /** Stops the replica and deletes its data, leaving a tombstone. */
   delete(groupId: number): Promise<void> {
     return this.locked(groupId, async () => {
+      await this.loaded;
       const member = this.members.get(groupId);
       if (member !== undefined) await this.deleteLocked(member);
     });
