@@ -44,6 +44,7 @@ import { Role, type Membership } from './raft/types.js';
 import type { GroupRecord as StoredGroup, LogStore } from './storage/log-store.js';
 import { openLogStore, type StorageEngine } from './storage/open-store.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId } from './transport/items.js';
+import { CloseCode } from './transport/connection.js';
 import type { Transport } from './transport/transport.js';
 import { WsTransport } from './transport/ws-transport.js';
 
@@ -702,6 +703,7 @@ export class Host {
       for (const seed of seeds) {
         try {
           const seedId = await this.resolveSeed(seed);
+          this.checkNotRefused(seedId);
           const remaining = Math.max(1, deadline - this.scheduler.now());
           const bytes = await this.router.call(CLUSTER_GROUP, 'admin', encodeAdmin({ op: 'join', command }), { timeoutMs: Math.min(remaining, 3000), via: seedId });
           const reply = decodeAdminReply(bytes, 'cluster').reply as ClusterReply;
@@ -709,12 +711,20 @@ export class Host {
           return;
         } catch (err) {
           lastError = err;
-          if (err instanceof FlotillaError && err.code === 'BAD_ARGUMENT') throw err;
+          if (err instanceof FlotillaError && (err.code === 'BAD_ARGUMENT' || err.code === 'TRANSPORT_AUTH')) throw err;
         }
       }
       await new Promise<void>((resolve) => this.scheduler.after(200, resolve));
     }
     throw lastError;
+  }
+
+  /** A seed that refused this host's handshake: a wrong cluster secret is not cured by retrying. */
+  private checkNotRefused(seedId: HostId): void {
+    const failure = this.transport instanceof WsTransport ? this.transport.dialFailure(seedId) : null;
+    if (failure?.code === CloseCode.Auth) {
+      throw new FlotillaError('TRANSPORT_AUTH', `host ${seedId} refused this host: ${failure.reason}`, { host: seedId });
+    }
   }
 
   /** A seed is 'id@host:port', or 'host:port' whose id the host's listener tells. */

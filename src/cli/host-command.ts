@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import { validateName } from '../fleet/names.js';
 import { Host, type AnyMachine } from '../host.js';
@@ -183,10 +184,7 @@ export async function runHost(settings: HostSettings): Promise<number> {
       return 1;
     }
     logger.info({ signal }, 'stopping');
-    if (settings.drain && host.localState === 'active') {
-      logger.info('draining: moving every member to other hosts');
-      await host.deactivate({ onProgress: (left) => logger.info({ membersLeft: left }, 'draining') });
-    }
+    if (settings.drain && host.localState === 'active') await drain(host, logger);
     return 0;
   } catch (err) {
     logger.error({ err }, 'host failed');
@@ -197,5 +195,32 @@ export async function runHost(settings: HostSettings): Promise<number> {
     await host.stop();
     logger.info('stopped');
     logger.flush();
+  }
+}
+
+/**
+ * Moves every member to other hosts, unless they cannot move: no other host is active to take
+ * them, or every group left here has lost its leader (the rest of the fleet is stopping at once).
+ * Waiting then could only end in a timeout, so the host stops holding them, as after a crash.
+ */
+async function drain(host: Host, logger: Logger): Promise<void> {
+  logger.info('draining: moving every member to other hosts');
+  const drained = host.deactivate({ onProgress: (left) => logger.info({ membersLeft: left }, 'draining') });
+  let watch: NodeJS.Timeout | undefined;
+  const stranded = new Promise<'stranded'>((resolve) => {
+    watch = setInterval(() => {
+      const others = Object.values(host.hosts()).flat().filter((h) => h.id !== host.id && h.state === 'active');
+      const status = host.status();
+      const leaderless = new Set(status.leaderless.map((l) => l.group));
+      if (others.length === 0 || (status.members.length > 0 && status.members.every((m) => leaderless.has(m.group)))) resolve('stranded');
+    }, 1000);
+  });
+  try {
+    if ((await Promise.race([drained, stranded])) === 'stranded') {
+      drained.catch(() => undefined);
+      logger.warn({ membersLeft: host.status().members.length }, 'the members cannot move (no other active host, or their groups lost their leaders): stopping without draining');
+    }
+  } finally {
+    clearInterval(watch);
   }
 }
