@@ -10,7 +10,7 @@
 import { FlotillaError } from '../errors.js';
 import type { MembershipChange } from '../raft/membership.js';
 import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus, type Ready } from '../raft/raft.js';
-import { EntryType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
+import { EntryType, MessageType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
 import type { GroupRecord, WriteBatch } from '../storage/log-store.js';
 import { decodeLogCommand, encodeLogCommand, type LogCommand } from './entry-format.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from './sessions.js';
@@ -314,9 +314,12 @@ export class Group<S, C, R, Q> {
    * whether it must be synced first: new entries, a snapshot, or a new term or vote must be
    * durable before anyone hears of them (etcd's MustSync); a commit index alone need not.
    */
-  persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean } {
+  persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean; early: Message[] } {
     let mustSync = false;
+    /** A new term or vote (or a first write) in this ready: nothing may be sent before it is durable. */
+    let durableTerm = true;
     if (this.unsavedInitial !== null) {
+      durableTerm = false;
       mustSync = true;
       batch.setHardState(this.id, this.unsavedInitial.hardState);
       batch.appendEntries(this.id, this.unsavedInitial.entries);
@@ -326,7 +329,10 @@ export class Group<S, C, R, Q> {
     this.inFlight = rd;
     this.confirmReads(rd);
     if (rd.hardState !== null) {
-      if (rd.hardState.term !== this.hardState.term || rd.hardState.vote !== this.hardState.vote) mustSync = true;
+      if (rd.hardState.term !== this.hardState.term || rd.hardState.vote !== this.hardState.vote) {
+        mustSync = true;
+        durableTerm = false;
+      }
       if (rd.hardState.term !== this.hardState.term && rd.hardState.vote === this.raft.id) this.counters.elections++;
       this.hardState = rd.hardState;
     }
@@ -346,7 +352,16 @@ export class Group<S, C, R, Q> {
       if (rd.hardState !== null) batch.setHardState(this.id, rd.hardState);
     }
     batch.appendEntries(this.id, rd.entries);
-    return { messages: rd.messages, mustSync };
+    // A leader's appends and heartbeats may go out while its own write syncs (Raft thesis 10.2.1,
+    // as etcd does): it counts itself toward a commit only once advance() sees the write durable,
+    // so a commit still needs a quorum of durable copies. Only in a term already durable here: a
+    // leader that crashed before persisting its term could win that term again and send other
+    // entries under it.
+    if (rd.role !== Role.Leader || !durableTerm || rd.snapshot !== null) return { messages: rd.messages, mustSync, early: [] };
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const m of rd.messages) (m.type === MessageType.Append || m.type === MessageType.Heartbeat ? early : late).push(m);
+    return { messages: late, mustSync, early };
   }
 
   /** After the turn's write is durable: apply, answer clients, maybe snapshot. */

@@ -17,8 +17,11 @@ export interface LoopGroup {
   tick(): void;
   step(m: Message): void;
   hasWork(): boolean;
-  /** Adds the group's ready to the batch; mustSync unless it only moved the commit index. */
-  persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean };
+  /**
+   * Adds the group's ready to the batch; mustSync unless it only moved the commit index. `early`
+   * messages may be sent before the batch is durable (a leader's appends), `messages` only after.
+   */
+  persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean; early?: Message[] };
   finish(): void;
   halt(error: FlotillaError): void;
 }
@@ -30,7 +33,7 @@ export interface Outgoing {
 
 export interface HostLoopOptions {
   store: LogStore;
-  /** Every message of a turn, in one call, once the turn's writes are durable. */
+  /** A turn's messages: leaders' appends and heartbeats in one call before its write, the rest in one call once it is durable. */
   send: (messages: Outgoing[]) => void;
   /** Milliseconds per Raft tick. */
   tickMs: number;
@@ -169,12 +172,16 @@ export class HostLoop {
     if (groups.length === 0) return;
     const batch = this.store.newBatch();
     const outgoing: Outgoing[] = [];
+    const early: Outgoing[] = [];
     let sync = false;
     for (const group of groups) {
       const persisted = group.persist(batch);
       sync ||= persisted.mustSync;
       for (const message of persisted.messages) outgoing.push({ groupId: group.id, message });
+      for (const message of persisted.early ?? []) early.push({ groupId: group.id, message });
     }
+    // A leader's appends travel while its write syncs: followers persist in parallel with it.
+    if (early.length > 0) this.send(early);
     if (batch.size > 0) {
       try {
         await this.store.write(batch, { sync });
