@@ -13,9 +13,9 @@
 // groups, the same concurrency and value size for both systems; their own CPU is reported. For etcd,
 // "N groups" are N keys of its single Raft group. Other options: see USAGE.
 import { execSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EtcdCluster, etcdVersion, type EtcdMember } from './compare/etcd-cluster.js';
 import { compact, put } from './compare/etcd-grpc.js';
@@ -36,7 +36,7 @@ const USAGE = `usage: npm run bench -- [options]
   --fleet-groups N       groups in the fleet for add-groups, idle, failover and drain (default 1000)
   --duration S           measured seconds per row (quick 3, full 5); --warmup S before it (1)
   --loadgens N           load generator processes (default 2)
-  --cpu-prof DIR         the host processes write V8 CPU profiles to DIR (node --cpu-prof)
+  --cpu-prof DIR         the host processes write V8 CPU profiles to DIR (one .cpuprofile per host)
   --dir DIR              where the temporary directory goes (default the OS temp dir); --keep keeps it`;
 
 // ---------------------------------------------------------------------------------------------
@@ -309,12 +309,18 @@ export async function main(argv: string[]): Promise<number> {
 
   const startFleet = async (label: string): Promise<Fleet> => {
     progress.set(`starting 3 flotilla host processes (${label})`);
+    // Only the hosts are profiled: the load generators fork later, with the environment restored.
     const saved = process.env.NODE_OPTIONS;
-    if (options.cpuProf !== null) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProf}`.trim();
+    if (options.cpuProf !== null) {
+      mkdirSync(options.cpuProf, { recursive: true });
+      process.env.FLOTILLA_BENCH_CPU_PROF = resolve(options.cpuProf);
+      process.env.NODE_OPTIONS = `${saved ?? ''} --import=${pathToFileURL(join(import.meta.dirname, 'compare/cpu-profile.mjs')).href}`.trim();
+    }
     try {
       return await Fleet.start(join(dir, label));
     } finally {
       if (options.cpuProf !== null) {
+        delete process.env.FLOTILLA_BENCH_CPU_PROF;
         if (saved === undefined) delete process.env.NODE_OPTIONS;
         else process.env.NODE_OPTIONS = saved;
       }
