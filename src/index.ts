@@ -17,6 +17,8 @@ export {
 export type { GroupConfig, HostState } from './fleet/cluster-machine.js';
 export { connect, Client, type ConnectOptions, type ClientCallOptions, type ClientQueryOptions, type ClientAddGroupOptions } from './client/client.js';
 export type { FleetView, FleetHost, FleetGroup } from './client/ops.js';
+export { startAdminServer, type AdminServer } from './admin/server.js';
+export type { HostMetrics, Histogram } from './admin/host-stats.js';
 
 export { FlotillaError, isFlotillaError, type ErrorCode } from './errors.js';
 export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';
