@@ -5,9 +5,10 @@
 // Every command carries a session (client id, seq), so retrying one whose first attempt may have
 // been applied is safe: the group answers the retry from its session table.
 //
-// The outcome a caller sees: the reply; a definite error (COMMAND_FAILED, BAD_ARGUMENT, BUSY...);
-// UNAVAILABLE if no attempt ever reached a leader (the command certainly was not applied); TIMEOUT
-// if the deadline passed after an attempt that may have been applied (outcome unknown).
+// The outcome a caller sees: the reply; a definite error (COMMAND_FAILED, BAD_ARGUMENT, or BUSY
+// before any attempt that may have been applied); UNAVAILABLE if no attempt ever reached a leader
+// (the command certainly was not applied); TIMEOUT if the deadline passed after an attempt that may
+// have been applied (outcome unknown).
 
 import { FlotillaError, type ErrorCode } from '../errors.js';
 import type { Scheduler } from '../host/scheduler.js';
@@ -159,6 +160,14 @@ export class Router {
             if (kind === 'command' && response.error.code !== 'UNAVAILABLE') maybeApplied = true;
             tried.add(target);
             if (this.leaders.get(group) === target) this.leaders.delete(group);
+            break;
+          case 'BUSY':
+            // Back-pressure: this attempt was not proposed. An earlier one may have been, and then
+            // the caller must not hear a definite failure: ask again (the session answers once it
+            // is applied), and past the deadline the outcome is unknown (TIMEOUT).
+            if (!maybeApplied) throw error;
+            await sleep(scheduler, Math.min(RETRY_MS[Math.min(round++, RETRY_MS.length - 1)]!, remaining));
+            next = target;
             break;
           default:
             throw error;

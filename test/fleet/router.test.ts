@@ -62,4 +62,37 @@ describe('router', () => {
     answer('h1', requests[0]!.requestId, 'for run 2');
     assert.equal(new TextDecoder().decode(await reply), 'for run 2');
   });
+
+  it('after an attempt that may have been applied, BUSY is not a definite failure: it asks again', async () => {
+    const hub = new MemoryHub({ autoDeliver: true });
+    const c = hub.endpoint('c');
+    const h1 = hub.endpoint('h1');
+    c.addPeer('h1', 'h1');
+    const router = new Router({
+      hostId: 'c', transport: c, scheduler: realScheduler, clientId: 'c.2', firstRequestId: 1,
+      serveLocal: () => Promise.reject(new Error('not a host')),
+      candidates: () => ['h1'],
+    });
+    c.onItem((from, item) => {
+      if (item.kind === 'clientResponse') router.onResponse(from, item);
+    });
+    // h1 answers: outcome unknown, then back-pressure, then the session's saved reply.
+    const script: Array<ClientResponseItem['error']> = [{ code: 'TIMEOUT', message: 'lost' }, { code: 'BUSY', message: 'full' }, null];
+    const seqs: number[] = [];
+    h1.onItem((_from, item) => {
+      if (item.kind !== 'clientRequest') return;
+      seqs.push(item.seq);
+      const error = script.shift() ?? null;
+      h1.send('c', { kind: 'clientResponse', requestId: item.requestId, error, payload: new TextEncoder().encode('applied once'), leaderHint: 'h1', leaderTerm: 1 });
+      h1.flush();
+    });
+    const reply = await router.call('orders', 'command', new Uint8Array(0), { timeoutMs: 5000 });
+    assert.equal(new TextDecoder().decode(reply), 'applied once');
+    assert.equal(seqs.length, 3);
+    assert.ok(seqs.every((s) => s === seqs[0]), 'every attempt carries the same session sequence');
+
+    // BUSY with no earlier attempt is definite.
+    script.push({ code: 'BUSY', message: 'full' });
+    await assert.rejects(router.call('orders', 'command', new Uint8Array(0), { timeoutMs: 5000 }), (err: Error & { code?: string }) => err.code === 'BUSY');
+  });
 });
