@@ -677,6 +677,9 @@ export class Host {
     const key = [...peers].map(([id, a]) => `${id}@${a}`).sort().join(',');
     if (key === this.peersKey) return;
     this.peersKey = key;
+    // A host learned of just now (a new one whose join came before it was a peer) has been silent
+    // only since now: judged from this process's start, it would be marked failed as it joins.
+    for (const id of peers.keys()) if (!this.knownPeers.has(id)) this.liveness.heard(id);
     this.knownPeers = peers;
     this.transport.setPeers(peers);
     const batch = this.store.newBatch();
