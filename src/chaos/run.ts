@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeHistory } from '../check/history.js';
 import { style } from '../demo/report.js';
 import { Chaos, DEFAULT_CHAOS_OPTIONS, type ChaosOptions, type ChaosResult } from './chaos.js';
-import { FAULT_KINDS } from './faults.js';
+import { FAULT_KINDS, MAX_OUT } from './faults.js';
 
 const USAGE = `usage: npm run chaos -- [options]
   --duration S    seconds of client operations under faults (default ${DEFAULT_CHAOS_OPTIONS.durationS})
@@ -81,7 +81,7 @@ function summary(r: ChaosResult, seed: number): string[] {
     ['  unknown', `${t.unknown} (outcome not known: checked as maybe applied)`],
     ['  failed', `${t.failed} (certainly not applied)`],
     ['  not ok, by code', codes || 'none'],
-    ['faults injected', `${injected}: ${faults} (${r.planned} planned, ${r.skipped} skipped: host not serving or ${2} already out)`],
+    ['faults injected', `${injected}: ${faults} (${r.planned} planned, ${r.skipped} skipped: host not serving or ${MAX_OUT} already out)`],
     ...r.timings.map(([label, ms]): [string, string] => [label, secondsText(ms)]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
