@@ -100,7 +100,9 @@ async function main(): Promise<number> {
   const chaos = await Chaos.create({ ...options, say: out });
   // Whatever happens to this process, no host process outlives it.
   process.on('exit', () => chaos.killAllNow());
+  let interrupting = false;
   const interrupted = (signal: NodeJS.Signals): void => {
+    interrupting = true;
     out(style.yellow(`chaos: interrupted (${signal}); killing the host processes and removing ${chaos.dir}`));
     void chaos
       .killAll()
@@ -112,6 +114,8 @@ async function main(): Promise<number> {
 
   out(style.bold(`chaos: ${options.hosts} host processes, ${options.durationS} s of faults, seed ${options.seed}`));
   const result = await chaos.run();
+  // Interrupted: the handler kills the hosts, removes the directory and exits; nothing to report.
+  if (interrupting) return 130;
   await chaos.killAll();
   out();
   out(style.bold('Summary'));

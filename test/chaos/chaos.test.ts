@@ -16,12 +16,14 @@ import { parseHistory } from '../../src/check/history.js';
 
 const RUN = fileURLToPath(new URL('../../src/chaos/run.ts', import.meta.url));
 
-function runChaos(args: string[]): Promise<{ code: number | null; output: string }> {
+/** Runs the chaos runner; `onOutput` sees the output so far after each chunk and may signal it. */
+function runChaos(args: string[], onOutput: (output: string, signal: (s: NodeJS.Signals) => void) => void = () => undefined): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let output = '';
     const take = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
+      onOutput(output, (s) => child.kill(s));
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -78,5 +80,23 @@ describe('npm run chaos', () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+
+  it('on SIGINT kills its host processes, removes its directory and exits 130', { timeout: 60_000 }, async () => {
+    let sent = false;
+    const run = await runChaos(['--duration', '20', '--seed', '1'], (output, signal) => {
+      if (!sent && [...output.matchAll(/pid (\d+)/g)].length === 5) {
+        sent = true;
+        signal('SIGINT');
+      }
+    });
+    assert.equal(run.code, 130, run.output);
+    const pids = [...run.output.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(pids.length, 5, run.output);
+    assert.deepEqual(pids.filter(alive), [], 'no host process is left running');
+    const dir = /logs under (\S+)/.exec(run.output)?.[1] ?? '';
+    assert.notEqual(dir, '');
+    assert.equal(existsSync(dir), false, `${dir} is removed`);
+    assert.doesNotMatch(run.output, /chaos: (PASS|FAIL)/);
   });
 });
