@@ -81,6 +81,9 @@ const CONVERGE_MS = 90_000;
 const FINAL_READS_MS = 60_000;
 const CHECK_MS = 120_000;
 
+/** A fault task whose host another task (a kill) took over. */
+class Superseded extends Error {}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -111,6 +114,12 @@ export class Chaos {
   private readonly inFlight = new Set<Promise<void>>();
   /** Cuts every hold short once the faults stop. */
   private readonly holds = new Set<() => void>();
+  /**
+   * The fault task driving each host. A kill may take over a host another task drives (draining,
+   * inactive, activating, frozen): that task is then superseded and stops where it is.
+   */
+  private readonly owners = new Map<string, number>();
+  private nextTask = 1;
   private faultsOn = false;
   private skipped = 0;
   private readonly t0 = performance.now();
@@ -297,15 +306,31 @@ export class Chaos {
 
   private inject(f: PlannedFault): void {
     if (!this.faultsOn) return;
+    const phase = this.phases.get(f.host);
     const out = this.hostIds.filter((id) => this.phases.get(id) !== 'up').length;
-    if (this.phases.get(f.host) !== 'up' || out >= MAX_OUT) {
+    // A kill of a host already out (but running) takes no other host out; anything else needs an up host.
+    const killOut = f.kind === 'kill' && phase !== 'up' && phase !== 'down' && phase !== 'restarting';
+    if (!killOut && (phase !== 'up' || out >= MAX_OUT)) {
       this.skipped++;
       return;
     }
     this.faults[f.kind]++;
-    const work = f.kind === 'kill' ? this.killAndRestart(f) : f.kind === 'pause' ? this.pauseAndResume(f) : this.deactivateAndActivate(f);
-    const tracked: Promise<void> = work.catch((err: unknown) => this.violate(`${f.kind} of ${f.host}: ${errorText(err)}`)).finally(() => this.inFlight.delete(tracked));
+    const task = this.nextTask++;
+    this.owners.set(f.host, task);
+    const work = f.kind === 'kill' ? this.killAndRestart(f, task, phase) : f.kind === 'pause' ? this.pauseAndResume(f, task) : this.deactivateAndActivate(f, task);
+    const tracked: Promise<void> = work
+      .catch((err: unknown) => {
+        // Superseded by a kill: whatever failed (a drain or an activation losing its process) is the kill's doing.
+        if (this.owners.get(f.host) === task) this.violate(`${f.kind} of ${f.host}: ${errorText(err)}`);
+      })
+      .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
+  }
+
+  /** Moves `id` to `phase` for fault task `task`; throws Superseded if another task took the host over. */
+  private step(id: string, task: number, phase: HostPhase): void {
+    if (this.owners.get(id) !== task) throw new Superseded(`${id}: superseded`);
+    this.phases.set(id, phase);
   }
 
   /** Waits `ms`, or less once the faults stop. */
@@ -322,13 +347,14 @@ export class Chaos {
     });
   }
 
-  private async killAndRestart(f: PlannedFault): Promise<void> {
+  private async killAndRestart(f: PlannedFault, task: number, was: HostPhase | undefined): Promise<void> {
     const old = this.host(f.host);
-    this.phases.set(f.host, 'down');
-    this.say(`SIGKILL ${f.host} (pid ${old.pid}); restart in ${(f.holdMs / 1000).toFixed(1)} s`);
+    this.step(f.host, task, 'down');
+    const during = was === 'up' ? '' : ` while ${was}`;
+    this.say(`SIGKILL ${f.host} (pid ${old.pid})${during}; restart in ${(f.holdMs / 1000).toFixed(1)} s`);
     await within(`${f.host} to die`, old.kill(), CALL_MS);
     await this.hold(f.holdMs);
-    this.phases.set(f.host, 'restarting');
+    this.step(f.host, task, 'restarting');
     const others = this.hostIds.filter((id) => id !== f.host).map((id) => this.address(id));
     const h = HostProcess.spawn({ ...old.config, join: others });
     this.procs.set(f.host, h);
@@ -338,36 +364,36 @@ export class Chaos {
       const output = (await h.tail()).filter((l) => !l.startsWith('{'));
       throw new Error(`${f.host} did not restart: ${errorText(err)}\n${output.join('\n')}`);
     }
-    this.phases.set(f.host, 'activating');
+    this.step(f.host, task, 'activating');
     await this.activate(f.host);
+    this.step(f.host, task, 'up');
     this.say(`${f.host} restarted (pid ${h.pid}) and active again`);
-    this.phases.set(f.host, 'up');
   }
 
-  private async pauseAndResume(f: PlannedFault): Promise<void> {
+  private async pauseAndResume(f: PlannedFault, task: number): Promise<void> {
     const h = this.host(f.host);
-    this.phases.set(f.host, 'paused');
+    this.step(f.host, task, 'paused');
     this.say(`SIGSTOP ${f.host} for ${(f.holdMs / 1000).toFixed(1)} s${f.holdMs > HOST_FAILURE_TIMEOUT_MS ? ' (past the failure timeout)' : ''}`);
     h.pause();
     await this.hold(f.holdMs);
     h.resume();
+    this.step(f.host, task, 'up');
     this.say(`SIGCONT ${f.host}`);
-    this.phases.set(f.host, 'up');
   }
 
-  private async deactivateAndActivate(f: PlannedFault): Promise<void> {
+  private async deactivateAndActivate(f: PlannedFault, task: number): Promise<void> {
     const h = this.host(f.host);
-    this.phases.set(f.host, 'deactivating');
+    this.step(f.host, task, 'deactivating');
     this.say(`deactivate ${f.host}`);
     const t = performance.now();
     await h.call('deactivate', {}, DEACTIVATE_MS);
+    this.step(f.host, task, 'inactive');
     this.say(`${f.host} drained in ${((performance.now() - t) / 1000).toFixed(1)} s; activate again in ${(f.holdMs / 1000).toFixed(1)} s`);
-    this.phases.set(f.host, 'inactive');
     await this.hold(f.holdMs);
-    this.phases.set(f.host, 'activating');
+    this.step(f.host, task, 'activating');
     await this.activate(f.host);
+    this.step(f.host, task, 'up');
     this.say(`${f.host} active again`);
-    this.phases.set(f.host, 'up');
   }
 
   /** activate(zone), retried (a fleet under faults may not answer at once) until ACTIVATE_MS. */

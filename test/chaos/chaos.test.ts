@@ -52,13 +52,14 @@ describe('npm run chaos', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'chaos-test-'));
     try {
       const historyPath = join(tmp, 'history.jsonl');
-      // Seed 14 plans 7 faults in 20 s: 2 SIGKILLs, 4 SIGSTOPs (one past the failure timeout), 1 deactivation.
-      const run = await runChaos(['--duration', '20', '--seed', '14', '--clients', '4', '--history', historyPath]);
+      // Seed 3 plans 9 faults in 20 s: 4 SIGSTOPs (2 past the failure timeout), 2 deactivations, 3
+      // SIGKILLs, the first of a host while it drains (the other two may find it still restarting).
+      const run = await runChaos(['--duration', '20', '--seed', '3', '--clients', '4', '--history', historyPath]);
       assert.equal(run.code, 0, run.output);
       assert.match(run.output, /^chaos: PASS$/m);
 
       const ok = summaryNumber(run.output, 'ok');
-      assert.ok(ok >= 500, `at least 500 successful operations, got ${ok}`);
+      assert.ok(ok >= 200, `at least 200 successful operations, got ${ok}`);
       const faults = /faults injected\s+(\d+): kill (\d+), pause (\d+), deactivate (\d+)/.exec(run.output);
       assert.ok(faults !== null, run.output);
       assert.ok(Number(faults[1]) >= 5, `at least 5 faults injected: ${faults[0]}`);
