@@ -881,7 +881,6 @@ export class Host {
     if (local !== undefined && local.replica.leader !== '') add(hostOfMember(local.replica.leader));
     const meta = this.metadata;
     if (meta !== null) {
-      const active = activeHosts(meta);
       const record = meta.groups[group];
       if (group === CLUSTER_GROUP) for (const h of this.placementFor(CLUSTER_GROUP, this.clusterReplicas)) add(h);
       else if (record !== undefined) for (const h of this.placementFor(group, record.replicas)) add(h);

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../errors.js';
-import { decodeAdminReply, encodeAdmin } from '../fleet/admin.js';
+import { encodeAdmin } from '../fleet/admin.js';
 import { CLUSTER_GROUP, type ClusterCommand, type ClusterReply, type GroupRecord } from '../fleet/cluster-machine.js';
 import { hostOfMember } from '../fleet/member-id.js';
 import { validateName } from '../fleet/names.js';

@@ -17,7 +17,6 @@
 
 import { pino, type Logger } from 'pino';
 import { HistoryRecorder, type OpInput, type Output } from '../check/history.js';
-import { checkLinearizability } from '../check/linearizability.js';
 import { FlotillaError, isFlotillaError } from '../errors.js';
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID } from '../fleet/cluster-machine.js';
 import { place } from '../fleet/placement.js';
@@ -28,7 +27,7 @@ import { MemoryDisk, MemoryLogStore } from '../storage/memory-store.js';
 import { FLEET_COUNTER, FLEET_KV, fleetCounter, fleetKv, replyId, type OpReply } from './fleet-machines.js';
 import { SimLogStore } from './loop-store.js';
 import { RELIABLE } from './network.js';
-import type { SimResult } from './raft-sim.js';
+import { exceptionText, finishRun, type SimResult } from './sim-result.js';
 import { SimClock, SimScheduler } from './sim-scheduler.js';
 import { SimHub } from './sim-transport.js';
 
@@ -228,22 +227,16 @@ class FleetWorld {
       if (this.violations.length === 0) this.checkExactlyOnce();
       this.log(`end after ${this.clock.executed} events`);
     } catch (err) {
-      this.violate(`exception: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.violate(exceptionText(err));
     }
-    const history = this.recorder.history();
-    if (this.violations.length === 0) {
-      const lin = checkLinearizability(history);
-      if (lin.ok === false) this.violate(`history not linearizable on key ${lin.key}: ${lin.explanation}`);
-      else if (lin.ok === 'unknown') this.violate(`linearizability check gave up: ${lin.reason}`);
-    }
-    return {
+    return finishRun({
       seed: this.o.seed,
-      ok: this.violations.length === 0,
       violations: this.violations,
+      violate: (what) => this.violate(what),
       trace: this.trace,
-      history,
-      stats: { ops: history.length, okOps: this.okOps, elections: this.elections, messages: this.hub.network.sent, virtualMs: Math.round(this.clock.now) },
-    };
+      history: this.recorder.history(),
+      stats: { okOps: this.okOps, elections: this.elections, messages: this.hub.network.sent, virtualMs: Math.round(this.clock.now) },
+    });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@
 // host's loop fails, the replicas converge, and the client history is linearizable per key.
 
 import { HistoryRecorder, type OpInput } from '../check/history.js';
-import { checkLinearizability } from '../check/linearizability.js';
 import { isFlotillaError } from '../errors.js';
 import { Group, type GroupOptions, type Outcome } from '../group/group.js';
 import { HostLoop } from '../host/host-loop.js';
@@ -27,7 +26,7 @@ import type { KvCommand, KvMachine } from './kv-machine.js';
 import { kvStateMachine, type KvQuery, type KvReply, type KvStateMachine } from './loop-kv.js';
 import { SimLogStore } from './loop-store.js';
 import { RELIABLE } from './network.js';
-import type { SimResult } from './raft-sim.js';
+import { exceptionText, finishRun, type SimResult } from './sim-result.js';
 import { SimClock, SimScheduler } from './sim-scheduler.js';
 import { SimHub, type SimTransport } from './sim-transport.js';
 
@@ -201,28 +200,21 @@ class LoopWorld {
       if (this.violations.length === 0) this.checkEnd();
       this.logTotals();
     } catch (err) {
-      this.violate(`exception: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.violate(exceptionText(err));
     }
-    const history = this.recorder.history();
-    if (this.violations.length === 0) {
-      const lin = checkLinearizability(history);
-      if (lin.ok === false) this.violate(`history not linearizable on key ${lin.key}: ${lin.explanation}`);
-      else if (lin.ok === 'unknown') this.violate(`linearizability check gave up: ${lin.reason}`);
-    }
-    return {
+    return finishRun({
       seed: this.o.seed,
-      ok: this.violations.length === 0,
       violations: this.violations,
+      violate: (what) => this.violate(what),
       trace: this.trace,
-      history,
+      history: this.recorder.history(),
       stats: {
-        ops: history.length,
         okOps: this.okOps,
         elections: [...this.leaders.values()].reduce((n, terms) => n + terms.size, 0),
         messages: this.hub.network.sent,
         virtualMs: this.clock.now,
       },
-    };
+    });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@
 // Safety is checked continuously; liveness and convergence at the end; the client history is
 // checked for linearizability.
 
-import { HistoryRecorder, type HistoryOp, type OpInput } from '../check/history.js';
-import { checkLinearizability } from '../check/linearizability.js';
+import { HistoryRecorder, type OpInput } from '../check/history.js';
+import { exceptionText, finishRun, type SimResult } from './sim-result.js';
 import { isMember, isVoter } from '../raft/membership.js';
 import { bootstrapState, DEFAULT_RAFT_CONFIG, type RaftConfig, type Ready } from '../raft/raft.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
@@ -63,16 +63,6 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   clients: 4,
   nodes: 5,
 };
-
-export interface SimResult {
-  seed: number;
-  ok: boolean;
-  violations: string[];
-  /** The last events before the end (or the violation), one line each. */
-  trace: string[];
-  history: HistoryOp[];
-  stats: { ops: number; okOps: number; elections: number; messages: number; virtualMs: number };
-}
 
 const TICK_MS = 10;
 /** How often the simulated failure detector looks, and how long a leader must look dead to it. */
@@ -158,28 +148,21 @@ class RaftWorld {
       this.queue.runUntil(end, () => this.violations.length > 0);
       if (this.violations.length === 0) this.checkEnd();
     } catch (err) {
-      this.violate(`exception: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.violate(exceptionText(err));
     }
-    const history = this.recorder.history();
-    if (this.violations.length === 0) {
-      const lin = checkLinearizability(history);
-      if (lin.ok === false) this.violate(`history not linearizable on key ${lin.key}: ${lin.explanation}`);
-      else if (lin.ok === 'unknown') this.violate(`linearizability check gave up: ${lin.reason}`);
-    }
-    return {
+    return finishRun({
       seed: this.o.seed,
-      ok: this.violations.length === 0,
       violations: this.violations,
+      violate: (what) => this.violate(what),
       trace: this.trace,
-      history,
+      history: this.recorder.history(),
       stats: {
-        ops: history.length,
         okOps: this.okOps,
         elections: this.leaders.size,
         messages: this.network.sent,
         virtualMs: this.queue.now,
       },
-    };
+    });
   }
 
   // -------------------------------------------------------------------------------------------

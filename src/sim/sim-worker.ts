@@ -4,7 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SimMode } from './cli.js';
 import { runFleetSeed } from './fleet-sim.js';
 import { runLoopSeed } from './loop-sim.js';
-import { runSeed, type RunSummary, type SimResult } from './raft-sim.js';
+import { runSeed, type RunSummary } from './raft-sim.js';
+import type { SimResult } from './sim-result.js';
 
 const { seeds, sim } = workerData as { seeds: number[]; sim: SimMode };
 for (const seed of seeds) {

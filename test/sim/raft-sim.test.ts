@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHistory } from '../../src/check/history.js';
-import { ALL_FAULTS, runSeed, type SimResult } from '../../src/sim/raft-sim.js';
+import { ALL_FAULTS, runSeed } from '../../src/sim/raft-sim.js';
+import type { SimResult } from '../../src/sim/sim-result.js';
 
 const SEEDS = Number(process.env['SIM_SEEDS'] ?? 200);
 

@@ -23,7 +23,7 @@ describe('back-pressure', () => {
     const hub = new MemoryHub();
     const a = hub.endpoint('a', { maxQueueItems: 4 });
     const b = hub.endpoint('b');
-    const c = hub.endpoint('c');
+    hub.endpoint('c'); // a second destination, whose queue stays empty
     a.addPeer('b', 'b');
     a.addPeer('c', 'c');
     hub.deliver();
