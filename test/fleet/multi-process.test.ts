@@ -8,25 +8,15 @@
 // acknowledged, and each group's final count equals the increments acknowledged: exactly once.
 // Timings are printed as diagnostics, never asserted.
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it, type TestContext } from 'node:test';
-import type {
-  EventMessage,
-  HostOp,
-  HostProcessConfig,
-  HostRequest,
-  HostRequests,
-  HostResults,
-  ReplyMessage,
-} from '../../src/demo/host-process.js';
+import { HostCallError, HostProcess } from '../../src/demo/host-client.js';
+import type { HostOp, HostRequests, HostResults } from '../../src/demo/host-process.js';
 import type { Consistency } from '../../src/transport/items.js';
 import { within } from '../transport/fixtures/wait.js';
 
-const FIXTURE = fileURLToPath(new URL('../../src/demo/host-process.ts', import.meta.url));
 const SECRET = 'fleet multi-process test secret';
 const ZONES: Record<string, string> = { h1: 'zone-a', h2: 'zone-b', h3: 'zone-a', h4: 'zone-b' };
 const HOST_IDS = Object.keys(ZONES);
@@ -36,16 +26,6 @@ const HOST_FAILURE_TIMEOUT_MS = 3_000;
 const COMMAND_TIMEOUT_MS = 5_000;
 /** How long any one phase may take before the test fails saying what it waited for. */
 const PHASE_MS = 20_000;
-
-/** A reply with ok: false, as the child reported it. */
-class HostCallError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function machineOf(group: string): 'counter' | 'kv' {
   return group.startsWith('counter-') ? 'counter' : 'kv';
@@ -59,96 +39,23 @@ function increment(group: string): unknown {
 /** The group's count: the counter, or key n of a kv group. */
 async function readCount(host: HostProcess, group: string, consistency: Consistency = 'linearizable'): Promise<number> {
   const q = machineOf(group) === 'counter' ? { op: 'get' } : { op: 'get', key: 'n' };
-  const value = await host.call('query', { name: group, q, consistency });
+  const value = await call(host, 'query', { name: group, q, consistency });
   return Number(value ?? 0);
 }
 
-class HostProcess {
-  readonly exited: Promise<number | null>;
-  readonly stderr: string[] = [];
-  readonly progress: Array<{ at: number; membersLeft: number }> = [];
-  address = '';
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
-  private nextId = 1;
-  private readonly ready: Promise<void>;
+/** A call to a host process, with the test's deadline for one phase. */
+function call<K extends HostOp>(h: HostProcess, op: K, args: HostRequests[K], timeoutMs = PHASE_MS): Promise<HostResults[K]> {
+  return h.call(op, args, timeoutMs);
+}
 
-  private constructor(
-    readonly id: string,
-    readonly config: HostProcessConfig,
-    readonly child: ChildProcess,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => this.stderr.push(...chunk.split('\n').filter((l) => l !== '')));
-    this.ready = new Promise<void>((resolve, reject) => {
-      child.on('message', (raw: unknown) => {
-        const message = raw as ReplyMessage | EventMessage;
-        if ('event' in message) {
-          if (message.event === 'ready') {
-            this.address = message.address;
-            resolve();
-          } else this.progress.push({ at: performance.now(), membersLeft: message.membersLeft });
-          return;
-        }
-        const waiter = this.pending.get(message.id);
-        this.pending.delete(message.id);
-        if (message.ok) waiter?.resolve(message.value);
-        else waiter?.reject(new HostCallError(message.code, `${this.id}: ${message.code}: ${message.message}`));
-      });
-      void this.exited.then(async (code) => {
-        const why = new Error(`host process ${this.id} exited (code ${code}, signal ${child.signalCode})\n${await this.diagnose()}`);
-        reject(why);
-        for (const waiter of this.pending.values()) waiter.reject(why);
-        this.pending.clear();
-      });
-    });
-  }
-
-  static spawn(config: HostProcessConfig): HostProcess {
-    const child = fork(FIXTURE, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-    return new HostProcess(config.id, config, child);
-  }
-
-  /** Resolves once the host runs and listens. */
-  started(): Promise<void> {
-    return within(`host ${this.id} to start`, this.ready, PHASE_MS);
-  }
-
-  get port(): number {
-    return Number(this.address.slice(this.address.lastIndexOf(':') + 1));
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  call<K extends HostOp>(op: K, args: HostRequests[K]): Promise<HostResults[K]> {
-    if (!this.running) return Promise.reject(new Error(`host process ${this.id} is not running`));
-    const id = this.nextId++;
-    const request = { op, ...args } as HostRequest;
-    return new Promise<HostResults[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: (value) => resolve(value as HostResults[K]), reject });
-      this.child.send({ id, request });
-    });
-  }
-
-  async kill(): Promise<void> {
-    if (this.running) this.child.kill('SIGKILL');
-    await this.exited;
-  }
-
-  /** The last lines of the child's stderr and log, for failure messages. */
-  /** The host's members (if it answers), the last lines of its stderr and log, for failure messages. */
-  async diagnose(): Promise<string> {
-    const status = this.running ? await within(`${this.id} status`, this.call('status', {}), 2_000).catch((err: unknown) => String(err)) : 'not running';
-    const members =
-      typeof status === 'string'
-        ? [status]
-        : [`state ${status.state}`, ...status.members.map((m) => `  ${m.group} ${m.member} ${m.role} term ${m.term} leader ${m.leader} commit ${m.commit} applied ${m.applied}`)];
-    const log = await readFile(this.config.logFile, 'utf8').catch(() => '');
-    const tail = log.split('\n').filter((l) => l !== '').slice(-15);
-    return [`--- ${this.id}`, ...members, `--- ${this.id} stderr`, ...this.stderr.slice(-15), `--- ${this.id} log (${this.config.logFile})`, ...tail].join('\n');
-  }
+/** The host's members (if it answers) and the last lines of its output and log, for failure messages. */
+async function diagnose(h: HostProcess): Promise<string> {
+  const status = h.running ? await call(h, 'status', {}, 2_000).catch((err: unknown) => String(err)) : 'not running';
+  const members =
+    typeof status === 'string'
+      ? [status]
+      : [`state ${status.state}`, ...status.members.map((m) => `  ${m.group} ${m.member} ${m.role} term ${m.term} leader ${m.leader} commit ${m.commit} applied ${m.applied}`)];
+  return [`--- ${h.id}`, ...members, ...(await h.tail())].join('\n');
 }
 
 interface Failure {
@@ -188,7 +95,7 @@ class Load {
       if (host === undefined) throw new Error('the load has no host to go through');
       const sentAt = performance.now();
       try {
-        await host.call('command', { name: group, cmd: increment(group), timeoutMs: COMMAND_TIMEOUT_MS });
+        await call(host, 'command', { name: group, cmd: increment(group), timeoutMs: COMMAND_TIMEOUT_MS });
         this.acked.set(group, (this.acked.get(group) ?? 0) + 1);
         this.acks.push({ group, sentAt, at: performance.now() });
       } catch (err) {
@@ -259,7 +166,7 @@ describe('a fleet of four host processes in two zones', () => {
       if (h === undefined) throw new Error(`no host process ${id}`);
       return h;
     };
-    const describeFleet = async (): Promise<string> => (await Promise.all([...fleet.values()].map((h) => h.diagnose()))).join('\n');
+    const describeFleet = async (): Promise<string> => (await Promise.all([...fleet.values()].map((h) => diagnose(h)))).join('\n');
     /** `work`, failing with the state of every host attached. */
     const explained = <T>(work: Promise<T>): Promise<T> =>
       work.catch(async (err: unknown) => {
@@ -285,7 +192,7 @@ describe('a fleet of four host processes in two zones', () => {
         hostFailureTimeoutMs: HOST_FAILURE_TIMEOUT_MS,
       });
       fleet.set(id, h); // before it is up, so the after hook kills it whatever happens
-      await h.started();
+      await h.started(PHASE_MS);
       return h;
     };
 
@@ -295,11 +202,11 @@ describe('a fleet of four host processes in two zones', () => {
     await Promise.all(HOST_IDS.slice(1).map((id) => startHost(id, 0, [seed])));
     note(`4 processes started in ${elapsed(t0)}`);
     const tActivate = performance.now();
-    await explained(h1.call('activate', { zone: ZONES.h1 ?? '' }));
-    await explained(Promise.all(HOST_IDS.slice(1).map((id) => host(id).call('activate', { zone: ZONES[id] ?? '' }))));
+    await explained(call(h1, 'activate', { zone: ZONES.h1 ?? '' }));
+    await explained(Promise.all(HOST_IDS.slice(1).map((id) => call(host(id), 'activate', { zone: ZONES[id] ?? '' }))));
     note(`4 hosts active in ${elapsed(tActivate)} (joined through ${seed})`);
     for (const id of HOST_IDS) {
-      const byZone = await host(id).call('hosts', {});
+      const byZone = await call(host(id), 'hosts', {});
       const seen = Object.entries(byZone).flatMap(([zone, hosts]) => hosts.map((h) => `${h.id}@${zone}:${h.state}`)).sort();
       assert.deepEqual(seen, HOST_IDS.map((h) => `${h}@${ZONES[h]}:active`).sort(), `${id} sees every host active in its zone`);
     }
@@ -310,7 +217,7 @@ describe('a fleet of four host processes in two zones', () => {
       Promise.all(
         HOST_IDS.map(async (id, i) => {
           for (const group of GROUPS.filter((_, g) => g % HOST_IDS.length === i)) {
-            await host(id).call('addGroup', { name: group, machine: machineOf(group), replicas: 3 });
+            await call(host(id), 'addGroup', { name: group, machine: machineOf(group), replicas: 3 });
           }
         }),
       ),
@@ -324,11 +231,11 @@ describe('a fleet of four host processes in two zones', () => {
       Promise.all(
         GROUPS.map(async (group) => {
           for (const id of HOST_IDS) {
-            const reply = await host(id).call('command', { name: group, cmd: increment(group), timeoutMs: COMMAND_TIMEOUT_MS });
+            const reply = await call(host(id), 'command', { name: group, cmd: increment(group), timeoutMs: COMMAND_TIMEOUT_MS });
             acked.set(group, (acked.get(group) ?? 0) + 1);
             assert.equal(reply, acked.get(group), `${group}: an increment through ${id} replies the new count`);
             if (machineOf(group) === 'kv') {
-              const previous = await host(id).call('command', { name: group, cmd: { op: 'put', key: `from-${id}`, value: `${group}/${id}` }, timeoutMs: COMMAND_TIMEOUT_MS });
+              const previous = await call(host(id), 'command', { name: group, cmd: { op: 'put', key: `from-${id}`, value: `${group}/${id}` }, timeoutMs: COMMAND_TIMEOUT_MS });
               assert.equal(previous, null, `${group}: key from-${id} was never written`);
             }
           }
@@ -336,7 +243,7 @@ describe('a fleet of four host processes in two zones', () => {
             assert.equal(await readCount(host(id), group), HOST_IDS.length, `${group}: ${id} reads every host's increment`);
             if (machineOf(group) === 'kv') {
               const writer = HOST_IDS[(i + 1) % HOST_IDS.length] ?? '';
-              const value = await host(id).call('query', { name: group, q: { op: 'get', key: `from-${writer}` }, consistency: 'linearizable' });
+              const value = await call(host(id), 'query', { name: group, q: { op: 'get', key: `from-${writer}` }, consistency: 'linearizable' });
               assert.equal(value, `${group}/${writer}`, `${group}: ${id} reads what ${writer} wrote`);
             }
           }
@@ -346,7 +253,7 @@ describe('a fleet of four host processes in two zones', () => {
     note(`commands and queries through every host for 20 groups in ${elapsed(tCalls)}`);
 
     // --- kill -9 the host leading the most groups, under load through the other three.
-    const statuses = await Promise.all(HOST_IDS.map((id) => host(id).call('status', {})));
+    const statuses = await Promise.all(HOST_IDS.map((id) => call(host(id), 'status', {})));
     const leaders = statuses.map((s) => ({ id: s.id, leaders: s.members.filter((m) => m.role === 'leader' && m.groupId !== 0).length }));
     leaders.sort((a, b) => b.leaders - a.leaders);
     const victimId = leaders[0]?.id ?? 'h1';
@@ -373,12 +280,12 @@ describe('a fleet of four host processes in two zones', () => {
     // The fleet marks it failed and moves its replicas to the three survivors.
     const survivor = host([...vias][0] ?? '');
     await wait(`${victimId} to be marked failed`, async () => {
-      const byZone = await survivor.call('hosts', {});
+      const byZone = await call(survivor, 'hosts', {});
       return Object.values(byZone).flat().some((h) => h.id === victimId && h.state === 'failed');
     });
     note(`${victimId} marked failed ${elapsed(tKill)} after the kill`);
     await wait('every group to have a voter on each of the 3 survivors', async () => {
-      const now = await Promise.all([...vias].map((id) => host(id).call('status', {})));
+      const now = await Promise.all([...vias].map((id) => call(host(id), 'status', {})));
       return now.every((s) => GROUPS.every((g) => s.members.some((m) => m.group === g && m.role !== 'learner')));
     });
     note(`re-replicated onto the survivors ${elapsed(tKill)} after the kill`);
@@ -387,12 +294,12 @@ describe('a fleet of four host processes in two zones', () => {
     // --- Restart it on its data directory and port, same id: it comes back and catches up.
     const tRestart = performance.now();
     const restarted = await startHost(victimId, victimPort, [seed]);
-    const restoredMembers = (await restarted.call('status', {})).members.length;
-    await restarted.call('activate', { zone: ZONES[victimId] ?? '' });
+    const restoredMembers = (await call(restarted, 'status', {})).members.length;
+    await call(restarted, 'activate', { zone: ZONES[victimId] ?? '' });
     note(`${victimId} restarted (${restoredMembers} members restored from its store) and active again in ${elapsed(tRestart)}`);
     const placedOnVictim = async (): Promise<string[]> => {
       const placed: string[] = [];
-      for (const g of GROUPS) if ((await survivor.call('placement', { name: g })).includes(victimId)) placed.push(g);
+      for (const g of GROUPS) if ((await call(survivor, 'placement', { name: g })).includes(victimId)) placed.push(g);
       return placed;
     };
     let placed: string[] = [];
@@ -404,30 +311,32 @@ describe('a fleet of four host processes in two zones', () => {
     // acknowledged before it came back.
     const ackedAtRestart = new Map(traffic.acked);
     await wait(`${victimId} to hold a caught-up voter of each of its ${placed.length} groups`, async () => {
-      const s = await restarted.call('status', {});
+      const s = await call(restarted, 'status', {});
       for (const g of placed) {
         if (!s.members.some((m) => m.group === g && m.role !== 'learner')) return false;
         if ((await readCount(restarted, g, 'local')) < (ackedAtRestart.get(g) ?? 0)) return false;
       }
       return true;
     });
-    const victimStatus = await restarted.call('status', {});
+    const victimStatus = await call(restarted, 'status', {});
     note(`${victimId} caught up ${elapsed(tRestart)} after the restart: ${victimStatus.members.length} members (${victimStatus.leaders} leading), ${placed.length} groups placed on it`);
     assert.equal(victimStatus.state, 'active');
     vias.add(victimId);
     assert.equal(traffic.failures.length, 0, traffic.describeFailures());
 
     // --- Deactivate the host leading the most groups now (not the restarted one), under load.
-    const now = await Promise.all([...vias].filter((id) => id !== victimId).map((id) => host(id).call('status', {})));
+    const now = await Promise.all([...vias].filter((id) => id !== victimId).map((id) => call(host(id), 'status', {})));
     now.sort((a, b) => b.leaders - a.leaders);
     const drainedId = now[0]?.id ?? '';
     const drained = host(drainedId);
     vias.delete(drainedId);
     const tDrain = performance.now();
-    await within(`${drainedId} to deactivate`, drained.call('deactivate', {}), 30_000).catch(async (err: unknown) => {
+    const progress: string[] = [];
+    drained.onProgress = (membersLeft) => progress.push(`${membersLeft}@${Math.round(performance.now() - tDrain)}ms`);
+    await call(drained, 'deactivate', {}, 30_000).catch(async (err: unknown) => {
       // Say which members are stuck, and what each host holding their group knows about it.
-      const left = (await drained.call('status', {})).members;
-      const others = await Promise.all([...vias].map((id) => host(id).call('status', {})));
+      const left = (await call(drained, 'status', {})).members;
+      const others = await Promise.all([...vias].map((id) => call(host(id), 'status', {})));
       const lines = left.map((m) => {
         const elsewhere = others.map((s) => ({ id: s.id, m: s.members.find((o) => o.groupId === m.groupId) }));
         const seen = elsewhere.map(({ id, m: o }) => (o === undefined ? `${id}: none` : `${id}: ${o.member} ${o.role} term ${o.term} leader ${o.leader} commit ${o.commit}`));
@@ -435,17 +344,16 @@ describe('a fleet of four host processes in two zones', () => {
       });
       throw new Error(`${String(err)}\n${left.length} member(s) left on ${drainedId}:\n${lines.join('\n')}\n${await describeFleet()}`);
     });
-    const progress = drained.progress.map((p) => `${p.membersLeft}@${Math.round(p.at - tDrain)}ms`).join(' ');
-    note(`${drainedId} (leading ${now[0]?.leaders ?? 0}) drained in ${elapsed(tDrain)}; members left over time: ${progress}`);
-    const drainedStatus = await drained.call('status', {});
+    note(`${drainedId} (leading ${now[0]?.leaders ?? 0}) drained in ${elapsed(tDrain)}; members left over time: ${progress.join(' ')}`);
+    const drainedStatus = await call(drained, 'status', {});
     assert.deepEqual(drainedStatus.members, [], `${drainedId} holds no member after deactivating`);
     assert.equal(drainedStatus.state, 'inactive');
     // The other hosts apply the metadata change a moment later.
     await wait(`every other host to see ${drainedId} inactive and out of every placement`, async () => {
       for (const id of vias) {
-        const byZone = await host(id).call('hosts', {});
+        const byZone = await call(host(id), 'hosts', {});
         if (Object.values(byZone).flat().find((h) => h.id === drainedId)?.state !== 'inactive') return false;
-        for (const g of GROUPS) if ((await host(id).call('placement', { name: g })).includes(drainedId)) return false;
+        for (const g of GROUPS) if ((await call(host(id), 'placement', { name: g })).includes(drainedId)) return false;
       }
       return true;
     });
@@ -464,7 +372,7 @@ describe('a fleet of four host processes in two zones', () => {
     // --- Stop everything cleanly.
     const tStop = performance.now();
     const stopping = [...fleet.values()];
-    await Promise.all(stopping.map((h) => h.call('stop', {})));
+    await Promise.all(stopping.map((h) => call(h, 'stop', {})));
     const codes = await Promise.all(stopping.map((h) => within(`${h.id} to exit`, h.exited, PHASE_MS)));
     assert.deepEqual(codes, stopping.map(() => 0), 'every host process exits 0 after stop()');
     note(`all hosts stopped in ${elapsed(tStop)}; whole test ${elapsed(t0)}`);
