@@ -120,6 +120,8 @@ async function main(): Promise<number> {
   out();
   out(style.bold('Summary'));
   for (const line of summary(result, options.seed)) out(line);
+  const errors = [...(await chaos.logErrors())].sort((a, b) => b[1] - a[1]);
+  out(`  host log errors: ${errors.length === 0 ? 'none' : errors.slice(0, 5).map(([m, n]) => `${n} x ${m}`).join('; ')}`);
   if (options.historyPath !== undefined) out(`  history written to ${options.historyPath}`);
   if (result.ok) {
     await chaos.removeDir();
