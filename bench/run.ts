@@ -148,9 +148,9 @@ interface Row {
   load1: number;
 }
 
-function row(fields: Partial<Row> & Pick<Row, 'scenario' | 'system' | 'what'>): Row {
+function row({ scenario, system, what, ...fields }: Partial<Row> & Pick<Row, 'scenario' | 'system' | 'what'>): Row {
   return {
-    groups: null, inflight: null, payload: null, ops_per_s: null, p50_ms: null, p99_ms: null, p999_ms: null,
+    scenario, system, what, groups: null, inflight: null, payload: null, ops_per_s: null, p50_ms: null, p99_ms: null, p999_ms: null,
     cpu_pct_per_host: null, rss_mib_per_host: null, failed: null, max_ms: null, seconds: null, cpu_ms_per_op: null,
     client_cpu_pct: null, kib_per_replica: null, ops_vs_etcd: null, p99_vs_etcd: null, load1: round(loadavg()[0]!, 2),
     ...fields,
