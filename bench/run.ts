@@ -191,7 +191,8 @@ function markdownTable(rows: Row[]): string {
 /** Puts each flotilla row's ratios to the etcd row measured at the same point. */
 function compare(rows: Row[]): void {
   for (const f of rows.filter((r) => r.system === 'flotilla')) {
-    const e = rows.find((r) => r.system === 'etcd' && r.scenario === f.scenario && r.what.split(' (')[0] === f.what.split(' (')[0] && r.groups === f.groups && r.inflight === f.inflight && r.payload === f.payload);
+    const kind = (r: Row) => r.what.split(/[ ,]/).slice(0, 2).join(' ');
+    const e = rows.find((r) => r.system === 'etcd' && r.scenario === f.scenario && kind(r) === kind(f) && (r.scenario === 'failover' || (r.groups === f.groups && r.inflight === f.inflight && r.payload === f.payload)));
     if (e === undefined) continue;
     if (f.ops_per_s !== null && e.ops_per_s !== null && e.ops_per_s > 0) f.ops_vs_etcd = round(f.ops_per_s / e.ops_per_s, 2);
     const fp = f.scenario === 'failover' ? f.max_ms : f.p99_ms;
@@ -372,7 +373,7 @@ export async function main(argv: string[]): Promise<number> {
       const members = statuses.reduce((n, s) => n + s.members.length, 0) / statuses.length;
       const rss = f.pids.reduce((n, pid) => n + rssMiB(pid), 0) / f.pids.length;
       const quiesced = statuses.reduce((n, s) => n + s.quiesced, 0);
-      emit(row({ scenario: 'idle', system: 'flotilla', what: `idle, ${quiesced}/${statuses.reduce((n, s) => n + s.members.length, 0)} members quiesced${quiet ? '' : ' (not all)'}`, groups, cpu_pct_per_host: pct, rss_mib_per_host: rss, kib_per_replica: members > 0 ? ((rss - base) * 1024) / members : null }));
+      emit(row({ scenario: 'idle', system: 'flotilla', what: `idle, ${quiesced}/${statuses.reduce((n, s) => n + s.members.length, 0)} members quiesced${quiet ? '' : ' (not all)'}`, groups, cpu_pct_per_host: pct, rss_mib_per_host: rss, kib_per_replica: members > 0 && rss > base ? ((rss - base) * 1024) / members : null }));
     };
 
     if (options.only.has('idle') || options.only.has('read')) await fills(options.payload[0]!, N);
