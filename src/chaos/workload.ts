@@ -14,11 +14,15 @@
 // src/fleet/router.ts and src/host.ts:
 // - UNAVAILABLE: the router gives it only when no attempt may have been applied (an attempt that
 //   timed out, lost its host, or met SHUTTING_DOWN / STORAGE_FAILED turns the outcome into TIMEOUT);
+// - BUSY: back-pressure before proposing; after an attempt that may have been applied the router
+//   asks again and ends in TIMEOUT instead;
 // - COMMAND_FAILED: applied as an error reply, which changes no state;
 // - BAD_ARGUMENT, NO_SUCH_GROUP, NO_SUCH_MACHINE: refused before anything was proposed.
-// BUSY is NOT definite: the router throws any other code as soon as it sees it, even after an
-// earlier attempt that may have been applied, so a BUSY can hide an applied command. TIMEOUT,
-// SHUTTING_DOWN and no answer at all are unknown. A failed read changes nothing either way.
+// TIMEOUT, SHUTTING_DOWN and no answer at all are unknown. A failed read changes nothing either way.
+// One gap remains by reading: a replica deleted from its host with commands pending rejects them
+// NOT_LEADER (src/fleet/local-members.ts), which the router takes for "not applied here", so a
+// command that then finds no leader until its deadline is reported UNAVAILABLE although its entry
+// may still commit. No run has shown it.
 
 import { HistoryRecorder, type HistoryOp, type OpInput, type Output } from '../check/history.js';
 import { FlotillaError } from '../errors.js';
@@ -32,7 +36,7 @@ export interface GroupSpec {
 }
 
 /** Codes after which a command certainly did not take effect (see the header). */
-export const DEFINITE_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'COMMAND_FAILED', 'BAD_ARGUMENT', 'NO_SUCH_GROUP', 'NO_SUCH_MACHINE']);
+export const DEFINITE_FAILURES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'BUSY', 'COMMAND_FAILED', 'BAD_ARGUMENT', 'NO_SUCH_GROUP', 'NO_SUCH_MACHINE']);
 
 /** The code recorded for a call that did not settle within its deadline plus a grace period. */
 export const NO_ANSWER = 'NO_ANSWER';

@@ -93,10 +93,14 @@ describe('chaos lost-write check', () => {
     assert.match(w.missingWrites('ctr-02/c', 8).join(), /exceeds the acknowledged 4 plus the unknown 2/);
   });
 
-  it('records BUSY as unknown: the router may throw it after an attempt that was applied', async () => {
+  it('records BUSY as a definite failure and TIMEOUT as unknown', async () => {
     const w = new Workload({ groups, opTimeoutMs: 100, thinkMs: 0 });
-    const r = await w.run(1, fakeClient(() => new FlotillaError('BUSY', 'full')), 'kv-01', { op: 'put', key: 'kv-01/r', value: 'v' });
-    assert.equal(r.outcome, 'unknown');
-    assert.equal(w.history()[0]?.ok, 'unknown');
+    const busy = await w.run(1, fakeClient(() => new FlotillaError('BUSY', 'full')), 'kv-01', { op: 'put', key: 'kv-01/r', value: 'v' });
+    const timeout = await w.run(1, fakeClient(() => new FlotillaError('TIMEOUT', 'late')), 'kv-01', { op: 'put', key: 'kv-01/r', value: 'w' });
+    assert.deepEqual([busy.outcome, timeout.outcome], ['failed', 'unknown']);
+    assert.deepEqual(
+      w.history().map((op) => op.ok),
+      [false, 'unknown'],
+    );
   });
 });
