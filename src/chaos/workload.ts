@@ -19,10 +19,8 @@
 // - COMMAND_FAILED: applied as an error reply, which changes no state;
 // - BAD_ARGUMENT, NO_SUCH_GROUP, NO_SUCH_MACHINE: refused before anything was proposed.
 // TIMEOUT, SHUTTING_DOWN and no answer at all are unknown. A failed read changes nothing either way.
-// One gap remains by reading: a replica deleted from its host with commands pending rejects them
-// NOT_LEADER (src/fleet/local-members.ts), which the router takes for "not applied here", so a
-// command that then finds no leader until its deadline is reported UNAVAILABLE although its entry
-// may still commit. No run has shown it.
+// (A replica that leaves its host with commands in its log answers them TIMEOUT, not NOT_LEADER:
+// group.ts halt.)
 
 import { HistoryRecorder, type HistoryOp, type OpInput, type Output } from '../check/history.js';
 import { FlotillaError } from '../errors.js';

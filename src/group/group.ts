@@ -376,10 +376,15 @@ export class Group<S, C, R, Q> {
     this.maybeSnapshot();
   }
 
-  /** Stops the group: every waiting client gets `error`, and so does every later call. */
+  /**
+   * Stops the group: every waiting read gets `error`, and so does every later call. A waiting
+   * command gets TIMEOUT: it is in the log, and the other replicas may still commit it, so saying
+   * `error` (NOT_LEADER when the replica leaves its host) would tell its caller "not applied".
+   */
   halt(error: FlotillaError): void {
     this.halted = error;
-    for (const w of this.commands.values()) w.reject(error);
+    const unknown = new FlotillaError('TIMEOUT', `group ${this.id}: outcome unknown: ${error.message}`, { groupId: this.id, cause: error.code });
+    for (const w of this.commands.values()) w.reject(unknown);
     for (const r of this.unconfirmedReads.values()) r.reject(error);
     for (const c of this.confirmedReads) c.read.reject(error);
     this.commands.clear();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { FlotillaError, isFlotillaError } from '../../src/errors.js';
 import type { Outcome } from '../../src/group/group.js';
 import { Role } from '../../src/raft/types.js';
 import { MemoryLogStore } from '../../src/storage/memory-store.js';
@@ -48,6 +48,17 @@ describe('group', () => {
     await allReplicasHold(20);
     for (const s of states()) assert.deepEqual(s, values);
     assert.equal(HOSTS.filter((h) => fleet.group(h, G).raft.currentRole === Role.Leader).length, 1);
+  });
+
+  it('a replica halted with a command in its log answers that command TIMEOUT (outcome unknown), not its halt error', async () => {
+    await startFleet();
+    await waitFor('a leader', () => fleet.leader(G) !== undefined);
+    const leader = fleet.leader(G)!;
+    const pending = leader.command({ op: 'append', value: 'x' });
+    // Proposed (in the log, on its way to the followers) but not yet committed: the replica leaves.
+    leader.halt(new FlotillaError('NOT_LEADER', 'group left this host', { leader: '' }));
+    await assert.rejects(pending, (err) => isFlotillaError(err, 'TIMEOUT'));
+    await assert.rejects(leader.query(null), (err) => isFlotillaError(err, 'NOT_LEADER'));
   });
 
   it('turns a throwing command into COMMAND_FAILED on every replica and keeps working', async () => {
