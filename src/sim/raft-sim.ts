@@ -436,6 +436,11 @@ class RaftWorld {
    * (found by this simulation, seed 9 with the vote guard off).
    */
   private addLearner(leader: SimRaftNode, n: SimRaftNode): void {
+    // A stale leader (an older term) may not know that the host's member joined a newer
+    // configuration: wiping it would destroy a voter (seed 5249). The fleet's prepare refuses the
+    // same way (host.ts: a replica is replaced only by a request from its term or a newer one).
+    const memberTerm = n.raft?.currentTerm ?? n.disk.load().hardState.term;
+    if (memberTerm > leader.raft!.currentTerm) return;
     const id = `${n.host}~${++this.rejoins}`;
     const index = this.propose(leader, { type: 'addLearner', node: id });
     if (index === undefined) return;

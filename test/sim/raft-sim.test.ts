@@ -24,6 +24,7 @@ function explain(r: SimResult): string {
 const REGRESSIONS: Array<[number, string]> = [
   [5, 'a removed member without PreVote deposed every new leader (vote lease tied to CheckQuorum)'],
   [9, 'a re-added member with a wiped disk and its old id let a stale candidate win'],
+  [5249, "the simulation let a stale leader wipe a host's member that a newer configuration made a voter"],
 ];
 
 for (const [seed, bug] of REGRESSIONS) {
