@@ -249,11 +249,14 @@ export class Client {
       const reply = await this.route(group, kind, encoder.encode(text), consistency === undefined ? { timeoutMs: remaining } : { timeoutMs: remaining, consistency });
       return (reply.length === 0 ? undefined : JSON.parse(decoder.decode(reply))) as R;
     } catch (err) {
-      // No leader anywhere may mean the group was removed meanwhile: say so if it was.
+      // No leader anywhere may mean the group was removed meanwhile: say so if it was. The record
+      // stays otherwise: forgetting it would make the next call wait on the cluster group, which
+      // may be the very thing moving (a drain made such calls time out).
       if (err instanceof FlotillaError && err.code === 'UNAVAILABLE') {
-        this.groupRecords.delete(group);
-        await this.groupRecord(group, 1000).catch((check: unknown) => {
-          if (check instanceof FlotillaError && check.code === 'NO_SUCH_GROUP') throw check;
+        await this.fetchGroupRecord(group, 1000).catch((check: unknown) => {
+          if (!(check instanceof FlotillaError && check.code === 'NO_SUCH_GROUP')) return;
+          this.groupRecords.delete(group);
+          throw check;
         });
       }
       throw err;
@@ -262,8 +265,10 @@ export class Client {
 
   /** The group's metadata, asked of the cluster group once (NO_SUCH_GROUP if it does not exist). */
   private async groupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
-    const known = this.groupRecords.get(name);
-    if (known !== undefined) return known;
+    return this.groupRecords.get(name) ?? (await this.fetchGroupRecord(name, timeoutMs));
+  }
+
+  private async fetchGroupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
     const bytes = await this.route(CLUSTER_GROUP, 'query', encoder.encode(JSON.stringify({ op: 'group', name })), { timeoutMs });
     const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
     if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
