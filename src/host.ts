@@ -164,6 +164,8 @@ const PING_MS = 200;
 const SUSPECT_MS = 1000;
 /** Periodic passes between full metadata scans when nothing changed (retries of failed housekeeping). */
 const RESCAN_PASSES = 20;
+/** Passes between looks for leaderless groups (status() reports those leaderless for 5 s). */
+const LEADERLESS_PASSES = 4;
 /** Periodic passes between metadata fetches of a host without a cluster replica. */
 const REFRESH_PASSES = 4;
 /** A learner silent this long is removed, so a fresh one can be added. */
@@ -212,6 +214,8 @@ export class Host {
   private readonly leaderlessSince = new Map<number, number>();
   /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
   private readonly prepareFloor = new Map<string, number>();
+  /** Replicas here that placement no longer wants (group ids), from the last full scan. */
+  private readonly unwanted = new Set<number>();
   /** What metrics() reports; the groups count into it too. */
   private readonly counters = new HostCounters();
   /** Answers clients' fleet operations (status, add-group, deactivate). */
@@ -363,7 +367,8 @@ export class Host {
     const deadline = this.scheduler.now() + timeoutMs;
     await this.untilDone('mark this host deactivating', deadline, () => this.setMyState('deactivating', this.timeoutMs));
     this.state = 'deactivating';
-    this.reconcile();
+    this.findUnwanted(false);
+    this.reconcile({ quiesced: true });
     let reported = -1;
     await this.waitFor('every member to leave', timeoutMs, () => {
       if (this.members.size !== reported) {
@@ -609,9 +614,11 @@ export class Host {
     const meta = this.metadata;
     if (meta === null) return;
     // The scans below cost O(groups): only when the metadata changed, and now and then to retry.
+    // Between them only groups with something in motion can need a step: a quiesced group's
+    // membership and placement change only with the metadata (idle cost, bench: 3,000 groups).
     const changed = meta.version !== this.seenVersion;
     if (!changed && ++this.passesSinceScan < RESCAN_PASSES) {
-      this.reconcile();
+      this.reconcile({ quiesced: false });
       return;
     }
     this.seenVersion = meta.version;
@@ -639,7 +646,8 @@ export class Host {
       if (m.groupId === CLUSTER_GROUP_ID || m.groupId >= meta.nextGroupId) continue;
       if (meta.groups[m.group]?.id !== m.groupId) this.housekeeping(`delete/${m.groupId}`, () => this.members.delete(m.groupId));
     }
-    this.reconcile();
+    this.reconcile({ quiesced: true });
+    this.findUnwanted(!changed);
   }
 
   private updateActiveHosts(meta: ClusterState): void {
@@ -929,7 +937,7 @@ export class Host {
     this.onMetadata();
     this.markFailures();
     this.collectGarbage();
-    this.trackLeaderless();
+    if (this.passes % LEADERLESS_PASSES === 0) this.trackLeaderless();
   }
 
   /**
@@ -992,12 +1000,13 @@ export class Host {
     this.transport.flush();
   }
 
-  /** Moves every group this host leads one step toward its placement. */
-  private reconcile(): void {
+  /** Moves every group this host leads (quiesced ones too, unless told not to) one step toward its placement. */
+  private reconcile(which: { quiesced: boolean }): void {
     const meta = this.metadata;
     if (meta === null || this.state === 'stopped') return;
     const leaving = this.state === 'deactivating' || meta.hosts[this.id]?.state !== 'active';
     for (const member of this.members.all()) {
+      if (!which.quiesced && member.replica.raft.isQuiesced) continue;
       if (!this.leadsCommitted(member) || member.replica.raft.configChangePending) continue;
       let voterHosts: string[];
       let learnerHosts: string[] = [];
@@ -1114,31 +1123,47 @@ export class Host {
     }
   }
 
-  /** Replicas placement no longer puts here are deleted once their group's leader confirms they left. */
-  private collectGarbage(): void {
+  /**
+   * Which replicas placement no longer puts here: a full scan, on a metadata change and on every
+   * rescan; collectGarbage() then works through them each pass.
+   */
+  private findUnwanted(rescan: boolean): void {
     const meta = this.metadata;
     if (meta === null) return;
     const me: HostRecord | undefined = meta.hosts[this.id];
     const here = me !== undefined && me.state === 'active' && this.state !== 'deactivating';
+    this.unwanted.clear();
     for (const member of this.members.all()) {
-      if (member.replica.raft.currentRole === Role.Leader) continue; // a leader hands over first
       let wanted = here;
-      // A cluster learner removed while this host's copy was behind never learns it: its metadata
-      // would stay old for good. Ask the cluster leader now and then.
-      if (member.groupId === CLUSTER_GROUP_ID && this.passes % RESCAN_PASSES === 0 && !isVoter(member.replica.raft.currentMembership, member.member)) wanted = false;
       if (here && member.groupId !== CLUSTER_GROUP_ID) {
         const record = meta.groups[member.group];
         wanted = record === undefined || record.id !== member.groupId || this.placementFor(record.name, record.replicas).includes(this.id);
       }
-      if (wanted) continue;
-      this.housekeeping(`gc/${member.groupId}`, async () => {
-        const request: AdminRequest = { op: 'memberStatus', groupId: member.groupId, member: member.member };
-        const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 1000 });
-        if (!decodeAdminReply(bytes, 'memberStatus').member && this.members.get(member.groupId) === member) {
-          await this.members.delete(member.groupId);
-        }
-      });
+      if (!wanted) this.unwanted.add(member.groupId);
+      // A cluster learner removed while this host's copy was behind never learns it: its metadata
+      // would stay old for good. Ask the cluster leader now and then.
+      else if (rescan && member.groupId === CLUSTER_GROUP_ID && !isVoter(member.replica.raft.currentMembership, member.member)) this.removeIfGone(member);
     }
+  }
+
+  /** Replicas placement no longer puts here are deleted once their group's leader confirms they left. */
+  private collectGarbage(): void {
+    for (const groupId of this.unwanted) {
+      const member = this.members.get(groupId);
+      if (member === undefined) this.unwanted.delete(groupId);
+      else this.removeIfGone(member);
+    }
+  }
+
+  private removeIfGone(member: LocalMember): void {
+    if (member.replica.raft.currentRole === Role.Leader) return; // a leader hands over first
+    this.housekeeping(`gc/${member.groupId}`, async () => {
+      const request: AdminRequest = { op: 'memberStatus', groupId: member.groupId, member: member.member };
+      const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 1000 });
+      if (!decodeAdminReply(bytes, 'memberStatus').member && this.members.get(member.groupId) === member) {
+        await this.members.delete(member.groupId);
+      }
+    });
   }
 
   /** Runs a housekeeping task unless the same one is already running; failures are retried by the next pass. */
