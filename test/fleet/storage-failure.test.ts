@@ -23,9 +23,9 @@ describe('Host: a disk that fails', () => {
     const broken = fleet.host(leader);
     const survivor = [...fleet.hosts.values()].find((h) => h.id !== leader && h.id !== 'h1') ?? h1;
     fleet.disks.get(leader)!.failNextWrite(new Error('ENOSPC: no space left on device'));
-    // The leader's write fails and its loop stops: the command fails there with STORAGE_FAILED and
-    // the router retries it (same session) on the other replicas, which elect a leader once the
-    // broken one's heartbeats stop. It applies once.
+    // The leader's write fails and its loop stops: the attempt there ends with its outcome unknown
+    // (the entry went to the followers) and the router retries it (same session) on the other
+    // replicas, which elect a leader once the broken one's heartbeats stop. It applies once.
     assert.equal(await survivor.command('orders', { op: 'inc', by: 1 }, { timeoutMs: 5000 }), 2);
     await waitFor(`${leader} to stop itself`, () => broken.localState === 'stopped', 5000);
     await assert.rejects(broken.command('orders', { op: 'inc', by: 1 }), (e) => isFlotillaError(e, 'SHUTTING_DOWN'));
