@@ -6,40 +6,15 @@
 // injected faults, at least one kill among them. No host process and no temporary directory may
 // be left behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { parseHistory } from '../../src/check/history.js';
+import { alive, runScript } from '../fixtures/run-script.js';
 
 const RUN = fileURLToPath(new URL('../../src/chaos/run.ts', import.meta.url));
-
-/** Runs the chaos runner; `onOutput` sees the output so far after each chunk and may signal it. */
-function runChaos(args: string[], onOutput: (output: string, signal: (s: NodeJS.Signals) => void) => void = () => undefined): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    let output = '';
-    const take = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      onOutput(output, (s) => child.kill(s));
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The number after `label` in the summary (`  ok   1234`). */
 function summaryNumber(output: string, label: string): number {
@@ -54,7 +29,7 @@ describe('npm run chaos', () => {
       const historyPath = join(tmp, 'history.jsonl');
       // Seed 3 plans 9 faults in 20 s: 4 SIGSTOPs (2 past the failure timeout), 2 deactivations, 3
       // SIGKILLs, the first of a host while it drains (the other two may find it still restarting).
-      const run = await runChaos(['--duration', '20', '--seed', '3', '--clients', '4', '--history', historyPath]);
+      const run = await runScript(RUN, ['--duration', '20', '--seed', '3', '--clients', '4', '--history', historyPath]);
       assert.equal(run.code, 0, run.output);
       assert.match(run.output, /^chaos: PASS$/m);
 
@@ -85,7 +60,7 @@ describe('npm run chaos', () => {
 
   it('on SIGINT kills its host processes, removes its directory and exits 130', { timeout: 60_000 }, async () => {
     let sent = false;
-    const run = await runChaos(['--duration', '20', '--seed', '1'], (output, signal) => {
+    const run = await runScript(RUN, ['--duration', '20', '--seed', '1'], (output, signal) => {
       if (!sent && [...output.matchAll(/pid (\d+)/g)].length === 5) {
         sent = true;
         signal('SIGINT');

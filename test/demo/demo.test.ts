@@ -3,33 +3,12 @@
 // soon as it has forked its hosts, to keep the test cheap), it kills its host processes, removes
 // its directory and exits 130.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
+import { alive, runScript } from '../fixtures/run-script.js';
 
 const DEMO = fileURLToPath(new URL('../../src/demo/demo.ts', import.meta.url));
-
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-/** Runs the demo; `onOutput` sees the output so far after each chunk and may signal the process. */
-function runDemo(onOutput: (output: string, signal: (s: NodeJS.Signals) => void) => void = () => undefined): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', DEMO], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const take = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      onOutput(output, (s) => child.kill(s));
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
 
 /** The data directory and the host process ids the demo printed. */
 function leftovers(output: string): { dir: string; pids: number[] } {
@@ -38,18 +17,9 @@ function leftovers(output: string): { dir: string; pids: number[] } {
   return { dir, pids };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('npm run demo', () => {
   it('runs every step and exits 0, leaving no process and no directory behind', { timeout: 90_000 }, async (t: TestContext) => {
-    const run = await runDemo();
+    const run = await runScript(DEMO);
     assert.equal(run.code, 0, run.output);
     assert.match(run.output, /demo: PASS/);
     const { dir, pids } = leftovers(run.output);
@@ -62,7 +32,7 @@ describe('npm run demo', () => {
 
   it('on SIGINT kills its host processes, removes its directory and exits 130', { timeout: 30_000 }, async () => {
     let sent = false;
-    const run = await runDemo((output, signal) => {
+    const run = await runScript(DEMO, [], (output, signal) => {
       if (!sent && leftovers(output).pids.length === 4) {
         sent = true;
         signal('SIGINT');
