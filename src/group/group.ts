@@ -137,6 +137,9 @@ export class Group<S, C, R, Q> {
   private inFlight: Ready | null = null;
   private halted: FlotillaError | null = null;
   private wake: () => void = () => undefined;
+  /** The host loop's clock, in ticks, and how far this group's Raft has been ticked along it. */
+  private clock: () => number = () => 0;
+  private tickedTo = 0;
 
   /** Commands by log index. */
   private readonly commands = new Map<number, CommandWaiter<R>>();
@@ -203,6 +206,7 @@ export class Group<S, C, R, Q> {
   /** A query, linearizable (ReadIndex) unless `options.consistency` asks for a lease or a local read. */
   async query(q: Q, options?: QueryOptions): Promise<R> {
     this.checkRunning();
+    this.catchUp();
     const consistency = options?.consistency ?? 'linearizable';
     if (consistency === 'local') return this.answer(q);
     if (consistency !== 'linearizable' && consistency !== 'lease') {
@@ -241,6 +245,7 @@ export class Group<S, C, R, Q> {
   /** Proposes a single-server membership change (errors as Raft.changeMembership throws them). */
   changeMembership(change: MembershipChange): void {
     this.checkRunning();
+    this.catchUp();
     this.raft.changeMembership(change);
     this.wake();
   }
@@ -248,6 +253,7 @@ export class Group<S, C, R, Q> {
   /** Starts handing leadership to `to` (errors as Raft.transferLeadership throws them). */
   transferLeadership(to: NodeId): void {
     this.checkRunning();
+    this.catchUp();
     this.raft.transferLeadership(to);
     this.wake();
   }
@@ -255,6 +261,7 @@ export class Group<S, C, R, Q> {
   /** Operator disaster recovery (Raft.unsafeForceSingleVoter): this replica alone carries on. */
   unsafeForceSingleVoter(): void {
     this.checkRunning();
+    this.catchUp();
     this.raft.unsafeForceSingleVoter();
     this.wake();
   }
@@ -262,7 +269,16 @@ export class Group<S, C, R, Q> {
   /** Ends quiescence (Raft.wake): a leader heartbeats again, a follower may campaign. */
   endQuiescence(): void {
     if (this.halted !== null || !this.raft.isQuiesced) return;
+    this.catchUp();
     this.raft.wake();
+    this.wake();
+  }
+
+  /** Campaigns at once, without waiting for an election timeout (Raft.campaignNow). */
+  campaignNow(): void {
+    this.checkRunning();
+    this.catchUp();
+    this.raft.campaignNow();
     this.wake();
   }
 
@@ -292,16 +308,31 @@ export class Group<S, C, R, Q> {
   // ---------------------------------------------------------------------------------------------
   // The host loop's side
 
-  /** Called when a client added work, so the loop schedules a turn. */
-  bind(wake: () => void): void {
+  /** `wake` is called when a client added work, so the loop schedules a turn; `clock` is the loop's tick count. */
+  bind(wake: () => void, clock: () => number): void {
     this.wake = wake;
+    this.clock = clock;
+    this.tickedTo = clock();
   }
 
-  tick(): void {
-    this.raft.tick();
+  /**
+   * Ticks Raft up to the loop's clock. The loop does this every tick while the group is awake; a
+   * quiesced group's ticks pile up (they fire nothing) and every input catches them up first, so
+   * its leader's lease and its followers' timers are exactly where ticking all along leaves them.
+   */
+  catchUp(): void {
+    const now = this.clock();
+    if (now === this.tickedTo) return;
+    this.raft.tick(now - this.tickedTo);
+    this.tickedTo = now;
+  }
+
+  get isQuiesced(): boolean {
+    return this.raft.isQuiesced;
   }
 
   step(m: Message): void {
+    this.catchUp();
     this.raft.step(m);
   }
 
@@ -406,6 +437,7 @@ export class Group<S, C, R, Q> {
     if (this.commands.size >= this.maxPending) {
       throw new FlotillaError('BUSY', `group ${this.id}: ${this.commands.size} commands pending`, { groupId: this.id, retry: true });
     }
+    this.catchUp();
     const index = this.raft.propose(encodeLogCommand(payload(), session));
     this.counters.proposals++;
     const term = this.raft.currentTerm;

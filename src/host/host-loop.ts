@@ -1,6 +1,7 @@
-// The scheduler of every group on a host. One timer turns elapsed monotonic time into Raft ticks;
-// each turn takes the ready work of the busy groups only, writes all of it in one batch with one
-// sync, sends every outgoing message in one call, then applies. One fsync serves every group that
+// The scheduler of every group on a host. One timer turns elapsed monotonic time into Raft ticks
+// for the awake groups (a quiesced group catches its ticks up when something reaches it, so idle
+// groups cost nothing per tick); each turn takes the ready work of the busy groups only, writes all
+// of it in one batch with one sync, sends every outgoing message in one call, then applies. One fsync serves every group that
 // had something to persist in the turn, and a turn that only moved commit indexes (what applying
 // a command brings) skips the fsync: a commit index is never needed back after a crash.
 
@@ -13,8 +14,12 @@ import { realScheduler, type Scheduler, type Timer } from './scheduler.js';
 /** What the loop needs of a group (group/group.ts). */
 export interface LoopGroup {
   readonly id: number;
-  bind(wake: () => void): void;
-  tick(): void;
+  /** `wake`: the group may have work or have woken up; `clock`: the loop's tick count. */
+  bind(wake: () => void, clock: () => number): void;
+  /** Ticks the group up to the loop's clock (also done by the group itself before any input). */
+  catchUp(): void;
+  /** Quiesced: its ticks fire nothing, so the loop leaves it alone until something reaches it. */
+  readonly isQuiesced: boolean;
   step(m: Message): void;
   hasWork(): boolean;
   /**
@@ -55,9 +60,14 @@ export class HostLoop {
   private readonly groups = new Map<number, LoopGroup>();
   /** Groups that may have work; the others cost nothing in a turn. */
   private readonly busy = new Set<LoopGroup>();
+  /** Groups ticked by the timer: all but the quiesced ones (which may linger here until the next tick). */
+  private readonly awake = new Set<LoopGroup>();
   private timer: Timer | null = null;
   private startedAt = 0;
-  private ticksDone = 0;
+  /** Whole ticks of elapsed time since start() that the timer has seen. */
+  private ticksSeen = 0;
+  /** The groups' clock: ticks handed out, which skips what a pause missed beyond maxCatchUpTicks. */
+  private clock = 0;
   /** A turn is queued or running: at most one at a time, so every ready is advanced before the next. */
   private turnPending = false;
   private currentTurn: Promise<void> = Promise.resolve();
@@ -79,9 +89,9 @@ export class HostLoop {
     if (this.running || this.failure !== null) return;
     this.running = true;
     this.startedAt = this.scheduler.now();
-    this.ticksDone = 0;
+    this.ticksSeen = 0;
     this.timer = this.scheduler.every(this.tickMs, () => this.onTimer());
-    for (const group of this.groups.values()) this.markBusy(group);
+    for (const group of this.groups.values()) this.touched(group);
   }
 
   /** Stops after the current turn; waiting clients get SHUTTING_DOWN. */
@@ -102,9 +112,12 @@ export class HostLoop {
   addGroup(group: LoopGroup): void {
     if (this.groups.has(group.id)) throw new FlotillaError('GROUP_EXISTS', `group ${group.id} is already on this host`, { groupId: group.id });
     this.groups.set(group.id, group);
-    group.bind(() => this.markBusy(group));
+    group.bind(
+      () => this.touched(group),
+      () => this.clock,
+    );
     if (this.failure !== null) group.halt(this.failure);
-    else this.markBusy(group);
+    else this.touched(group);
   }
 
   /** Takes a group off the loop; resolves once no unfinished turn holds it, so its data can go. */
@@ -113,6 +126,7 @@ export class HostLoop {
     if (group === undefined) return;
     this.groups.delete(groupId);
     this.busy.delete(group);
+    this.awake.delete(group);
     await this.currentTurn;
   }
 
@@ -121,11 +135,14 @@ export class HostLoop {
     const group = this.groups.get(groupId);
     if (group === undefined || !this.running) return;
     group.step(message);
-    this.markBusy(group);
+    this.touched(group);
   }
 
-  private markBusy(group: LoopGroup): void {
-    if (!this.running || this.groups.get(group.id) !== group || !group.hasWork()) return;
+  /** Something reached the group: tick it again if it woke, and give it a turn if it has work. */
+  private touched(group: LoopGroup): void {
+    if (!this.running || this.groups.get(group.id) !== group) return;
+    if (!group.isQuiesced) this.awake.add(group);
+    if (!group.hasWork()) return;
     this.busy.add(group);
     this.schedule();
   }
@@ -133,11 +150,13 @@ export class HostLoop {
   private onTimer(): void {
     // Ticks follow elapsed time, not timer callbacks: a late timer (a pause, a long turn) catches up.
     const due = Math.floor((this.scheduler.now() - this.startedAt) / this.tickMs);
-    const ticks = Math.min(due - this.ticksDone, this.maxCatchUpTicks);
-    this.ticksDone = due;
+    const ticks = Math.min(due - this.ticksSeen, this.maxCatchUpTicks);
+    this.ticksSeen = due;
     if (ticks <= 0) return;
-    for (const group of this.groups.values()) {
-      for (let i = 0; i < ticks; i++) group.tick();
+    this.clock += ticks;
+    for (const group of this.awake) {
+      group.catchUp();
+      if (group.isQuiesced) this.awake.delete(group);
       if (group.hasWork()) this.busy.add(group);
     }
     if (this.busy.size > 0) this.schedule();
@@ -202,10 +221,13 @@ export class HostLoop {
         // The state machine threw outside a command (snapshot, restore): only its group stops.
         this.logger.error({ err, groupId: group.id }, 'group stopped');
         this.groups.delete(group.id);
+        this.awake.delete(group);
         group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
         continue;
       }
-      if (this.groups.get(group.id) === group && group.hasWork()) this.busy.add(group);
+      if (this.groups.get(group.id) !== group) continue;
+      if (!group.isQuiesced) this.awake.add(group);
+      if (group.hasWork()) this.busy.add(group);
     }
   }
 
@@ -220,6 +242,7 @@ export class HostLoop {
 
   private haltAll(error: FlotillaError): void {
     this.busy.clear();
+    this.awake.clear();
     for (const group of this.groups.values()) group.halt(error);
   }
 }

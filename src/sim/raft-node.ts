@@ -33,7 +33,9 @@ interface PendingRead {
 }
 
 export class SimRaftNode {
-  raft: Raft | null = null;
+  private core: Raft | null = null;
+  /** Ticks a quiesced core has not been given yet: as the host loop does, it gets them before its next input. */
+  private owedTicks = 0;
   /** The member this host runs: `host` for the first, `host~N` for a re-added one (ids are never reused). */
   id: NodeId;
   /** A paused process (a GC pause, SIGSTOP): its clock runs on, everything else waits. */
@@ -62,8 +64,17 @@ export class SimRaftNode {
     this.id = host;
   }
 
+  /** The Raft core, caught up on the ticks it is owed: everything outside tick() reaches it here. */
+  get raft(): Raft | null {
+    if (this.core !== null && this.owedTicks > 0) {
+      this.core.tick(this.owedTicks);
+      this.owedTicks = 0;
+    }
+    return this.core;
+  }
+
   get up(): boolean {
-    return this.raft !== null;
+    return this.core !== null;
   }
 
   start(): void {
@@ -71,14 +82,15 @@ export class SimRaftNode {
     const snapIndex = d.snapshot?.meta.index ?? 0;
     this.kv = d.snapshot ? KvMachine.restore(d.snapshot.data) : new KvMachine();
     this.applied = snapIndex;
-    this.raft = new Raft(this.config(this.id), { hardState: d.hardState, snapshot: d.snapshot, entries: d.entries, applied: snapIndex });
+    this.core = new Raft(this.config(this.id), { hardState: d.hardState, snapshot: d.snapshot, entries: d.entries, applied: snapIndex });
+    this.owedTicks = 0;
     this.writing = false;
   }
 
   crash(): void {
     this.incarnation++;
     this.disk.crash();
-    this.raft = null;
+    this.core = null;
     this.writing = false;
     this.commands.clear();
     this.reads.clear();
@@ -97,7 +109,7 @@ export class SimRaftNode {
   }
 
   pause(): void {
-    if (this.raft !== null) this.paused = true;
+    if (this.core !== null) this.paused = true;
   }
 
   /** Resumes: first the ticks its clock counted meanwhile, then what queued up, in order. */
@@ -106,7 +118,7 @@ export class SimRaftNode {
     this.paused = false;
     const ticks = this.missedTicks;
     this.missedTicks = 0;
-    for (let i = 0; i < ticks && this.raft !== null; i++) this.tick();
+    for (let i = 0; i < ticks && this.core !== null; i++) this.tick();
     const deferred = this.deferred;
     this.deferred = [];
     for (const run of deferred) run();
@@ -117,12 +129,16 @@ export class SimRaftNode {
   }
 
   tick(): void {
-    if (this.raft === null) return;
+    if (this.core === null) return;
     if (this.paused) {
       this.missedTicks++;
       return;
     }
-    this.raft.tick();
+    if (this.core.isQuiesced) {
+      this.owedTicks++;
+      return;
+    }
+    this.raft!.tick();
     this.pump();
   }
 

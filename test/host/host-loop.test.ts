@@ -34,16 +34,34 @@ async function startFleet(groupIds: number[]): Promise<{ fleet: TestFleet; store
   return { fleet: f, stores };
 }
 
-/** A stand-in group that only counts what the loop asks of it. */
+/** A stand-in group that only counts what the loop asks of it, and catches its ticks up as Group does. */
 class CountingGroup implements LoopGroup {
   ticks = 0;
+  catchUps = 0;
   persists = 0;
+  isQuiesced = false;
+  private wake: () => void = () => undefined;
+  private clock: () => number = () => 0;
+  private tickedTo = 0;
   constructor(readonly id: number) {}
-  bind(): void {}
-  tick(): void {
-    this.ticks++;
+  bind(wake: () => void, clock: () => number): void {
+    this.wake = wake;
+    this.clock = clock;
+    this.tickedTo = clock();
   }
-  step(_m: Message): void {}
+  catchUp(): void {
+    this.catchUps++;
+    this.ticks += this.clock() - this.tickedTo;
+    this.tickedTo = this.clock();
+  }
+  /** Quiesces or wakes, as its Raft would on an input, and tells the loop. */
+  quiesce(quiesced: boolean): void {
+    this.isQuiesced = quiesced;
+    this.wake();
+  }
+  step(_m: Message): void {
+    this.catchUp();
+  }
   hasWork(): boolean {
     return false;
   }
@@ -115,10 +133,11 @@ class ScriptedGroup implements LoopGroup {
     private readonly store: GatedStore,
   ) {}
 
+  readonly isQuiesced = false;
   bind(wake: () => void): void {
     this.wake = wake;
   }
-  tick(): void {}
+  catchUp(): void {}
   step(_m: Message): void {}
   hasWork(): boolean {
     return this.halted === null && this.persisted < this.work;
@@ -245,6 +264,34 @@ describe('host loop', () => {
     await loop.stop();
     assert.deepEqual(groups.map((g) => g.persists), [0, 0]);
     assert.equal(store.disk.stats.writes, writesAtOpen);
+  });
+
+  it('leaves a quiesced group to itself until something reaches it, which catches its ticks up first', async () => {
+    let now = 0;
+    const store = await openLogStore({ engine: 'memory' });
+    const loop = new HostLoop({ store, tickMs: 5, scheduler: { ...realScheduler, now: () => now }, send: () => undefined });
+    const [awake, idle] = [new CountingGroup(1), new CountingGroup(2)];
+    loop.addGroup(awake);
+    loop.addGroup(idle);
+    loop.start();
+    now += 5 * 2;
+    await waitFor('2 ticks', () => awake.ticks === 2 && idle.ticks === 2);
+    idle.quiesce(true);
+    now += 5 * 3;
+    await waitFor('5 ticks', () => awake.ticks === 5);
+    const catchUps = idle.catchUps; // the timer may have caught it up once more before it saw it quiesced
+    now += 5 * 100;
+    await waitFor('105 ticks', () => awake.ticks === 105);
+    now += 5 * 4;
+    await waitFor('109 ticks', () => awake.ticks === 109);
+    assert.equal(idle.catchUps, catchUps, 'the timer left the quiesced group alone');
+    assert.ok(idle.ticks < 109);
+    loop.step(2, message({ type: MessageType.HeartbeatResp, from: 'h2', to: 'h1', term: 1 }));
+    assert.equal(idle.ticks, 109, 'a message catches the group up before it steps');
+    idle.quiesce(false);
+    now += 5;
+    await waitFor('110 ticks for both', () => awake.ticks === 110 && idle.ticks === 110);
+    await loop.stop();
   });
 
   describe('turns against a slow store', () => {
