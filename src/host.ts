@@ -15,7 +15,6 @@ import {
   CLUSTER_GROUP,
   CLUSTER_GROUP_ID,
   activeHosts,
-  clusterMachine,
   type ClusterCommand,
   type ClusterReply,
   type ClusterState,
@@ -26,6 +25,7 @@ import {
 } from './fleet/cluster-machine.js';
 import { Liveness } from './fleet/liveness.js';
 import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
+import { MetadataChanges, watchedClusterMachine } from './fleet/metadata-changes.js';
 import { FLEET_MEMBERS, hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
 import { OPS_GROUP, OpsService } from './fleet/ops-service.js';
@@ -195,6 +195,10 @@ export class Host {
   /** The last metadata this host saw (kept after its cluster replica is gone). */
   private metadata: ClusterState | null = null;
   private metadataDirty = false;
+  /** The groups the cluster machine changed since onMetadata() last looked (host changes: all). */
+  private readonly metadataChanges = new MetadataChanges();
+  /** The metadata (object and version) the last full scan looked at. */
+  private scannedMetadata: ClusterState | null = null;
   private seenVersion = -1;
   private passesSinceScan = 0;
   private passesSinceRefresh = 0;
@@ -237,7 +241,7 @@ export class Host {
     this.clusterReplicas = options.clusterReplicas ?? 3;
     this.hostFailureTimeoutMs = options.hostFailureTimeoutMs ?? 5000;
     this.machines = new Map(Object.entries(options.machines));
-    this.machines.set(CLUSTER_GROUP, clusterMachine);
+    this.machines.set(CLUSTER_GROUP, watchedClusterMachine(this.metadataChanges));
     this.liveness = new Liveness(this.scheduler);
 
     const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
@@ -587,7 +591,7 @@ export class Host {
     if (!('founding' in from)) return Group.restore(options, from.record);
     const replica = Group.create(options, from.founding);
     // The preferred leader of a new group campaigns at once: the group is usable in one round trip.
-    if (from.founding.voters[0] === info.member) replica.raft.campaignNow();
+    if (from.founding.voters[0] === info.member) replica.campaignNow();
     return replica;
   }
 
@@ -604,7 +608,14 @@ export class Host {
     });
   }
 
-  private onMetadata(): void {
+  /**
+   * Acts on the metadata: after the cluster group applied something (soon after), and on every
+   * periodic `pass`. A full scan costs O(groups), so it runs only when the hosts changed, on a
+   * whole new state, and now and then to retry; an added or removed group is looked at alone.
+   * Between scans only groups with something in motion can need a step: a quiesced group's
+   * membership and placement change only with the metadata (idle cost, bench: 3,000 groups).
+   */
+  private onMetadata(pass = false): void {
     if (this.state === 'stopped') return;
     const cluster = this.members.get(CLUSTER_GROUP_ID);
     if (cluster !== undefined && cluster.replica.appliedIndex > 0) {
@@ -613,41 +624,69 @@ export class Host {
     }
     const meta = this.metadata;
     if (meta === null) return;
-    // The scans below cost O(groups): only when the metadata changed, and now and then to retry.
-    // Between them only groups with something in motion can need a step: a quiesced group's
-    // membership and placement change only with the metadata (idle cost, bench: 3,000 groups).
+    const changedGroups = this.metadataChanges.take();
     const changed = meta.version !== this.seenVersion;
-    if (!changed && ++this.passesSinceScan < RESCAN_PASSES) {
-      this.reconcile({ quiesced: false });
+    this.seenVersion = meta.version;
+    const newState = changed && meta !== this.scannedMetadata;
+    if (changedGroups === null || newState || (pass && ++this.passesSinceScan >= RESCAN_PASSES)) {
+      this.scanAll(meta, !changed);
       return;
     }
-    this.seenVersion = meta.version;
+    for (const name of changedGroups) this.scanGroup(meta, name);
+    if (pass) this.reconcile({ quiesced: false });
+  }
+
+  /** Everything placement and the metadata ask of this host, for every group. `rescan`: a periodic retry. */
+  private scanAll(meta: ClusterState, rescan: boolean): void {
+    this.scannedMetadata = meta;
     this.passesSinceScan = 0;
     this.updatePeers(meta);
     this.updateActiveHosts(meta);
     const me = meta.hosts[this.id];
     // The fleet has this host draining (a deactivate whose answer was lost): so does the host.
     if (me?.state === 'deactivating' && me.incarnation === this.incarnation && this.state === 'active') this.state = 'deactivating';
-    for (const group of Object.values(meta.groups)) {
-      const founder = memberId(this.id, 1);
-      if (
-        me !== undefined &&
-        me.incarnation === this.incarnation &&
-        me.registeredAt <= group.createdAt &&
-        group.founders.includes(founder) &&
-        this.members.get(group.id) === undefined &&
-        this.members.tombstone(group.id) === 0
-      ) {
-        const info = { groupId: group.id, group: group.name, machine: group.machine, member: founder };
-        this.housekeeping(`found/${group.id}`, () => this.members.create(info, { voters: group.founders, learners: [] }));
-      }
-    }
-    for (const m of [...this.members.all()]) {
-      if (m.groupId === CLUSTER_GROUP_ID || m.groupId >= meta.nextGroupId) continue;
-      if (meta.groups[m.group]?.id !== m.groupId) this.housekeeping(`delete/${m.groupId}`, () => this.members.delete(m.groupId));
-    }
+    for (const group of Object.values(meta.groups)) this.foundIfFounder(meta, group);
+    for (const m of [...this.members.all()]) this.deleteIfRemoved(meta, m);
     this.reconcile({ quiesced: true });
-    this.findUnwanted(!changed);
+    this.findUnwanted(rescan);
+  }
+
+  /** What an added or removed group asks of this host: found it, delete it, or move it. */
+  private scanGroup(meta: ClusterState, name: string): void {
+    const group = meta.groups[name];
+    if (group !== undefined) this.foundIfFounder(meta, group);
+    const leaving = this.leaving(meta);
+    const here = this.placesHere(meta);
+    for (const m of this.members.named(name)) {
+      if (this.deleteIfRemoved(meta, m)) continue;
+      this.reconcileMember(meta, m, leaving);
+      if (this.wanted(meta, m, here)) this.unwanted.delete(m.groupId);
+      else this.unwanted.add(m.groupId);
+    }
+  }
+
+  /** A group this host founds (it was active when the group was added): its replica starts here. */
+  private foundIfFounder(meta: ClusterState, group: GroupRecord): void {
+    const me = meta.hosts[this.id];
+    const founder = memberId(this.id, 1);
+    if (
+      me !== undefined &&
+      me.incarnation === this.incarnation &&
+      me.registeredAt <= group.createdAt &&
+      group.founders.includes(founder) &&
+      this.members.get(group.id) === undefined &&
+      this.members.tombstone(group.id) === 0
+    ) {
+      const info = { groupId: group.id, group: group.name, machine: group.machine, member: founder };
+      this.housekeeping(`found/${group.id}`, () => this.members.create(info, { voters: group.founders, learners: [] }));
+    }
+  }
+
+  /** Deletes the replica of a group the fleet removed; true if it is going. */
+  private deleteIfRemoved(meta: ClusterState, m: LocalMember): boolean {
+    if (m.groupId === CLUSTER_GROUP_ID || m.groupId >= meta.nextGroupId || meta.groups[m.group]?.id === m.groupId) return false;
+    this.housekeeping(`delete/${m.groupId}`, () => this.members.delete(m.groupId));
+    return true;
   }
 
   private updateActiveHosts(meta: ClusterState): void {
@@ -870,8 +909,7 @@ export class Host {
     if (group === CLUSTER_GROUP) return this.members.get(CLUSTER_GROUP_ID);
     const id = this.metadata?.groups[group]?.id;
     if (id !== undefined) return this.members.get(id);
-    for (const m of this.members.all()) if (m.group === group) return m;
-    return undefined;
+    return this.members.named(group).at(-1);
   }
 
   private leadsCommitted(member: LocalMember): boolean {
@@ -934,7 +972,7 @@ export class Host {
     }
     this.passes++;
     this.refreshMetadata();
-    this.onMetadata();
+    this.onMetadata(true);
     this.markFailures();
     this.collectGarbage();
     if (this.passes % LEADERLESS_PASSES === 0) this.trackLeaderless();
@@ -1004,41 +1042,51 @@ export class Host {
   private reconcile(which: { quiesced: boolean }): void {
     const meta = this.metadata;
     if (meta === null || this.state === 'stopped') return;
-    const leaving = this.state === 'deactivating' || meta.hosts[this.id]?.state !== 'active';
+    const leaving = this.leaving(meta);
     for (const member of this.members.all()) {
       if (!which.quiesced && member.replica.raft.isQuiesced) continue;
-      if (!this.leadsCommitted(member) || member.replica.raft.configChangePending) continue;
-      let voterHosts: string[];
-      let learnerHosts: string[] = [];
-      if (member.groupId === CLUSTER_GROUP_ID) {
-        voterHosts = this.placementFor(CLUSTER_GROUP, this.clusterReplicas);
-        learnerHosts = this.active.map((h) => h.id);
-      } else {
-        const record = meta.groups[member.group];
-        if (record === undefined || record.id !== member.groupId) continue;
-        voterHosts = this.placementFor(record.name, record.replicas);
-      }
-      if (!leaving && inPlace(member, voterHosts, learnerHosts)) continue;
-      if (member.replica.raft.isQuiesced) {
-        // A quiesced leader's view of who answers is frozen: wake it, and act once it has heard back.
-        member.replica.endQuiescence();
-        continue;
-      }
-      const status = member.replica.raft.status();
-      const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
-      const step = nextStep({
-        stuck,
-        self: member.member,
-        membership: status.membership,
-        progress: new Map(status.progress.map((p) => [p.id, { match: p.match, active: p.active }])),
-        lastIndex: status.lastIndex,
-        committed: status.commit,
-        voterHosts,
-        learnerHosts,
-        leaving,
-      });
-      if (step !== null) this.takeStep(member, step);
+      this.reconcileMember(meta, member, leaving);
     }
+  }
+
+  /** Members leave this host: it drains, or the fleet does not have it active. */
+  private leaving(meta: ClusterState): boolean {
+    return this.state === 'deactivating' || meta.hosts[this.id]?.state !== 'active';
+  }
+
+  /** If this host leads the group and it is not where placement wants it, one step toward that. */
+  private reconcileMember(meta: ClusterState, member: LocalMember, leaving: boolean): void {
+    if (this.state === 'stopped' || !this.leadsCommitted(member) || member.replica.raft.configChangePending) return;
+    let voterHosts: string[];
+    let learnerHosts: string[] = [];
+    if (member.groupId === CLUSTER_GROUP_ID) {
+      voterHosts = this.placementFor(CLUSTER_GROUP, this.clusterReplicas);
+      learnerHosts = this.active.map((h) => h.id);
+    } else {
+      const record = meta.groups[member.group];
+      if (record === undefined || record.id !== member.groupId) return;
+      voterHosts = this.placementFor(record.name, record.replicas);
+    }
+    if (!leaving && inPlace(member, voterHosts, learnerHosts)) return;
+    if (member.replica.raft.isQuiesced) {
+      // A quiesced leader's view of who answers is frozen: wake it, and act once it has heard back.
+      member.replica.endQuiescence();
+      return;
+    }
+    const status = member.replica.raft.status();
+    const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
+    const step = nextStep({
+      stuck,
+      self: member.member,
+      membership: status.membership,
+      progress: new Map(status.progress.map((p) => [p.id, { match: p.match, active: p.active }])),
+      lastIndex: status.lastIndex,
+      committed: status.commit,
+      voterHosts,
+      learnerHosts,
+      leaving,
+    });
+    if (step !== null) this.takeStep(member, step);
   }
 
   /**
@@ -1130,20 +1178,27 @@ export class Host {
   private findUnwanted(rescan: boolean): void {
     const meta = this.metadata;
     if (meta === null) return;
-    const me: HostRecord | undefined = meta.hosts[this.id];
-    const here = me !== undefined && me.state === 'active' && this.state !== 'deactivating';
+    const here = this.placesHere(meta);
     this.unwanted.clear();
     for (const member of this.members.all()) {
-      let wanted = here;
-      if (here && member.groupId !== CLUSTER_GROUP_ID) {
-        const record = meta.groups[member.group];
-        wanted = record === undefined || record.id !== member.groupId || this.placementFor(record.name, record.replicas).includes(this.id);
-      }
-      if (!wanted) this.unwanted.add(member.groupId);
+      if (!this.wanted(meta, member, here)) this.unwanted.add(member.groupId);
       // A cluster learner removed while this host's copy was behind never learns it: its metadata
       // would stay old for good. Ask the cluster leader now and then.
       else if (rescan && member.groupId === CLUSTER_GROUP_ID && !isVoter(member.replica.raft.currentMembership, member.member)) this.removeIfGone(member);
     }
+  }
+
+  /** The fleet has this host active, and it is not draining: placement may put replicas here. */
+  private placesHere(meta: ClusterState): boolean {
+    const me: HostRecord | undefined = meta.hosts[this.id];
+    return me !== undefined && me.state === 'active' && this.state !== 'deactivating';
+  }
+
+  /** Placement keeps this replica here (a removed group's replica is for deleteIfRemoved, not for this). */
+  private wanted(meta: ClusterState, member: LocalMember, here: boolean): boolean {
+    if (!here || member.groupId === CLUSTER_GROUP_ID) return here;
+    const record = meta.groups[member.group];
+    return record === undefined || record.id !== member.groupId || this.placementFor(record.name, record.replicas).includes(this.id);
   }
 
   /** Replicas placement no longer puts here are deleted once their group's leader confirms they left. */

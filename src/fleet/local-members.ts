@@ -34,6 +34,8 @@ const decoder = new TextDecoder();
 
 export class LocalMembers {
   private readonly members = new Map<number, LocalMember>();
+  /** The same members by group name (a removed group's and a re-added one's may overlap briefly). */
+  private readonly byName = new Map<string, LocalMember[]>();
   private readonly tombstones = new Map<number, number>();
   /** Creations and deletions run one at a time per group. */
   private readonly locks = new Map<number, Promise<unknown>>();
@@ -70,6 +72,11 @@ export class LocalMembers {
 
   get(groupId: number): LocalMember | undefined {
     return this.members.get(groupId);
+  }
+
+  /** The replicas here of groups named `group` (the latest one last). */
+  named(group: string): readonly LocalMember[] {
+    return this.byName.get(group) ?? [];
   }
 
   all(): IterableIterator<LocalMember> {
@@ -122,6 +129,9 @@ export class LocalMembers {
 
   private async deleteLocked(member: LocalMember): Promise<void> {
     this.members.delete(member.groupId);
+    const others = this.named(member.group).filter((m) => m !== member);
+    if (others.length > 0) this.byName.set(member.group, others);
+    else this.byName.delete(member.group);
     await this.loop.removeGroup(member.groupId);
     member.replica.halt(new FlotillaError('NOT_LEADER', `group ${member.group} left this host`, { groupId: member.groupId, leader: '' }));
     const serial = Math.max(this.tombstone(member.groupId), memberSerial(member.member));
@@ -136,6 +146,7 @@ export class LocalMembers {
   private attach(info: MemberInfo, replica: Replica): LocalMember {
     const member: LocalMember = { ...info, replica };
     this.members.set(info.groupId, member);
+    this.byName.set(info.group, [...this.named(info.group), member]);
     this.loop.addGroup(replica);
     return member;
   }
