@@ -996,11 +996,22 @@ export class Host {
 
   private trackLeaderless(): void {
     const now = this.scheduler.now();
-    for (const m of this.members.all()) {
-      if (m.replica.raft.leader !== '') this.leaderlessSince.delete(m.groupId);
-      else if (!this.leaderlessSince.has(m.groupId)) this.leaderlessSince.set(m.groupId, now);
+    // A quiesced replica always knows its leader: only awake ones can be leaderless.
+    for (const m of this.awakeMembers()) {
+      if (m.replica.raft.leader === '' && !this.leaderlessSince.has(m.groupId)) this.leaderlessSince.set(m.groupId, now);
     }
-    for (const groupId of this.leaderlessSince.keys()) if (this.members.get(groupId) === undefined) this.leaderlessSince.delete(groupId);
+    for (const groupId of this.leaderlessSince.keys()) {
+      if (this.members.get(groupId)?.replica.raft.leader === '') continue;
+      this.leaderlessSince.delete(groupId);
+    }
+  }
+
+  /** The replicas here that are not quiesced (the host loop keeps them apart). */
+  private *awakeMembers(): IterableIterator<LocalMember> {
+    for (const groupId of this.loop.awakeGroupIds()) {
+      const member = this.members.get(groupId);
+      if (member !== undefined) yield member;
+    }
   }
 
   /** Quiesced followers whose leader is on `host` stop waiting for it: they campaign if it stays silent. */
@@ -1043,7 +1054,7 @@ export class Host {
     const meta = this.metadata;
     if (meta === null || this.state === 'stopped') return;
     const leaving = this.leaving(meta);
-    for (const member of this.members.all()) {
+    for (const member of which.quiesced ? this.members.all() : this.awakeMembers()) {
       if (!which.quiesced && member.replica.raft.isQuiesced) continue;
       this.reconcileMember(meta, member, leaving);
     }

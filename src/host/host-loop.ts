@@ -130,6 +130,11 @@ export class HostLoop {
     await this.currentTurn;
   }
 
+  /** The ids of the groups not known to be quiesced: the only ones whose state can move on its own. */
+  *awakeGroupIds(): IterableIterator<number> {
+    for (const group of this.awake) yield group.id;
+  }
+
   /** A message from a peer; messages for unknown groups are dropped (the group may be gone). */
   step(groupId: number, message: Message): void {
     const group = this.groups.get(groupId);
