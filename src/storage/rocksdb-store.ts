@@ -1,8 +1,11 @@
 // The RocksDB engine (npm `rocksdb`, an abstract-leveldown binding): one database per host, so all
 // groups share one WAL and one sync per batch. The native module loads lazily, when a store
 // opens, so importing this file never crashes a process whose Node has no matching binary.
-// Writes are one `batch` call each, with WriteOptions.sync = the caller's sync (the binding passes
-// it straight to rocksdb::WriteOptions::sync, which fsyncs the WAL before the callback).
+// Writes are one chained batch each, with WriteOptions.sync = the caller's sync (the binding passes
+// it straight to rocksdb::WriteOptions::sync, which fsyncs the WAL before the callback). The chained
+// form hands each key and value to the binding as arguments; the array form makes it read three
+// properties of an object per operation, which cost 3x the main thread's time (bench: 1.9 against
+// 0.6 us per put), and a host's main thread is what a busy fleet runs out of.
 
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -20,8 +23,13 @@ interface RocksDb {
   open(options: { createIfMissing: boolean; errorIfExists: boolean }, callback: Callback): void;
   close(callback: Callback): void;
   get(key: Buffer, callback: Callback<Buffer>): void;
-  batch(ops: Array<{ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer }>, options: { sync: boolean }, callback: Callback): void;
+  batch(): RocksBatch;
   iterator(options: { gte: Buffer; lt: Buffer; reverse: boolean; limit: number }): RocksIterator;
+}
+interface RocksBatch {
+  put(key: Buffer, value: Buffer): void;
+  del(key: Buffer): void;
+  write(options: { sync: boolean }, callback: Callback): void;
 }
 type RocksFactory = (location: string) => RocksDb;
 
@@ -85,13 +93,12 @@ export class RocksdbBackend implements KvBackend {
   }
 
   async write(ops: KvOp[], sync: boolean): Promise<void> {
-    const db = this.opened();
-    const batch = ops.map((op) =>
-      op.type === 'put'
-        ? { type: 'put' as const, key: toBuffer(op.key), value: toBuffer(op.value) }
-        : { type: 'del' as const, key: toBuffer(op.key) },
-    );
-    await call<void>((cb) => db.batch(batch, { sync }, cb));
+    const batch = this.opened().batch();
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(toBuffer(op.key), toBuffer(op.value));
+      else batch.del(toBuffer(op.key));
+    }
+    await call<void>((cb) => batch.write({ sync }, cb));
   }
 
   /** KvLogStore never calls a closed backend; this guard is the last line against a segfault. */
