@@ -162,6 +162,8 @@ const PEERS_KEY = 'fleet/peers';
 /** Every host pings every other this often; one silent for SUSPECT_MS is suspected down. */
 const PING_MS = 200;
 const SUSPECT_MS = 1000;
+/** Ticks between the campaigns of a lost leader's followers, in their rank order (see campaignRank). */
+const CAMPAIGN_STAGGER_TICKS = 4;
 /** Periodic passes between full metadata scans when nothing changed (retries of failed housekeeping). */
 const RESCAN_PASSES = 20;
 /** Passes between looks for leaderless groups (status() reports those leaderless for 5 s). */
@@ -1018,8 +1020,27 @@ export class Host {
   private suspect(host: HostId): void {
     for (const m of this.members.all()) {
       const raft = m.replica.raft;
-      if (raft.isQuiesced && raft.currentRole !== Role.Leader && raft.leader !== '' && hostOfMember(raft.leader) === host) m.replica.endQuiescence();
+      if (raft.isQuiesced && raft.currentRole !== Role.Leader && raft.leader !== '' && hostOfMember(raft.leader) === host) {
+        m.replica.endQuiescence(1 + this.campaignRank(m, host) * CAMPAIGN_STAGGER_TICKS);
+      }
     }
+  }
+
+  /**
+   * Where this host stands among the group's other voters to take over from `lost`: by the group's
+   * placement, which every survivor computes alike, so the first campaigns at once and the others
+   * only if it has not won meanwhile (the first is also the preferred leader: nothing moves later).
+   */
+  private campaignRank(member: LocalMember, lost: HostId): number {
+    const record = this.metadata?.groups[member.group];
+    const placed = member.groupId === CLUSTER_GROUP_ID ? this.placementFor(CLUSTER_GROUP, this.clusterReplicas) : record === undefined ? [] : this.placementFor(record.name, record.replicas);
+    const position = (h: string): number => {
+      const i = placed.indexOf(h);
+      return i === -1 ? placed.length : i;
+    };
+    const survivors = member.replica.raft.currentMembership.voters.map(hostOfMember).filter((h) => h !== lost);
+    survivors.sort((a, b) => position(a) - position(b) || (a < b ? -1 : a > b ? 1 : 0));
+    return Math.max(0, survivors.indexOf(this.id));
   }
 
   /** Quiesced leaders with a member on `host` heartbeat it, so a restarted member finds its leader at once. */

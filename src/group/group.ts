@@ -266,11 +266,11 @@ export class Group<S, C, R, Q> {
     this.wake();
   }
 
-  /** Ends quiescence (Raft.wake): a leader heartbeats again, a follower may campaign. */
-  endQuiescence(): void {
+  /** Ends quiescence (Raft.wake): a leader heartbeats again, a follower may campaign (in `campaignInTicks`). */
+  endQuiescence(campaignInTicks?: number): void {
     if (this.halted !== null || !this.raft.isQuiesced) return;
     this.catchUp();
-    this.raft.wake();
+    this.raft.wake(campaignInTicks);
     this.wake();
   }
 

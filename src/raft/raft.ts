@@ -286,11 +286,20 @@ export class Raft {
   /**
    * Ends quiescence. A leader heartbeats again at once; a follower resumes its election timer,
    * which kept counting, so it campaigns soon if the leader has been silent long enough.
+   * `campaignInTicks` (followers): campaign on that tick from now, counted from the end of the
+   * leader's lease (an election timeout since it was last heard) if that is later. Followers woken together by the loss of their
+   * leader's host would otherwise campaign on the same tick and split the vote, then wait a whole
+   * randomized timeout; a driver that ranks them (the host does, by placement) staggers them.
    */
-  wake(): void {
+  wake(campaignInTicks?: number): void {
     if (!this.quiesced) return;
     if (this.role === Role.Leader) this.wakeLeader();
-    else this.quiesced = false;
+    else {
+      this.quiesced = false;
+      if (campaignInTicks !== undefined) {
+        this.randomizedElectionTimeout = Math.max(this.cfg.electionTick, this.electionElapsed) + Math.max(1, campaignInTicks) - 1;
+      }
+    }
   }
 
   get isQuiesced(): boolean {

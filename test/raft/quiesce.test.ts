@@ -64,6 +64,22 @@ describe('quiescence', () => {
     assert.ok(h.raft('b').currentRole === Role.Leader || h.raft('c').currentRole === Role.Leader);
   });
 
+  test('followers woken with staggered campaigns elect the first at once, in one term, with no split vote', () => {
+    const h = idleCluster();
+    h.run(Q + 2 * E); // quiesced for longer than the leader's lease
+    const term = h.raft('b').currentTerm;
+    h.isolate('a');
+    h.raft('b').wake(1);
+    h.raft('c').wake(5);
+    const rounds = h.run(10 * E, { ids: ['b', 'c'], until: () => h.raft('b').currentRole === Role.Leader });
+    assert.equal(h.raft('b').currentRole, Role.Leader);
+    assert.ok(rounds <= 2, `b led after ${rounds} rounds`);
+    assert.equal(h.raft('b').currentTerm, term + 1, 'one election, no split');
+    h.run(10, { ids: ['b', 'c'] });
+    assert.equal(h.raft('c').leader, 'b', 'c never campaigned against it');
+    assert.equal(h.raft('c').currentTerm, term + 1);
+  });
+
   test('a woken follower whose leader is alive does not depose it: quiesced peers refuse its campaign', () => {
     const h = idleCluster();
     h.run(Q + 5);
