@@ -207,15 +207,21 @@ export class HostLoop {
     // A leader's appends travel while its write syncs: followers persist in parallel with it.
     if (early.length > 0) this.send(early);
     if (batch.size > 0) {
-      try {
-        await this.store.write(batch, { sync });
-      } catch (err) {
-        this.logger.error({ err }, 'storage write failed');
-        this.fail(new FlotillaError('STORAGE_FAILED', `the host loop stopped: storage write failed: ${errorText(err)}`));
-        return;
-      }
       this.stats.writes++;
-      if (sync) this.stats.syncs++;
+      if (sync) {
+        this.stats.syncs++;
+        try {
+          await this.store.write(batch, { sync });
+        } catch (err) {
+          this.writeFailed(err);
+          return;
+        }
+      } else {
+        // Commit indexes only: nothing here must be durable before anything else happens (a crash
+        // may lose an unsynced write anyway), so the turn goes on without waiting for the write.
+        // The store applies writes in call order, and a failure still stops the loop.
+        this.store.write(batch, { sync }).catch((err: unknown) => this.writeFailed(err));
+      }
     }
     this.stats.turns++;
     if (outgoing.length > 0) this.send(outgoing);
@@ -236,8 +242,14 @@ export class HostLoop {
     }
   }
 
+  private writeFailed(err: unknown): void {
+    this.logger.error({ err }, 'storage write failed');
+    this.fail(new FlotillaError('STORAGE_FAILED', `the host loop stopped: storage write failed: ${errorText(err)}`));
+  }
+
   /** Fail-stop: nothing unwritten may be acted on, so the loop accepts no more work. */
   private fail(error: FlotillaError): void {
+    if (this.failure !== null) return;
     this.failure = error;
     this.running = false;
     this.timer?.cancel();
