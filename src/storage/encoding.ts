@@ -50,9 +50,24 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function writeU64(v: DataView, offset: number, n: number): void {
-  v.setUint32(offset, Math.floor(n / TWO_32));
-  v.setUint32(offset + 4, n >>> 0);
+// The records a loop turn writes (keys, entries, hard states) are built on the write path of every
+// command: they come from Node's pooled allocator (a slice of a shared slab, not an ArrayBuffer of
+// their own) and get their big-endian integers byte by byte, not through a DataView each.
+// Every byte of them is written.
+function alloc(size: number): Uint8Array {
+  return Buffer.allocUnsafe(size);
+}
+
+function putU32(out: Uint8Array, offset: number, n: number): void {
+  out[offset] = n >>> 24;
+  out[offset + 1] = n >>> 16;
+  out[offset + 2] = n >>> 8;
+  out[offset + 3] = n;
+}
+
+function putU64(out: Uint8Array, offset: number, n: number): void {
+  putU32(out, offset, Math.floor(n / TWO_32));
+  putU32(out, offset + 4, n >>> 0);
 }
 
 function readU64(v: DataView, offset: number): number {
@@ -63,9 +78,9 @@ function readU64(v: DataView, offset: number): number {
 
 /** The first key of a group's records: [tag][group]. */
 export function groupStart(groupId: number): Uint8Array {
-  const key = new Uint8Array(5);
+  const key = alloc(5);
   key[0] = TAG_GROUP;
-  view(key).setUint32(1, groupId);
+  putU32(key, 1, groupId);
   return key;
 }
 
@@ -76,20 +91,19 @@ export function groupEnd(groupId: number): Uint8Array {
 
 /** The key of a group's single-record kinds; for Entry it is the start of the log range. */
 export function groupKey(groupId: number, kind: RecordKind): Uint8Array {
-  const key = new Uint8Array(6);
+  const key = alloc(6);
   key[0] = TAG_GROUP;
-  view(key).setUint32(1, groupId);
+  putU32(key, 1, groupId);
   key[5] = kind;
   return key;
 }
 
 export function entryKey(groupId: number, index: number): Uint8Array {
-  const key = new Uint8Array(14);
-  const v = view(key);
+  const key = alloc(14);
   key[0] = TAG_GROUP;
-  v.setUint32(1, groupId);
+  putU32(key, 1, groupId);
   key[5] = RecordKind.Entry;
-  writeU64(v, 6, index);
+  putU64(key, 6, index);
   return key;
 }
 
@@ -138,8 +152,8 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
 // --- records -------------------------------------------------------------------------------
 
 export function encodeVersion(version: number): Uint8Array {
-  const out = new Uint8Array(4);
-  view(out).setUint32(0, version);
+  const out = alloc(4);
+  putU32(out, 0, version);
   return out;
 }
 
@@ -150,10 +164,9 @@ export function decodeVersion(bytes: Uint8Array): number {
 
 /** Entry value: [type u8][term u64][data]; the index lives in the key. */
 export function encodeEntry(entry: Entry): Uint8Array {
-  const out = new Uint8Array(9 + entry.data.length);
-  const v = view(out);
+  const out = alloc(9 + entry.data.length);
   out[0] = entry.type;
-  writeU64(v, 1, entry.term);
+  putU64(out, 1, entry.term);
   out.set(entry.data, 9);
   return out;
 }
@@ -170,10 +183,9 @@ export function decodeEntry(index: number, bytes: Uint8Array): Entry {
 /** Hard state value: [term u64][commit u64][vote UTF-8]. */
 export function encodeHardState(hs: HardState): Uint8Array {
   const vote = utf8.encode(hs.vote);
-  const out = new Uint8Array(16 + vote.length);
-  const v = view(out);
-  writeU64(v, 0, hs.term);
-  writeU64(v, 8, hs.commit);
+  const out = alloc(16 + vote.length);
+  putU64(out, 0, hs.term);
+  putU64(out, 8, hs.commit);
   out.set(vote, 16);
   return out;
 }
@@ -185,8 +197,8 @@ export function decodeHardState(bytes: Uint8Array): HardState {
 }
 
 export function encodeApplied(index: number): Uint8Array {
-  const out = new Uint8Array(8);
-  writeU64(view(out), 0, index);
+  const out = alloc(8);
+  putU64(out, 0, index);
   return out;
 }
 
@@ -203,10 +215,9 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   const { voters, learners } = snapshot.meta.membership;
   const membership = utf8.encode(JSON.stringify({ voters, learners }));
   const out = new Uint8Array(20 + membership.length + snapshot.data.length);
-  const v = view(out);
-  writeU64(v, 0, snapshot.meta.index);
-  writeU64(v, 8, snapshot.meta.term);
-  v.setUint32(16, membership.length);
+  putU64(out, 0, snapshot.meta.index);
+  putU64(out, 8, snapshot.meta.term);
+  putU32(out, 16, membership.length);
   out.set(membership, 20);
   out.set(snapshot.data, 20 + membership.length);
   return out;
