@@ -44,6 +44,7 @@ import { Role, type Membership } from './raft/types.js';
 import type { GroupRecord as StoredGroup, LogStore } from './storage/log-store.js';
 import { openLogStore, type StorageEngine } from './storage/open-store.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId } from './transport/items.js';
+import { coalescedFlush } from './transport/coalesced-flush.js';
 import { CloseCode } from './transport/connection.js';
 import type { Transport } from './transport/transport.js';
 import { WsTransport } from './transport/ws-transport.js';
@@ -226,6 +227,8 @@ export class Host {
   private readonly counters = new HostCounters();
   /** Answers clients' fleet operations (status, add-group, deactivate). */
   private readonly ops: OpsService;
+  /** Replies to clients that finish together (a turn applies many commands) share a frame. */
+  private readonly flushReplies: () => void;
 
   private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string }) {
     this.options = options;
@@ -245,6 +248,7 @@ export class Host {
     this.machines = new Map(Object.entries(options.machines));
     this.machines.set(CLUSTER_GROUP, watchedClusterMachine(this.metadataChanges));
     this.liveness = new Liveness(this.scheduler);
+    this.flushReplies = coalescedFlush(this.transport, this.scheduler);
 
     const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
     this.loop = new HostLoop({ store: this.store, send: wiring.send, tickMs: options.tickMs ?? 50, scheduler: this.scheduler, logger: this.logger });
@@ -277,7 +281,7 @@ export class Host {
         case 'clientRequest':
           void this.serve(item).then((response) => {
             this.transport.send(from, { ...response, requestId: item.requestId });
-            this.transport.flush();
+            this.flushReplies();
           });
           return;
         case 'clientResponse':

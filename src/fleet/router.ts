@@ -13,6 +13,7 @@
 import { FlotillaError, type ErrorCode } from '../errors.js';
 import type { Scheduler } from '../host/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
+import { coalescedFlush } from '../transport/coalesced-flush.js';
 import { refusal, type Transport } from '../transport/transport.js';
 
 export interface RouterDeps {
@@ -64,11 +65,14 @@ export class Router {
   private readonly pending = new Map<number, Pending>();
   private readonly sessions = new Map<string, SessionCounter>();
   private nextRequestId: number;
+  /** Requests sent together share a frame per host. */
+  private readonly flushSoon: () => void;
   readonly stats = { calls: 0, attempts: 0, redirects: 0 };
 
   constructor(deps: RouterDeps) {
     this.deps = deps;
     this.nextRequestId = deps.firstRequestId;
+    this.flushSoon = coalescedFlush(deps.transport, deps.scheduler);
   }
 
   /** The host believed to lead `group`, if known. */
@@ -201,7 +205,7 @@ export class Router {
     const sent = { ...item, requestId };
     const status = this.deps.transport.send(target, sent);
     if (status !== 'queued') return Promise.resolve(failed(sent, refusal(status, target)));
-    this.deps.transport.flush();
+    this.flushSoon();
     return new Promise((resolve) => {
       const timer = this.deps.scheduler.after(item.timeoutMs, () => {
         this.pending.delete(requestId);

@@ -40,10 +40,16 @@ function setup(firstRequestId: number) {
   return { hub, router, requests, answer };
 }
 
+/** Past the router's coalesced flush (it hands requests to the transport soon, not at once). */
+function flushed(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('router', () => {
   it('numbers requests from firstRequestId and takes an answer only from the host it asked', async () => {
     const { hub, router, requests, answer } = setup(2 ** 40);
     const reply = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000 });
+    await flushed();
     hub.deliver();
     assert.equal(requests.length, 1);
     assert.equal(requests[0]!.requestId, 2 ** 40);
@@ -57,6 +63,7 @@ describe('router', () => {
     // Run 1 asked h1 with id 7 and died; run 2 starts elsewhere and asks h1 too.
     const { hub, router, requests, answer } = setup(1000);
     const reply = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000 });
+    await flushed();
     hub.deliver();
     answer('h1', 7, 'for run 1');
     answer('h1', requests[0]!.requestId, 'for run 2');
