@@ -639,7 +639,9 @@ export class Host {
       return;
     }
     for (const name of changedGroups) this.scanGroup(meta, name);
-    if (pass) this.reconcile({ quiesced: false });
+    // Groups in motion take their next step at once, not at the next pass: the cluster group
+    // itself grows to its voters while the fleet forms, and a new leader's change commits.
+    this.reconcile({ quiesced: false });
   }
 
   /** Everything placement and the metadata ask of this host, for every group. `rescan`: a periodic retry. */
