@@ -251,12 +251,20 @@ export class Host {
     this.flushReplies = coalescedFlush(this.transport, this.scheduler);
 
     const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
-    this.loop = new HostLoop({ store: this.store, send: wiring.send, tickMs: options.tickMs ?? 50, scheduler: this.scheduler, logger: this.logger });
+    this.loop = new HostLoop({
+      store: this.store,
+      send: wiring.send,
+      tickMs: options.tickMs ?? 50,
+      scheduler: this.scheduler,
+      logger: this.logger,
+      onQuiesced: (groupId) => this.quiesced(groupId),
+    });
     wiring.attach({
       step: (groupId, message) => {
         // Only the replica the message is addressed to: an older replica of the group is gone.
         if (this.members.get(groupId)?.member === message.to) this.loop.step(groupId, message);
       },
+      unreachable: (groupId, to) => this.loop.unreachable(groupId, to),
     });
     this.members = new LocalMembers(this.store, this.loop, (info, from) => this.makeReplica(info, from));
     this.router = new Router({
@@ -1012,6 +1020,18 @@ export class Host {
       if (this.members.get(groupId)?.replica.raft.leader === '') continue;
       this.leaderlessSince.delete(groupId);
     }
+  }
+
+  /**
+   * A group just quiesced: the passes between metadata changes skip it from now on, so a leader
+   * that quiesced in the middle of a move (a learner caught up, not yet promoted) is woken again
+   * at once; it would otherwise wait for the next full scan, seconds later, at every step.
+   */
+  private quiesced(groupId: number): void {
+    const member = this.members.get(groupId);
+    const meta = this.metadata;
+    if (member === undefined || meta === null || this.state === 'stopped') return;
+    this.reconcileMember(meta, member, this.leaving(meta));
   }
 
   /** The replicas here that are not quiesced (the host loop keeps them apart). */

@@ -336,6 +336,11 @@ export class Group<S, C, R, Q> {
     this.raft.step(m);
   }
 
+  /** A message of this group for `to` could not be sent (Raft.reportUnreachable). */
+  reportUnreachable(to: NodeId): void {
+    if (this.halted === null) this.raft.reportUnreachable(to);
+  }
+
   hasWork(): boolean {
     return this.halted === null && (this.raft.hasReady() || this.unsavedInitial !== null || this.unsavedSnapshot);
   }

@@ -7,7 +7,7 @@
 
 import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../errors.js';
-import type { Message } from '../raft/types.js';
+import type { Message, NodeId } from '../raft/types.js';
 import type { LogStore, WriteBatch } from '../storage/log-store.js';
 import { realScheduler, type Scheduler, type Timer } from './scheduler.js';
 
@@ -21,6 +21,8 @@ export interface LoopGroup {
   /** Quiesced: its ticks fire nothing, so the loop leaves it alone until something reaches it. */
   readonly isQuiesced: boolean;
   step(m: Message): void;
+  /** A message for member `to` could not be sent (the transport's queue to its host is full). */
+  reportUnreachable(to: NodeId): void;
   hasWork(): boolean;
   /**
    * Adds the group's ready to the batch; mustSync unless it only moved the commit index. `early`
@@ -46,6 +48,8 @@ export interface HostLoopOptions {
   scheduler?: Scheduler;
   /** Ticks caught up at most after a pause (more would only repeat the same timeouts). */
   maxCatchUpTicks?: number;
+  /** A group quiesced: the loop stops ticking it (the host checks it is where it should be first). */
+  onQuiesced?: (groupId: number) => void;
   logger?: Logger;
 }
 
@@ -55,6 +59,7 @@ export class HostLoop {
   private readonly tickMs: number;
   private readonly scheduler: Scheduler;
   private readonly maxCatchUpTicks: number;
+  private readonly onQuiesced: (groupId: number) => void;
   private readonly logger: Logger;
 
   private readonly groups = new Map<number, LoopGroup>();
@@ -82,6 +87,7 @@ export class HostLoop {
     this.tickMs = options.tickMs;
     this.scheduler = options.scheduler ?? realScheduler;
     this.maxCatchUpTicks = options.maxCatchUpTicks ?? 100;
+    this.onQuiesced = options.onQuiesced ?? (() => undefined);
     this.logger = options.logger ?? pino({ level: 'silent' });
   }
 
@@ -143,6 +149,11 @@ export class HostLoop {
     this.touched(group);
   }
 
+  /** A message of the group for member `to` was dropped before it left: the group's leader stops pipelining to it. */
+  unreachable(groupId: number, to: NodeId): void {
+    this.groups.get(groupId)?.reportUnreachable(to);
+  }
+
   /** Something reached the group: tick it again if it woke, and give it a turn if it has work. */
   private touched(group: LoopGroup): void {
     if (!this.running || this.groups.get(group.id) !== group) return;
@@ -161,7 +172,10 @@ export class HostLoop {
     this.clock += ticks;
     for (const group of this.awake) {
       group.catchUp();
-      if (group.isQuiesced) this.awake.delete(group);
+      if (group.isQuiesced) {
+        this.awake.delete(group);
+        this.onQuiesced(group.id);
+      }
       if (group.hasWork()) this.busy.add(group);
     }
     if (this.busy.size > 0) this.schedule();

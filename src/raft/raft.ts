@@ -9,6 +9,7 @@
 //   transferLeadership(to)      hand leadership to a caught-up voter
 //   campaignNow()               start an election without waiting for the timeout
 //   wake()                      end quiescence (the driver suspects the leader's host is down)
+//   reportUnreachable(to)       a message to `to` could not be sent (the queue to its host is full)
 //   unsafeForceSingleVoter()    operator disaster recovery after a permanent loss of quorum
 //   compact(index, data)        the state machine's snapshot at an applied index
 // and collects its outputs with ready(): state and entries to persist, messages to send after
@@ -357,6 +358,19 @@ export class Raft {
         this.stepFollower(m);
         break;
     }
+  }
+
+  /**
+   * The driver could not hand a message for `to` to the network (its queue to that host is full):
+   * a leader replicating to `to` stops pipelining and probes, one append at a time, so appends
+   * that were dropped do not hold its window of unanswered appends full (etcd's ReportUnreachable).
+   * A follower catching up a long log could otherwise stall: pipelined appends of 1 MiB overrun
+   * the queue, and only a heartbeat round frees a slot of the window.
+   */
+  reportUnreachable(to: NodeId): void {
+    if (this.role !== Role.Leader) return;
+    const pr = this.progress.get(to);
+    if (pr !== undefined && pr.state === ProgressState.Replicate) pr.becomeProbe();
   }
 
   /** Starts an election now rather than at the election timeout (a new group's preferred member). */

@@ -62,6 +62,7 @@ class CountingGroup implements LoopGroup {
   step(_m: Message): void {
     this.catchUp();
   }
+  reportUnreachable(): void {}
   hasWork(): boolean {
     return false;
   }
@@ -139,6 +140,7 @@ class ScriptedGroup implements LoopGroup {
   }
   catchUp(): void {}
   step(_m: Message): void {}
+  reportUnreachable(): void {}
   hasWork(): boolean {
     return this.halted === null && this.persisted < this.work;
   }
@@ -269,7 +271,8 @@ describe('host loop', () => {
   it('leaves a quiesced group to itself until something reaches it, which catches its ticks up first', async () => {
     let now = 0;
     const store = await openLogStore({ engine: 'memory' });
-    const loop = new HostLoop({ store, tickMs: 5, scheduler: { ...realScheduler, now: () => now }, send: () => undefined });
+    const quiesced: number[] = [];
+    const loop = new HostLoop({ store, tickMs: 5, scheduler: { ...realScheduler, now: () => now }, send: () => undefined, onQuiesced: (id) => quiesced.push(id) });
     const [awake, idle] = [new CountingGroup(1), new CountingGroup(2)];
     loop.addGroup(awake);
     loop.addGroup(idle);
@@ -285,6 +288,7 @@ describe('host loop', () => {
     now += 5 * 4;
     await waitFor('109 ticks', () => awake.ticks === 109);
     assert.equal(idle.catchUps, catchUps, 'the timer left the quiesced group alone');
+    assert.deepEqual(quiesced, [2], 'the host heard once that the group quiesced');
     assert.ok(idle.ticks < 109);
     loop.step(2, message({ type: MessageType.HeartbeatResp, from: 'h2', to: 'h1', term: 1 }));
     assert.equal(idle.ticks, 109, 'a message catches the group up before it steps');

@@ -16,7 +16,7 @@ function pair() {
   const w1 = wireLoopToTransport(t1, FLEET_MEMBERS);
   const w2 = wireLoopToTransport(t2, FLEET_MEMBERS);
   const stepped: Array<{ groupId: number; message: Message }> = [];
-  const receiver: RaftReceiver = { step: (groupId, m) => stepped.push({ groupId, message: m }) };
+  const receiver: RaftReceiver = { step: (groupId, m) => stepped.push({ groupId, message: m }), unreachable: () => undefined };
   w2.attach(receiver);
   const raw: Item[] = [];
   t2.onItem((_from, item) => raw.push(item));

@@ -45,6 +45,20 @@ describe('replication (§5.3)', () => {
     for (const id of ['a', 'b', 'c']) assert.deepEqual(h.member(id).commands, ['A', 'B', 'C', 'D', 'E', 'F'], id);
   });
 
+  test('a dropped append (reportUnreachable) stops pipelining: the leader probes, and the follower catches up', () => {
+    const h = new Cluster(['a', 'b', 'c'], { config: { maxInflight: 3, maxAppendBytes: 1 } });
+    h.electLeader('a');
+    for (const cmd of ['A', 'B', 'C', 'D', 'E', 'F']) h.propose('a', cmd);
+    assert.equal(appendsTo(h, 'a', 'b').length, 3, 'the window to b is full');
+    // The driver's queue to b's host was full: those appends never left.
+    h.drop(isMsg(MessageType.Append, { from: 'a', to: 'b' }));
+    h.raft('a').reportUnreachable('b');
+    assert.equal(progressOf(h, 'a', 'b').state, ProgressState.Probe, 'no window of appends that will never be answered');
+    h.run(3 * E);
+    for (const id of ['a', 'b', 'c']) assert.deepEqual(h.member(id).commands, ['A', 'B', 'C', 'D', 'E', 'F'], id);
+    assert.equal(progressOf(h, 'a', 'b').state, ProgressState.Replicate, 'b answered: pipelining again');
+  });
+
   test('§5.3 probe: a new leader sends one append at a time to a follower whose log it does not know, until it answers', () => {
     const h = new Cluster(['a', 'b', 'c'], { config: { maxAppendBytes: 1 } });
     h.electLeader('a', { settle: false });
