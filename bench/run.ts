@@ -588,18 +588,21 @@ export async function main(argv: string[]): Promise<number> {
 async function waitPlaced(fleet: Fleet, n: number, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const voters = new Map<string, number>();
-    let learners = 0;
-    for (const s of (await fleet.statuses()).values()) {
+    const voters = new Map<string, string[]>();
+    const learners: string[] = [];
+    for (const [host, s] of await fleet.statuses()) {
       for (const m of s.members) {
-        if (m.role === 'learner') learners++;
-        else voters.set(m.group, (voters.get(m.group) ?? 0) + 1);
+        if (m.role === 'learner') learners.push(`${m.group}@${host}`);
+        else voters.set(m.group, [...(voters.get(m.group) ?? []), `${host}:${m.role}`]);
       }
     }
-    let placed = 0;
-    for (let i = 0; i < n; i++) if (voters.get(`b${i}`) === 3) placed++;
-    if (placed === n && learners === 0) return true;
-    if (performance.now() > deadline) return false;
+    const unplaced: string[] = [];
+    for (let i = 0; i < n; i++) if (voters.get(`b${i}`)?.length !== 3) unplaced.push(`b${i} [${(voters.get(`b${i}`) ?? []).join(' ')}]`);
+    if (unplaced.length === 0 && learners.length === 0) return true;
+    if (performance.now() > deadline) {
+      console.error(`the fleet did not settle in ${timeoutMs} ms: ${unplaced.length} groups without 3 voters (${unplaced.slice(0, 5).join(', ')}), ${learners.length} learners (${learners.slice(0, 5).join(', ')})`);
+      return false;
+    }
     await sleep(250);
   }
 }
