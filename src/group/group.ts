@@ -244,26 +244,17 @@ export class Group<S, C, R, Q> {
 
   /** Proposes a single-server membership change (errors as Raft.changeMembership throws them). */
   changeMembership(change: MembershipChange): void {
-    this.checkRunning();
-    this.catchUp();
-    this.raft.changeMembership(change);
-    this.wake();
+    this.input(() => this.raft.changeMembership(change));
   }
 
   /** Starts handing leadership to `to` (errors as Raft.transferLeadership throws them). */
   transferLeadership(to: NodeId): void {
-    this.checkRunning();
-    this.catchUp();
-    this.raft.transferLeadership(to);
-    this.wake();
+    this.input(() => this.raft.transferLeadership(to));
   }
 
   /** Operator disaster recovery (Raft.unsafeForceSingleVoter): this replica alone carries on. */
   unsafeForceSingleVoter(): void {
-    this.checkRunning();
-    this.catchUp();
-    this.raft.unsafeForceSingleVoter();
-    this.wake();
+    this.input(() => this.raft.unsafeForceSingleVoter());
   }
 
   /** Ends quiescence (Raft.wake): a leader heartbeats again, a follower may campaign (in `campaignInTicks`). */
@@ -276,10 +267,7 @@ export class Group<S, C, R, Q> {
 
   /** Campaigns at once, without waiting for an election timeout (Raft.campaignNow). */
   campaignNow(): void {
-    this.checkRunning();
-    this.catchUp();
-    this.raft.campaignNow();
-    this.wake();
+    this.input(() => this.raft.campaignNow());
   }
 
   status(): GroupStatus {
@@ -432,6 +420,14 @@ export class Group<S, C, R, Q> {
 
   private checkRunning(): void {
     if (this.halted !== null) throw this.halted;
+  }
+
+  /** An input to Raft from outside the loop: on a running group, with Raft's clock caught up, then a turn. */
+  private input(run: () => void): void {
+    this.checkRunning();
+    this.catchUp();
+    run();
+    this.wake();
   }
 
   /** Proposes a command; `convert` turns its applied reply into what the caller gets. */
