@@ -1,8 +1,8 @@
 // The clients of `npm run chaos`: a few logical clients, each its own connect() Client (its own
 // connection and session id) in the runner's process, so killing or freezing a host never takes a
 // client with it. Each runs one operation at a time on a random group and records it (call and
-// return on one monotonic clock) in a HistoryRecorder, in the DESIGN.md history format with keys
-// `group/key`.
+// return on one monotonic clock) in a HistoryRecorder, in the docs/TESTING.md history format with
+// keys `group/key`.
 //
 // Groups and keys: a kv group has a register `r` (put, get, cas) and an append-only `log` (append
 // of a unique token, get); a counter group has `c` (incr by 1-3, get). The append-only logs and

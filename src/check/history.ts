@@ -1,6 +1,6 @@
 // Client histories: what each client asked for, what it was told, and when. The simulation and the
 // chaos test record one with a HistoryRecorder, write it as JSON lines (one operation a line, the
-// format in DESIGN.md "How it is tested") and hand it to the linearizability checker.
+// format in docs/TESTING.md "Client histories") and hand it to the linearizability checker.
 //
 // {"client":1,"op":"cas","key":"k","expected":"a","value":"b","output":true,"call":10,"return":25,"ok":true}
 //

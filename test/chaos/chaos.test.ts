@@ -40,7 +40,7 @@ describe('npm run chaos', () => {
       assert.ok(Number(faults[1]) >= 5, `at least 5 faults injected: ${faults[0]}`);
       assert.ok(Number(faults[2]) >= 1, `at least one SIGKILL: ${faults[0]}`);
 
-      // The history is the DESIGN.md format, keys group/key, with the final reads in it.
+      // The history is the docs/TESTING.md format, keys group/key, with the final reads in it.
       const history = parseHistory(readFileSync(historyPath, 'utf8'));
       assert.ok(history.length >= ok);
       assert.ok(history.every((op) => /^(kv|ctr)-\d+\/(r|log|c)$/.test(op.key)));
