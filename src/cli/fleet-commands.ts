@@ -5,10 +5,7 @@ import { parseArgs } from 'node:util';
 import { connect, type Client } from '../client/client.js';
 import type { FleetView } from '../client/ops.js';
 import type { Consistency } from '../transport/items.js';
-import { UsageError } from './usage.js';
-
-export const FLEET_COMMANDS = ['status', 'add-group', 'remove-group', 'command', 'query', 'deactivate'] as const;
-export type FleetCommand = (typeof FLEET_COMMANDS)[number];
+import { UsageError, type FleetCommand } from './usage.js';
 
 /** What each subcommand takes besides the common flags: positional names and its own flags. */
 const SPEC: Record<FleetCommand, { positionals: string[]; options: Record<string, { type: 'string' | 'boolean' }> }> = {

@@ -1,6 +1,7 @@
 // State machines for `flotilla host`: loaded from a module (--machines path, exporting `machines`
 // or a default export: an object of machines by name), or the two built in here when none is given,
-// so a fleet can be tried without writing one.
+// so a fleet can be tried without writing one. A .ts module loads where the running Node strips
+// types (22.18+, 24) or has a TypeScript loader (node --import tsx).
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -65,7 +66,7 @@ export async function loadMachines(path: string): Promise<Record<string, AnyMach
   try {
     mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new UsageError(`cannot load machines from ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(`cannot load machines from ${path}: ${whyNotLoaded(path, err)}`);
   }
   const table = mod.machines ?? mod.default;
   if (table === null || typeof table !== 'object') throw new UsageError(`${path} must export \`machines\` (or a default export): an object of state machines by name`);
@@ -77,4 +78,16 @@ export async function loadMachines(path: string): Promise<Record<string, AnyMach
   }
   if (Object.keys(out).length === 0) throw new UsageError(`${path} exports no machines`);
   return out;
+}
+
+/**
+ * Node's reason a module did not load, or, for a TypeScript module on a Node that does not strip
+ * types (Node 20, or 22 before 22.18 without --experimental-strip-types), what to do instead.
+ */
+export function whyNotLoaded(path: string, err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?ts$/.test(path)) {
+    return `Node ${process.version} does not run TypeScript: compile it to .js, or run on Node >= 22.18 (which strips types), or load a TypeScript loader (NODE_OPTIONS='--import tsx' with tsx installed)`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }

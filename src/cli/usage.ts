@@ -1,11 +1,20 @@
 // Command-line errors and help. A UsageError is the user's mistake in flags or arguments: the
-// command prints it with a hint and exits 2; anything else that fails exits 1.
+// command prints it with a hint and exits 2; anything else that fails exits 1. This file imports
+// nothing, so `flotilla help` and `flotilla --version` load nothing else.
 
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+export const FLEET_COMMANDS = ['status', 'add-group', 'remove-group', 'command', 'query', 'deactivate'] as const;
+export type FleetCommand = (typeof FLEET_COMMANDS)[number];
+export type Subcommand = 'host' | FleetCommand;
+
+export function isSubcommand(name: string): name is Subcommand {
+  return name === 'host' || (FLEET_COMMANDS as readonly string[]).includes(name);
 }
 
 export const HELP = `flotilla: a fleet of Raft groups
@@ -28,4 +37,86 @@ Talk to a running fleet (through any of its hosts):
 
 Without --machines a host registers two example machines: counter ({"op":"incr","by":1}) and
 kv ({"op":"put","key":"k","value":1}, queries {"op":"get","key":"k"}).
+
+flotilla help SUBCOMMAND (or flotilla SUBCOMMAND --help) describes one subcommand's flags;
+flotilla --version prints the version.
 `;
+
+const FLEET_FLAGS = `
+Finding the fleet:
+  --host HOST:PORT   a host of the fleet (repeatable; default: FLOTILLA_HOSTS=a,b); one that
+                     answers is enough
+  --secret S         the cluster secret (default: FLOTILLA_SECRET)
+  --timeout MS       deadline of the operation (default 5000)`;
+
+const USAGE: Record<Subcommand, string> = {
+  host: `usage: flotilla host --id ID --zone ZONE [flags]
+       flotilla host --config FILE [flags]
+
+Runs one host until SIGINT or SIGTERM, then stops it cleanly (a second signal exits at once).
+
+  --id ID                  the host's id, tied to its data directory for good (required)
+  --zone ZONE              the zone it activates in; groups spread their replicas over zones (required)
+  --secret S               the cluster secret every host and client shares (default: FLOTILLA_SECRET)
+  --listen HOST:PORT       where to listen for hosts and clients (default 127.0.0.1:0, a free port)
+  --advertise HOST:PORT    the address others dial (default: the listen address; required with
+                           --listen 0.0.0.0:PORT or [::]:PORT)
+  --join HOST:PORT         a host of the fleet, or ID@HOST:PORT (repeatable; none: found a new fleet)
+  --data-dir DIR           where the store lives (required unless --storage memory)
+  --storage ENGINE         rocksdb (default), lmdb, or memory (everything lost at exit)
+  --machines MODULE        a .js or .mjs module exporting \`machines\` (or a default export): state
+                           machines by name (a .ts module needs a Node that strips types, 22.18+);
+                           default: the examples counter and kv
+  --admin-port [HOST:]PORT serve GET /metrics and /status there (host default 127.0.0.1)
+  --drain                  on SIGINT/SIGTERM, move every member to other hosts before stopping
+  --log-level LEVEL        pino level, trace ... fatal or silent (default info)
+  --config FILE            the settings as a JSON object (keys id, zone, secret, listen, advertise,
+                           join, dataDir, storage, machines, adminPort, drain, logLevel); flags win
+
+Exits 0 after a clean stop, 1 when the host could not start or join or its store failed.
+`,
+  status: `usage: flotilla status [--json] [fleet flags]
+
+Prints the hosts by zone and the groups with their leader and placement.
+
+  --json             the fleet view as JSON
+${FLEET_FLAGS}
+`,
+  'add-group': `usage: flotilla add-group NAME --machine M [--replicas N] [fleet flags]
+
+Adds a group running the state machine M (registered by that name on every host).
+
+  --machine M        the machine's name (required)
+  --replicas N       how many replicas (default 3)
+${FLEET_FLAGS}
+`,
+  'remove-group': `usage: flotilla remove-group NAME [fleet flags]
+
+Removes the group and deletes its replicas on every host.
+${FLEET_FLAGS}
+`,
+  command: `usage: flotilla command GROUP JSON [fleet flags]
+
+Applies the command JSON (quoted for the shell, e.g. '{"op":"incr","by":2}') to the group,
+once, and prints the machine's reply as JSON. A JSON that starts with '-' goes after '--'.
+${FLEET_FLAGS}
+`,
+  query: `usage: flotilla query GROUP JSON [--consistency C] [fleet flags]
+
+Reads the group's state with the query JSON and prints the answer as JSON.
+
+  --consistency C    linearizable (default), lease (the leader answers under its lease, with no
+                     quorum round trip) or local (the answering replica's state, maybe stale)
+${FLEET_FLAGS}
+`,
+  deactivate: `usage: flotilla deactivate HOSTID [fleet flags]
+
+Moves every member of the host away, printing its state as it changes; once it is inactive the
+host holds nothing and can be stopped.
+${FLEET_FLAGS}
+`,
+};
+
+export function usageOf(command: Subcommand): string {
+  return USAGE[command];
+}

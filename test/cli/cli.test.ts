@@ -3,33 +3,16 @@
 // meets (bad flags, a wrong secret, an unreachable host), deactivate, and clean stops on SIGTERM
 // (draining first with --drain) and SIGINT.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../transport/fixtures/wait.js';
+import { BIN, flotilla } from './fixtures/flotilla.js';
 
-const BIN = fileURLToPath(new URL('../../bin/flotilla.mjs', import.meta.url));
 const SECRET = 'cli test secret';
 const START_MS = 20_000;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one `flotilla` subcommand to its end. */
-function flotilla(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 class HostProcess {
   readonly logs: Array<Record<string, unknown>> = [];
@@ -114,7 +97,7 @@ describe('flotilla command', () => {
   it('explains mistakes with a non-zero exit', async () => {
     // Each run starts a process; the usage checks themselves have unit tests (args.test.ts).
     const cases: Array<[string[], number, RegExp]> = [
-      [['status', '--bogus', ...as(seed)], 2, /Unknown option '--bogus'/],
+      [['status', '--bogus', ...as(seed)], 2, /^flotilla: unknown option --bogus\nrun 'flotilla help status' for usage\n$/],
       [['add-group', 'x', '--machine', 'nope', ...as(seed)], 1, /NO_SUCH_MACHINE/],
       [['command', 'orders', '{"op":"decr"}', ...as(seed)], 1, /COMMAND_FAILED/],
       [['status', '--host', seed, '--secret', 'wrong'], 1, /TRANSPORT_AUTH/],
