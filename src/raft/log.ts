@@ -75,10 +75,10 @@ export class RaftLog {
   }
 
   /**
-   * Entries in [from, to), at most `maxBytes` of data (but always at least one entry).
-   * Undefined if `from` was compacted away.
+   * Entries in [from, to) of at most `maxBytes` in all, each entry counted as its data plus
+   * `perEntryBytes` (but always at least one entry). Undefined if `from` was compacted away.
    */
-  slice(from: number, to: number, maxBytes = Infinity): Entry[] | undefined {
+  slice(from: number, to: number, maxBytes = Infinity, perEntryBytes = 0): Entry[] | undefined {
     if (from <= this.offset) return undefined;
     const end = Math.min(to, this.lastIndex() + 1);
     if (from >= end) return [];
@@ -86,7 +86,7 @@ export class RaftLog {
     let bytes = 0;
     for (let i = from; i < end; i++) {
       const e = this.entries[i - this.offset - 1]!;
-      bytes += e.data.length;
+      bytes += e.data.length + perEntryBytes;
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
     }

@@ -64,8 +64,22 @@ export interface RaftConfig {
   checkQuorum: boolean;
   /** Unanswered appends per follower in Replicate state. */
   maxInflight: number;
-  /** Entry data bytes per append message (at least one entry is always sent). */
+  /**
+   * Entry bytes per append message, each entry counted as its data plus appendEntryOverheadBytes
+   * (at least one entry is always sent: one up to maxEntryBytes travels alone).
+   */
   maxAppendBytes: number;
+  /**
+   * What each entry counts against maxAppendBytes besides its data: its framing on the driver's
+   * wire, so that a batch of many small entries is bounded in wire bytes too.
+   */
+  appendEntryOverheadBytes: number;
+  /**
+   * The largest entry data a leader appends; a larger proposal or membership change is refused
+   * with BAD_ARGUMENT, so no entry in a log is too large for an append message. A driver derives
+   * it from its transport's frame (fleet/limits.ts).
+   */
+  maxEntryBytes: number;
   /** Proposals beyond this many uncommitted entries are refused with BUSY (back-pressure). */
   maxUncommittedEntries: number;
   /**
@@ -91,6 +105,8 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'random'> = {
   checkQuorum: true,
   maxInflight: 64,
   maxAppendBytes: 1 << 20,
+  appendEntryOverheadBytes: 0,
+  maxEntryBytes: Infinity,
   maxUncommittedEntries: 10_000,
   quiesceAfterTicks: 0,
   snapshotChunkBytes: 1 << 20,
@@ -392,8 +408,9 @@ export class Raft {
     this.becomeLeader();
   }
 
-  /** Appends a command; returns its index. Throws NOT_LEADER (details.leader) or BUSY. */
+  /** Appends a command; returns its index. Throws NOT_LEADER (details.leader), BUSY, or BAD_ARGUMENT (over maxEntryBytes). */
   propose(data: Uint8Array): number {
+    this.checkEntrySize(data);
     this.wake();
     this.assertCanPropose();
     return this.appendEntry(EntryType.Normal, data);
@@ -417,7 +434,9 @@ export class Raft {
         throw new FlotillaError('BUSY', `learner ${change.node} has not caught up yet`, { retry: true });
       }
     }
-    const index = this.appendEntry(EntryType.Config, encodeMembership(next));
+    const data = encodeMembership(next);
+    this.checkEntrySize(data);
+    const index = this.appendEntry(EntryType.Config, data);
     this.pendingConfIndex = index;
     return index;
   }
@@ -1048,6 +1067,15 @@ export class Raft {
     }
   }
 
+  private checkEntrySize(data: Uint8Array): void {
+    if (data.length > this.cfg.maxEntryBytes) {
+      throw new FlotillaError('BAD_ARGUMENT', `an entry of ${data.length} bytes is over maxEntryBytes (${this.cfg.maxEntryBytes})`, {
+        bytes: data.length,
+        limit: this.cfg.maxEntryBytes,
+      });
+    }
+  }
+
   private appendEntry(type: EntryType, data: Uint8Array): number {
     const index = this.log.lastIndex() + 1;
     this.log.append([{ index, term: this.term, type, data }]);
@@ -1086,7 +1114,7 @@ export class Raft {
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxAppendBytes);
+    const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxAppendBytes, this.cfg.appendEntryOverheadBytes);
     if (prevTerm === undefined || entries === undefined) {
       this.startSnapshot(to, pr);
       return true;

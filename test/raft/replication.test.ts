@@ -359,4 +359,32 @@ describe('back-pressure and routing', () => {
     assert.equal(err.details.leader, 'a');
     assert.equal(h.raft('b').lastIndex, 2, 'nothing appended');
   });
+
+  test('an append counts each entry as its data plus appendEntryOverheadBytes, so many small entries stay within maxAppendBytes', () => {
+    // 3 bytes of data + 30 of framing = 33 per entry: three fit 100 bytes, a fourth would not.
+    const h = new Cluster(['a', 'b', 'c'], { config: { maxAppendBytes: 100, appendEntryOverheadBytes: 30 } });
+    h.electLeader('a');
+    h.isolate('b');
+    for (let i = 0; i < 8; i++) h.propose('a', `c${i}!`);
+    h.deliverAll();
+    h.heal();
+    const mark = h.mark();
+    h.run(5 * E, { until: () => h.member('b').commands.length === 8 });
+    assert.deepEqual(h.member('b').commands, h.member('a').commands);
+    const sizes = h.sentSince(mark, isMsg(MessageType.Append, { from: 'a', to: 'b' })).map((m) => m.entries.length);
+    assert.equal(Math.max(...sizes), 3, `entries per append: ${sizes.join(', ')}`);
+  });
+
+  test('a proposal or membership change over maxEntryBytes is refused (BAD_ARGUMENT) and nothing is appended', () => {
+    const h = new Cluster(['a', 'b', 'c'], { config: { maxEntryBytes: 8 } });
+    h.electLeader('a');
+    const last = h.raft('a').lastIndex;
+    h.propose('a', '12345678');
+    const err = expectError('BAD_ARGUMENT', () => h.raft('a').propose(bytes('123456789')));
+    assert.match(err.message, /9 bytes is over maxEntryBytes \(8\)/);
+    expectError('BAD_ARGUMENT', () => h.raft('a').changeMembership({ type: 'addLearner', node: 'a-learner-with-a-long-id' }));
+    assert.equal(h.raft('a').lastIndex, last + 1, 'only the entry within the limit');
+    h.deliverAll();
+    assert.deepEqual(h.member('c').commands, ['12345678']);
+  });
 });
