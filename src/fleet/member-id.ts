@@ -7,6 +7,10 @@
 
 import type { MemberNaming } from '../host/raft-wiring.js';
 import type { NodeId } from '../raft/types.js';
+import { MAX_NAME_LENGTH } from './names.js';
+
+/** The longest member id: a host id of MAX_NAME_LENGTH, '~', and a serial below 2^53 (16 digits); all ASCII. */
+export const MAX_MEMBER_ID_BYTES = MAX_NAME_LENGTH + 1 + String(Number.MAX_SAFE_INTEGER).length;
 
 export function memberId(hostId: string, n: number): NodeId {
   return `${hostId}~${n}`;

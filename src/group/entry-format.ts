@@ -7,7 +7,7 @@
 // `payload` is the machine codec's encoding of the command. Numbers are big-endian.
 
 import { ByteReader, ByteWriter } from './binary.js';
-import type { Session } from './sessions.js';
+import { MAX_CLIENT_ID_BYTES, type Session } from './sessions.js';
 
 export interface LogCommand {
   payload: Uint8Array;
@@ -16,6 +16,14 @@ export interface LogCommand {
 
 const FORMAT_PLAIN = 0x01;
 const FORMAT_SESSION = 0x02;
+
+/** The most an entry's data holds besides its payload: a session command with the longest client id checkSession allows. */
+export const MAX_ENVELOPE_BYTES = 1 + 2 + MAX_CLIENT_ID_BYTES + 8 + 8;
+
+/** The largest command payload whose entry, with any session, has at most `maxEntryBytes` of data. */
+export function maxPayloadBytes(maxEntryBytes: number): number {
+  return maxEntryBytes - MAX_ENVELOPE_BYTES;
+}
 
 export function encodeLogCommand(payload: Uint8Array, session: Session | null): Uint8Array {
   if (session === null) {

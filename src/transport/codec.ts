@@ -24,7 +24,8 @@ const ITEM_TAG = (2 << 3) | 2;
 /** Bytes of a frame besides its envelopes: the version field. */
 export const FRAME_OVERHEAD = 1 + varintLength(PROTOCOL_VERSION);
 
-function varintLength(n: number): number {
+/** Bytes of `n` as a protobuf varint (n below 2^35). */
+export function varintLength(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
 }
 
