@@ -73,6 +73,7 @@ export function collect(sources: MetricSources): Family[] {
     counter('flotilla_transport_items_total', 'Items (Raft messages, requests, pings) sent and received.', [{ labels: { direction: 'sent' }, value: t.itemsSent }, { labels: { direction: 'received' }, value: t.itemsReceived }]),
     counter('flotilla_transport_bytes_total', 'Frame bytes sent and received.', [{ labels: { direction: 'sent' }, value: t.bytesSent }, { labels: { direction: 'received' }, value: t.bytesReceived }]),
     counter('flotilla_transport_items_refused_total', 'Items not queued (destination busy, unreachable, or item too large).', [{ value: t.itemsRefused }]),
+    counter('flotilla_transport_items_too_large_total', 'Items refused as larger than a frame: a bug (every size limit derives from the frame), logged at error level.', [{ value: t.itemsTooLarge }]),
     counter('flotilla_transport_items_discarded_total', 'Items queued whose destination went away before they were sent.', [{ value: t.itemsDiscarded }]),
   );
   if (sources.extra !== undefined) families.push(...sources.extra());

@@ -196,7 +196,7 @@ export class SimTransport implements Transport {
   private readonly scheduler: SimScheduler | undefined;
   private readonly maxQueueItems: number;
   private readonly maxQueueBytes: number;
-  private readonly maxFrameBytes: number;
+  readonly maxFrameBytes: number;
   private stopped = false;
 
   /** Made by SimHub.endpoint(). */
@@ -232,6 +232,7 @@ export class SimTransport implements Transport {
     checkOutgoing(item);
     const status = this.enqueue(to, item);
     if (status !== 'queued') this.counters.itemsRefused++;
+    if (status === 'tooLarge') this.counters.itemsTooLarge++;
     return status;
   }
 

@@ -2,6 +2,7 @@
 // handler registries, dispatch of received items, counters. An implementation supplies only the
 // network: who is connected, whether a connection can take more bytes now, and how frames travel.
 import { pino, type Logger } from 'pino';
+import { MessageType } from '../raft/types.js';
 import { FRAME_OVERHEAD, encodeEnvelope, envelopeCost } from './codec.js';
 import type { HostId, Item } from './items.js';
 import { Outbox } from './outbox.js';
@@ -19,6 +20,8 @@ export interface QueueOptions {
 }
 
 const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Distinct (kind, group) pairs whose too-large items are logged; more are only counted. */
+const MAX_TOO_LARGE_LOGGED = 1000;
 
 export abstract class TransportBase implements Transport {
   readonly maxFrameBytes: number;
@@ -31,6 +34,8 @@ export abstract class TransportBase implements Transport {
   private readonly itemHandlers = new Set<ItemHandler>();
   private readonly upHandlers = new Set<PeerHandler>();
   private readonly downHandlers = new Set<PeerHandler>();
+  /** The (kind, group) pairs a too-large item was logged for: once each. */
+  private readonly tooLargeLogged = new Set<string>();
 
   constructor(
     readonly hostId: HostId,
@@ -57,7 +62,20 @@ export abstract class TransportBase implements Transport {
   send(to: HostId, item: Item): SendStatus {
     const status = this.enqueue(to, item);
     if (status !== 'queued') this.counters.itemsRefused++;
+    if (status === 'tooLarge') this.tooLarge(to, item);
     return status;
+  }
+
+  /** The sender let in something the wire cannot carry: a bug in the limits (fleet/limits.ts). */
+  private tooLarge(to: HostId, item: Item): void {
+    this.counters.itemsTooLarge++;
+    const group = item.kind === 'raft' ? String(item.groupId) : item.kind === 'clientRequest' ? item.group : '';
+    const kind = item.kind === 'raft' ? `raft/${MessageType[item.message.type]}` : item.kind;
+    const key = `${kind} ${group}`;
+    if (this.tooLargeLogged.has(key) || this.tooLargeLogged.size >= MAX_TOO_LARGE_LOGGED) return;
+    this.tooLargeLogged.add(key);
+    const bytes = FRAME_OVERHEAD + envelopeCost(encodeEnvelope(item));
+    this.logger.error({ peer: to, kind, group, bytes, maxFrameBytes: this.maxFrameBytes }, 'an item larger than a frame was refused (a bug: it is within no size limit); further ones of this kind and group are only counted');
   }
 
   private enqueue(to: HostId, item: Item): SendStatus {

@@ -13,7 +13,8 @@ import type { HostId, Item } from './items.js';
  * - busy: the destination's queue is full (back-pressure). Raft traffic is simply dropped (Raft
  *   retransmits); a client request is failed with BUSY (see refusal()).
  * - unreachable: no live connection to the destination right now.
- * - tooLarge: the item alone exceeds the frame size limit; it can never be sent.
+ * - tooLarge: the item alone exceeds the frame size limit; it can never be sent. Never happens to
+ *   an item within the limits of fleet/limits.ts: if it does, that is a bug, logged and counted.
  */
 export type SendStatus = 'queued' | 'busy' | 'unreachable' | 'tooLarge';
 
@@ -29,12 +30,16 @@ export interface TransportStats {
   bytesReceived: number;
   /** Items send() did not queue (busy, unreachable, tooLarge). */
   itemsRefused: number;
+  /** Of those, items larger than a frame: a bug of the sender's limits (see fleet/limits.ts). */
+  itemsTooLarge: number;
   /** Items queued whose destination went away before flush(). */
   itemsDiscarded: number;
 }
 
 export interface Transport {
   readonly hostId: HostId;
+  /** The largest frame sent or accepted, in bytes: what every size limit derives from (fleet/limits.ts). */
+  readonly maxFrameBytes: number;
 
   /** Replaces the whole peer table (host id -> 'host:port'); peers no longer listed are not dialed. */
   setPeers(peers: ReadonlyMap<HostId, string>): void;
@@ -78,6 +83,6 @@ export function refusal(status: Exclude<SendStatus, 'queued'>, to: HostId): Flot
 export function emptyStats(): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, itemsSent: 0, itemsReceived: 0,
-    bytesSent: 0, bytesReceived: 0, itemsRefused: 0, itemsDiscarded: 0,
+    bytesSent: 0, bytesReceived: 0, itemsRefused: 0, itemsTooLarge: 0, itemsDiscarded: 0,
   };
 }

@@ -6,7 +6,7 @@ import type { ClientRequestItem } from '../../src/transport/items.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import { refusal, type SendStatus } from '../../src/transport/transport.js';
 import type { WsTransport } from '../../src/transport/ws-transport.js';
-import { closeAll, startHost } from './fixtures/hosts.js';
+import { captureLogger, closeAll, startHost } from './fixtures/hosts.js';
 import { rawServer, type RawServer } from './fixtures/raw-peer.js';
 import { raftItem } from './fixtures/samples.js';
 import { waitFor } from './fixtures/wait.js';
@@ -41,6 +41,22 @@ describe('back-pressure', () => {
     hub.deliver();
     assert.deepEqual(atB, [0, 1, 2, 3]);
     assert.equal(a.send('b', request(2)), 'queued', 'room again after the flush');
+  });
+
+  it('counts every item too large for a frame, and logs it at error level once per kind and group', async () => {
+    const hub = new MemoryHub();
+    const log = captureLogger();
+    const a = hub.endpoint('a', { maxFrameBytes: 16 * 1024, logger: log.logger });
+    hub.endpoint('b');
+    a.addPeer('b', 'b');
+    hub.deliver();
+    const huge = new Uint8Array(16 * 1024);
+    for (const group of ['g', 'g', 'h']) assert.equal(a.send('b', { ...request(1), group, payload: huge }), 'tooLarge');
+    assert.equal(a.send('b', request(2)), 'queued');
+    assert.equal(a.stats().itemsTooLarge, 3);
+    assert.equal(a.stats().itemsRefused, 3);
+    const errors = log.lines.filter((line) => line.level === 50);
+    assert.deepEqual(errors.map((line) => line.group), ['g', 'h']);
   });
 
   it('bounds the queue in bytes too', async () => {
