@@ -12,7 +12,7 @@ import type { MembershipChange } from '../raft/membership.js';
 import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus, type Ready } from '../raft/raft.js';
 import { EntryType, MessageType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
 import type { GroupRecord, WriteBatch } from '../storage/log-store.js';
-import { decodeLogCommand, encodeLogCommand, type LogCommand } from './entry-format.js';
+import { decodeLogCommand, encodeLogCommand, maxPayloadBytes, type LogCommand } from './entry-format.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from './sessions.js';
 import { decodeGroupSnapshot, encodeGroupSnapshot } from './snapshot-format.js';
 import { jsonCodec, jsonReplyCodec, type Codec, type StateMachine } from './state-machine.js';
@@ -119,6 +119,8 @@ export class Group<S, C, R, Q> {
   private readonly queryCodec: Codec<Q>;
   private readonly maxPending: number;
   private readonly maxPendingReads: number;
+  /** The largest command payload: its entry, with any session, within the Raft config's maxEntryBytes. */
+  private readonly maxCommandBytes: number;
   private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly onApply: ((index: number, outcome: Outcome<unknown>) => void) | undefined;
@@ -169,6 +171,7 @@ export class Group<S, C, R, Q> {
     this.queryCodec = options.queryCodec ?? jsonCodec<Q>();
     this.maxPending = positive('maxPendingCommands', options.maxPendingCommands ?? DEFAULT_MAX_PENDING_COMMANDS);
     this.maxPendingReads = positive('maxPendingReads', options.maxPendingReads ?? DEFAULT_MAX_PENDING_READS);
+    this.maxCommandBytes = maxPayloadBytes(options.raft.maxEntryBytes);
     this.snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.keepEntries = options.keepEntries ?? 0;
     this.onApply = options.onApply;
@@ -438,8 +441,17 @@ export class Group<S, C, R, Q> {
     if (this.commands.size >= this.maxPending) {
       throw new FlotillaError('BUSY', `group ${this.id}: ${this.commands.size} commands pending`, { groupId: this.id, retry: true });
     }
+    const bytes = payload();
+    if (bytes.length > this.maxCommandBytes) {
+      // Refused before it is proposed: no append message could carry it to the followers.
+      throw new FlotillaError('BAD_ARGUMENT', `group ${this.id}: the command is ${bytes.length} bytes, more than maxCommandBytes (${this.maxCommandBytes} bytes)`, {
+        groupId: this.id,
+        bytes: bytes.length,
+        limit: this.maxCommandBytes,
+      });
+    }
     this.catchUp();
-    const index = this.raft.propose(encodeLogCommand(payload(), session));
+    const index = this.raft.propose(encodeLogCommand(bytes, session));
     this.counters.proposals++;
     const term = this.raft.currentTerm;
     const reply = new Promise<T>((resolve, reject) => {
