@@ -28,6 +28,7 @@ import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from '.
 import { MetadataChanges, watchedClusterMachine } from './fleet/metadata-changes.js';
 import { FLEET_MEMBERS, hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
+import { fleetLimits, truncateUtf8, type FleetLimits } from './fleet/limits.js';
 import { OPS_GROUP, OpsService } from './fleet/ops-service.js';
 import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
@@ -229,6 +230,8 @@ export class Host {
   private readonly ops: OpsService;
   /** Replies to clients that finish together (a turn applies many commands) share a frame. */
   private readonly flushReplies: () => void;
+  /** Every size limit, derived from the transport's frame. */
+  private readonly limits: FleetLimits;
 
   private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string }) {
     this.options = options;
@@ -249,6 +252,7 @@ export class Host {
     this.machines.set(CLUSTER_GROUP, watchedClusterMachine(this.metadataChanges));
     this.liveness = new Liveness(this.scheduler);
     this.flushReplies = coalescedFlush(this.transport, this.scheduler);
+    this.limits = fleetLimits(this.transport.maxFrameBytes);
 
     const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
     this.loop = new HostLoop({
@@ -275,6 +279,7 @@ export class Host {
       firstRequestId: Math.floor(this.random() * 2 ** 52),
       serveLocal: (item) => this.serve(item),
       candidates: (group) => this.candidates(group),
+      limits: this.limits,
     });
     // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
     this.transport.onPeerDown((host) => {
@@ -591,6 +596,11 @@ export class Host {
         electionTick: this.options.electionTicks ?? 10,
         heartbeatTick: this.options.heartbeatTicks ?? 2,
         quiesceAfterTicks: this.options.quiesceAfterTicks ?? 3 * (this.options.electionTicks ?? 10),
+        // Sizes from the frame: every Append and snapshot chunk fits one, no entry is too large for an Append.
+        maxAppendBytes: this.limits.maxAppendBytes,
+        appendEntryOverheadBytes: this.limits.entryOverheadBytes,
+        maxEntryBytes: this.limits.maxEntryBytes,
+        snapshotChunkBytes: this.limits.snapshotChunkBytes,
         random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       },
       machine,
@@ -814,13 +824,13 @@ export class Host {
     const started = this.scheduler.now();
     try {
       if (this.state === 'stopped') throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopping`);
-      if (item.requestKind === 'admin') return answer(item, encodeAdmin(await this.serveAdmin(item)), this.id);
-      if (item.group === OPS_GROUP) return answer(item, await this.ops.serve(item.payload), this.id);
+      if (item.requestKind === 'admin') return this.answer(item, encodeAdmin(await this.serveAdmin(item)));
+      if (item.group === OPS_GROUP) return this.answer(item, await this.ops.serve(item.payload));
       const member = this.memberFor(item.group);
       if (member === undefined) throw new FlotillaError('NOT_LEADER', `host ${this.id} holds no replica of ${item.group}`, { leader: '' });
       const replica = member.replica;
       if (item.requestKind === 'query' && item.consistency === 'local') {
-        return answer(item, await replica.queryBytes(item.payload, { consistency: 'local' }), this.id);
+        return this.answer(item, await replica.queryBytes(item.payload, { consistency: 'local' }));
       }
       if (replica.raft.currentRole !== Role.Leader) {
         throw new FlotillaError('NOT_LEADER', `host ${this.id} does not lead ${item.group}`, { leader: replica.leader });
@@ -830,8 +840,9 @@ export class Host {
           ? replica.commandBytes(item.payload, item.clientId === '' ? {} : { session: { clientId: item.clientId, seq: item.seq, ackedBelow: item.ackedBelow } })
           : replica.queryBytes(item.payload, { consistency: item.consistency });
       const reply = await this.withDeadline(work, item.timeoutMs, item.group);
+      const response = this.answer(item, reply);
       if (item.requestKind === 'command') this.counters.committed(this.scheduler.now() - started);
-      return answer(item, reply, this.id);
+      return response;
     } catch (err) {
       let error = toFlotilla(err);
       if (item.requestKind !== 'admin' && item.group !== OPS_GROUP) {
@@ -847,12 +858,25 @@ export class Host {
       return {
         kind: 'clientResponse',
         requestId: item.requestId,
-        error: { code: error.code, message: error.message },
+        error: { code: error.code, message: truncateUtf8(error.message, this.limits.maxErrorMessageBytes) },
         payload: new Uint8Array(0),
         leaderHint: leader === this.id ? '' : leader,
         leaderTerm: 0,
       };
     }
+  }
+
+  /** The response carrying `payload`; a reply larger than a response carries fails (the command applied all the same). */
+  private answer(item: ClientRequestItem, payload: Uint8Array): ClientResponseItem {
+    const limit = this.limits.maxReplyBytes;
+    if (payload.length > limit) {
+      const what = item.requestKind === 'command' ? 'the command applied, but its reply' : `the ${item.requestKind}'s reply`;
+      throw new FlotillaError('COMMAND_FAILED', `group ${item.group}: ${what} is ${payload.length} bytes, more than maxReplyBytes (${limit} bytes)`, {
+        bytes: payload.length,
+        limit,
+      });
+    }
+    return { kind: 'clientResponse', requestId: item.requestId, error: null, payload, leaderHint: this.id, leaderTerm: 0 };
   }
 
   private async serveAdmin(item: ClientRequestItem): Promise<AdminReply> {
@@ -1342,10 +1366,6 @@ async function loadIdentity(store: LogStore, id: string): Promise<string> {
   batch.setMeta('host', encoder.encode(JSON.stringify({ id, incarnation })));
   await store.write(batch, { sync: true });
   return incarnation;
-}
-
-function answer(item: ClientRequestItem, payload: Uint8Array, host: HostId): ClientResponseItem {
-  return { kind: 'clientResponse', requestId: item.requestId, error: null, payload, leaderHint: host, leaderTerm: 0 };
 }
 
 function decodeReply<R>(bytes: Uint8Array, record: GroupRecord): R {

@@ -11,6 +11,7 @@ import { FlotillaError } from '../errors.js';
 import { encodeAdmin } from '../fleet/admin.js';
 import { CLUSTER_GROUP, type ClusterCommand, type ClusterReply, type GroupRecord } from '../fleet/cluster-machine.js';
 import { hostOfMember } from '../fleet/member-id.js';
+import { fleetLimits } from '../fleet/limits.js';
 import { validateName } from '../fleet/names.js';
 import { Router } from '../fleet/router.js';
 import { realScheduler } from '../host/scheduler.js';
@@ -103,6 +104,8 @@ export class Client {
       // Only reached for a request addressed to the client itself, which no candidate list holds.
       serveLocal: () => Promise.reject(new FlotillaError('BAD_ARGUMENT', 'a client serves no group')),
       candidates: (group) => this.candidates(group),
+      // The hosts' limits: they derive them from the same frame.
+      limits: fleetLimits(transport.maxFrameBytes),
     });
     transport.onItem((from, item) => {
       if (item.kind !== 'clientResponse') return;

@@ -15,6 +15,8 @@ import type { Scheduler } from '../host/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
 import { refusal, type Transport } from '../transport/transport.js';
+import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
+import { overLimit, type FleetLimits } from './limits.js';
 
 export interface RouterDeps {
   hostId: HostId;
@@ -33,6 +35,8 @@ export interface RouterDeps {
   serveLocal(item: ClientRequestItem): Promise<ClientResponseItem>;
   /** Hosts worth asking for a group, best first (placement, then any active host). */
   candidates(group: string): HostId[];
+  /** Payloads above these are refused before they are sent (they could not travel, or be proposed). */
+  limits: Pick<FleetLimits, 'maxCommandBytes' | 'maxQueryBytes'>;
 }
 
 export interface CallOptions {
@@ -70,6 +74,7 @@ export class Router {
   readonly stats = { calls: 0, attempts: 0, redirects: 0 };
 
   constructor(deps: RouterDeps) {
+    if (Buffer.byteLength(deps.clientId) > MAX_CLIENT_ID_BYTES) throw new FlotillaError('BAD_ARGUMENT', `client id ${deps.clientId} is too long`);
     this.deps = deps;
     this.nextRequestId = deps.firstRequestId;
     this.flushSoon = coalescedFlush(deps.transport, deps.scheduler);
@@ -105,6 +110,10 @@ export class Router {
 
   async call(group: string, kind: RequestKind, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
     this.stats.calls++;
+    // At once, whichever host would serve it: a command the leader's Append could not carry is
+    // never proposed, and neither travels a request larger than a frame.
+    const [limitName, limit] = kind === 'command' ? (['maxCommandBytes', this.deps.limits.maxCommandBytes] as const) : (['maxQueryBytes', this.deps.limits.maxQueryBytes] as const);
+    if (payload.length > limit) throw overLimit(`group ${group}: the ${kind}`, payload.length, limitName, limit);
     const { scheduler } = this.deps;
     const deadline = scheduler.now() + options.timeoutMs;
     const session = kind === 'command' ? this.openSession(group) : null;

@@ -11,12 +11,14 @@
 // arrays (likewise 'heartbeatResp'): bench/transport/heartbeats.ts measures a fifth of the codec time
 // and a third of the bytes of separate messages (0.36 vs 1.9 us, 9 vs 31 bytes per beat). Everything
 // else is a 'raft' item. Items the transport refuses (busy, unreachable) are dropped: Raft
-// retransmits (and a leader whose append was dropped stops pipelining to that member). Incoming: 'raft' items and every beat of a coalesced item are stepped into their
-// groups on the loop.
+// retransmits (and a leader whose append was dropped stops pipelining to that member); none is
+// too large, as Raft's append and snapshot sizes derive from the frame (fleet/limits.ts).
+// Incoming: 'raft' items and every beat of a coalesced item are stepped into their groups on the loop.
 
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
 import type { GroupBeat, HostId } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
+import { BEAT_BYTES, heartbeatOverheadBytes, maxBodyBytes, maxEnvelopeBytes } from '../transport/wire-size.js';
 import type { HostLoop, Outgoing } from './host-loop.js';
 
 /** What the wiring needs of the loop: somewhere to step incoming messages. */
@@ -53,8 +55,15 @@ export interface RaftWiring {
   readonly stats: { sent: number; refused: number; received: number; beats: number; coalescedItems: number };
 }
 
-/** Beats per coalesced item: keeps an item far below the transport's frame limit (4 MiB). */
+/** Beats per coalesced item at most (about 180 KB), fewer if the transport's frame holds fewer. */
 const MAX_BEATS_PER_ITEM = 4096;
+
+/** How many beats from `from` to `to` one item carries within a frame of `maxFrameBytes`. */
+export function beatsPerItem(maxFrameBytes: number, from: HostId, to: HostId): number {
+  const body = maxBodyBytes(maxEnvelopeBytes(maxFrameBytes));
+  const overhead = heartbeatOverheadBytes(body, Math.max(Buffer.byteLength(from), Buffer.byteLength(to)));
+  return Math.max(1, Math.min(MAX_BEATS_PER_ITEM, Math.floor((body - overhead) / BEAT_BYTES)));
+}
 
 /** Per destination host, this turn's heartbeats and heartbeat responses. */
 interface PendingBeats {
@@ -111,10 +120,11 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming 
       if (status !== 'queued' && replicating) receiver?.unreachable(out.groupId, out.message.to);
     }
     for (const [to, pending] of beats) {
+      const perItem = beatsPerItem(transport.maxFrameBytes, transport.hostId, to);
       for (const kind of ['heartbeat', 'heartbeatResp'] as const) {
         const all = pending[kind];
-        for (let start = 0; start < all.length; start += MAX_BEATS_PER_ITEM) {
-          const chunk = all.slice(start, start + MAX_BEATS_PER_ITEM);
+        for (let start = 0; start < all.length; start += perItem) {
+          const chunk = all.slice(start, start + perItem);
           const status = transport.send(to, { kind, from: transport.hostId, to, beats: chunk });
           queue(status, chunk.length);
           if (status === 'queued') {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { FlotillaError } from '../../src/errors.js';
+import { fleetLimits } from '../../src/fleet/limits.js';
 import { Router } from '../../src/fleet/router.js';
 import { realScheduler } from '../../src/host/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, HostId } from '../../src/transport/items.js';
@@ -21,6 +23,7 @@ function setup(firstRequestId: number) {
     firstRequestId,
     serveLocal: () => Promise.reject(new Error('not a host')),
     candidates: () => ['h1'],
+    limits: fleetLimits(c.maxFrameBytes),
   });
   c.onItem((from, item) => {
     if (item.kind === 'clientResponse') router.onResponse(from, item);
@@ -46,6 +49,21 @@ function flushed(): Promise<void> {
 }
 
 describe('router', () => {
+  it('refuses a command or query over its limit at once, sending nothing', async () => {
+    const { hub, router, requests } = setup(1);
+    const { maxCommandBytes, maxQueryBytes } = fleetLimits(4 * 1024 * 1024);
+    for (const [kind, limit, name] of [['command', maxCommandBytes, 'maxCommandBytes'], ['query', maxQueryBytes, 'maxQueryBytes'], ['admin', maxQueryBytes, 'maxQueryBytes']] as const) {
+      await assert.rejects(router.call('orders', kind, new Uint8Array(limit + 1), { timeoutMs: 5000 }), (err: unknown) => {
+        assert.ok(err instanceof FlotillaError && err.code === 'BAD_ARGUMENT', String(err));
+        assert.match(err.message, new RegExp(`the ${kind} is ${limit + 1} bytes, more than ${name} \\(${limit} bytes\\)`));
+        return true;
+      });
+    }
+    await flushed();
+    hub.deliver();
+    assert.equal(requests.length, 0);
+  });
+
   it('numbers requests from firstRequestId and takes an answer only from the host it asked', async () => {
     const { hub, router, requests, answer } = setup(2 ** 40);
     const reply = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000 });
@@ -79,6 +97,7 @@ describe('router', () => {
       hostId: 'c', transport: c, scheduler: realScheduler, clientId: 'c.2', firstRequestId: 1,
       serveLocal: () => Promise.reject(new Error('not a host')),
       candidates: () => ['h1'],
+      limits: fleetLimits(c.maxFrameBytes),
     });
     c.onItem((from, item) => {
       if (item.kind === 'clientResponse') router.onResponse(from, item);
