@@ -6,13 +6,16 @@
 // with capped, jittered exponential backoff, so a host that is down costs one timer.
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, get as httpGet, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
 import { FlotillaError } from '../errors.js';
+import { AcceptGate, type AcceptLimits, type AcceptStats } from './accept-gate.js';
 import { formatAddress, parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { TransportBase, type QueueOptions } from './base.js';
 import { CloseCode, Connection, type ConnectionOwner, type Refusal } from './connection.js';
+import { fdBudget, readSoftFdLimit, type FdBudget } from './fd-limit.js';
 import { newIncarnation } from './handshake.js';
 import type { HostId, Item } from './items.js';
 
@@ -25,8 +28,20 @@ export interface WsTransportOptions extends QueueOptions {
   peers?: ReadonlyMap<HostId, string>;
   /** wss:// with this certificate; `caFile` lists who to trust when dialing (default: system CAs). */
   tls?: { certFile: string; keyFile: string; caFile?: string };
-  /** Time to establish and authenticate a connection (default 5 s). */
+  /**
+   * Time to establish and authenticate a connection (default 5 s): a dial's from its start, an
+   * accepted socket's from its TCP accept (then it is destroyed).
+   */
   handshakeTimeoutMs?: number;
+  /**
+   * Sockets held at most, accepted and dialed; more are destroyed at accept (default: what the
+   * file-descriptor limit allows with room for the store, see fd-limit.ts; at most that).
+   */
+  maxConnections?: number;
+  /** Accepted sockets not yet authenticated, at most (default 128); more are destroyed at accept... */
+  maxUnauthenticated?: number;
+  /** ... and of those from one remote address (default 32). */
+  maxUnauthenticatedPerAddress?: number;
   /** A link silent this long gets a ping; silent twice as long, it is dropped (default 2 s). */
   keepaliveMs?: number;
   reconnect?: BackoffOptions;
@@ -35,6 +50,8 @@ export interface WsTransportOptions extends QueueOptions {
 }
 
 const IDENTITY_PATH = '/flotilla/id';
+const DEFAULT_MAX_UNAUTHENTICATED = 128;
+const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 32;
 
 interface PeerState {
   address: string;
@@ -44,6 +61,12 @@ interface PeerState {
   /** Why the last dial ended before it authenticated; null once one did. */
   failure: DialFailure | null;
 }
+
+/** A listening transport's connections against its limits. */
+export type ConnectionStats = AcceptStats & AcceptLimits & {
+  /** Sockets this host dialed, open now. */
+  dialed: number;
+};
 
 export interface DialFailure {
   /** The WebSocket close code (CloseCode.Auth for a wrong secret). */
@@ -67,6 +90,12 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   private readonly maxBufferedBytes: number;
   private readonly dialOptions: { ca?: Buffer };
   private readonly tls: boolean;
+  private readonly acceptLimits: AcceptLimits;
+  private readonly fdBudget: FdBudget;
+  /** Sockets this transport dialed, open now (they count toward maxConnections). */
+  private dialedSockets = 0;
+  /** Limits accepted sockets (when listening). */
+  private gate: AcceptGate | null = null;
   private server: HttpServer | null = null;
   private wss: WebSocketServer | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
@@ -82,6 +111,20 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * this.maxFrameBytes;
     this.tls = options.tls !== undefined;
     this.dialOptions = ca ? { ca } : {};
+    this.fdBudget = fdBudget(readSoftFdLimit());
+    this.acceptLimits = {
+      maxConnections: positive('maxConnections', options.maxConnections ?? this.fdBudget.maxConnections),
+      maxUnauthenticated: positive('maxUnauthenticated', options.maxUnauthenticated ?? DEFAULT_MAX_UNAUTHENTICATED),
+      maxUnauthenticatedPerAddress: positive('maxUnauthenticatedPerAddress', options.maxUnauthenticatedPerAddress ?? DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS),
+      handshakeTimeoutMs: positive('handshakeTimeoutMs', this.handshakeTimeoutMs),
+    };
+    const { fdLimit, known, reservedFds, maxConnections } = this.fdBudget;
+    if (known && this.acceptLimits.maxConnections > maxConnections) {
+      throw new FlotillaError(
+        'BAD_ARGUMENT',
+        `maxConnections ${this.acceptLimits.maxConnections} leaves too few file descriptors: the soft limit is ${fdLimit} and ${reservedFds} are kept for the store; ask for at most ${maxConnections}, or raise the limit (ulimit -n)`,
+      );
+    }
   }
 
   /** Listens, then dials the given peers. */
@@ -100,10 +143,15 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   private async listen(address: string, tls: { cert: Buffer; key: Buffer } | null): Promise<void> {
     const { host, port } = parseAddress(address);
     const server = tls ? createHttpsServer(tls) : createHttpServer();
+    // Every socket goes through the gate from its TCP accept: held within the limits until it
+    // authenticates, or destroyed.
+    const gate = new AcceptGate(this.acceptLimits, () => this.dialedSockets, this.logger);
+    server.on('connection', (socket: Socket) => gate.admit(socket));
     // Plain HTTP gets the host id at IDENTITY_PATH (so a seed can be given as a bare address; the
-    // id is no secret, the handshake still proves the secret) and a polite refusal otherwise.
+    // id is no secret, the handshake still proves the secret) and a polite refusal otherwise;
+    // Connection: close frees an answered socket at once.
     server.on('request', (req, res) => {
-      if (req.method === 'GET' && req.url === IDENTITY_PATH) res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ id: this.hostId }));
+      if (req.method === 'GET' && req.url === IDENTITY_PATH) res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'close' }).end(JSON.stringify({ id: this.hostId }));
       else res.writeHead(426, { Connection: 'close' }).end();
     });
     server.on('error', (err) => this.logger.error({ err }, 'server error'));
@@ -121,6 +169,14 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     this.address = formatAddress({ host, port: typeof bound === 'object' && bound ? bound.port : port });
     this.server = server;
     this.wss = wss;
+    this.gate = gate;
+    const { fdLimit, known, reservedFds } = this.fdBudget;
+    const { maxConnections, maxUnauthenticated, maxUnauthenticatedPerAddress, handshakeTimeoutMs } = this.acceptLimits;
+    this.logger.info(
+      { address: this.address, maxConnections, maxUnauthenticated, maxUnauthenticatedPerAddress, handshakeTimeoutMs, fdLimit, fdLimitKnown: known, reservedFds },
+      `listening: holding at most ${maxConnections} connections (file descriptors: ${known ? 'soft limit' : 'limit unknown, assumed'} ${fdLimit}, ${reservedFds} kept for the store), ` +
+        `${maxUnauthenticated} of them not yet authenticated (${maxUnauthenticatedPerAddress} per address), each for ${handshakeTimeoutMs} ms from its accept`,
+    );
   }
 
   /** The id of the host listening at `address` (asked over plain HTTP(S), before any handshake). */
@@ -204,6 +260,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     });
     peer.dial = new Connection(this, ws, 'dialer', id, peer.address, this.handshakeTimeoutMs);
     this.connections.add(peer.dial);
+    this.dialedSockets++;
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
@@ -240,6 +297,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   }
 
   opened(conn: Connection): void {
+    if (conn.role === 'acceptor') this.gate?.authenticated(conn.remote);
     const peer = this.peers.get(conn.peer);
     if (peer) {
       peer.attempts = 0;
@@ -258,6 +316,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
 
   closed(conn: Connection): void {
     this.connections.delete(conn);
+    if (conn.role === 'dialer') this.dialedSockets--;
     const peer = this.peers.get(conn.peer);
     if (peer?.dial === conn) {
       peer.dial = null;
@@ -279,6 +338,12 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   /** Open sockets, authenticated or not (for tests and diagnostics). */
   socketCount(): number {
     return this.connections.size;
+  }
+
+  /** What the host holds against its connection limits, and what it refused (null: not listening). */
+  connectionStats(): ConnectionStats | null {
+    if (this.gate === null) return null;
+    return { ...this.gate.stats(), dialed: this.dialedSockets, ...this.acceptLimits };
   }
 
   protected isConnected(to: HostId): boolean {
@@ -310,6 +375,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     for (const peer of this.peers.values()) if (peer.timer) clearTimeout(peer.timer);
     this.peers.clear();
+    this.gate?.close();
     const sockets = [...this.connections].map((conn) => conn.ws);
     for (const conn of [...this.connections]) conn.close(CloseCode.GoingAway, 'host shutting down');
     await closeSockets(sockets, 1_000);
@@ -329,4 +395,9 @@ async function closeSockets(sockets: WebSocket[], graceMs: number): Promise<void
   ]);
   clearTimeout(timer);
   for (const ws of open) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new FlotillaError('BAD_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`);
+  return value;
 }
