@@ -90,6 +90,18 @@ export interface HostOptions {
   clusterReplicas?: number;
   /** Default deadline of command/query/addGroup (default 5000 ms). */
   timeoutMs?: number;
+  /**
+   * Connections this host holds at most, accepted and dialed; more are refused at accept (default:
+   * what its soft file-descriptor limit allows with a quarter of it, at least 256, kept for the
+   * store; logged at start). Above that: BAD_ARGUMENT.
+   */
+  maxConnections?: number;
+  /** Accepted connections not yet authenticated, at most (default 128); more are refused at accept... */
+  maxUnauthenticatedConnections?: number;
+  /** ... and of those from one remote address (default 32). */
+  maxUnauthenticatedPerAddress?: number;
+  /** Time from a connection's TCP accept (or a dial's start) to its authentication; then it is closed (default 5000 ms). */
+  handshakeTimeoutMs?: number;
   logger?: Logger;
   /** Injected instead of the defaults (the simulation, tests). */
   transport?: Transport;
@@ -313,6 +325,16 @@ export class Host {
   static async start(options: HostOptions): Promise<Host> {
     validateName('host', options.id);
     for (const name of Object.keys(options.machines)) validateName('group', name);
+    const connectionLimits = {
+      maxConnections: options.maxConnections,
+      maxUnauthenticated: options.maxUnauthenticatedConnections,
+      maxUnauthenticatedPerAddress: options.maxUnauthenticatedPerAddress,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+    };
+    if (options.transport !== undefined && Object.values(connectionLimits).some((v) => v !== undefined)) {
+      throw new FlotillaError('BAD_ARGUMENT', 'connection limits are options of the transport a host starts itself, not of one it is given');
+    }
+    if (options.transport === undefined && (options.secret === undefined || options.secret === '')) throw new FlotillaError('BAD_ARGUMENT', 'a host needs the cluster secret');
     let store = options.store;
     const ownsStore = store === undefined;
     if (store === undefined) {
@@ -327,9 +349,15 @@ export class Host {
     let transport = options.transport;
     let address = options.advertise ?? '';
     if (transport === undefined) {
-      if (options.secret === undefined || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'a host needs the cluster secret');
       const logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id, layer: 'transport' });
-      const ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret, logger });
+      let ws: WsTransport;
+      try {
+        ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret!, logger, ...connectionLimits });
+      } catch (err) {
+        // Bad limits or a taken port: the store this call opened must not stay open (and locked).
+        if (ownsStore) await store.close();
+        throw err;
+      }
       transport = ws;
       if (address === '') address = ws.address;
     }
@@ -575,7 +603,8 @@ export class Host {
   /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
   metrics(): HostMetrics {
     const { turns, writes, syncs } = this.loop.stats;
-    return { ...this.counters.snapshot(), loop: { turns, writes, syncs }, transport: this.transport.stats(), fleetOps: { ...this.ops.served } };
+    const connections = this.transport instanceof WsTransport ? this.transport.connectionStats() : null;
+    return { ...this.counters.snapshot(), loop: { turns, writes, syncs }, transport: this.transport.stats(), connections, fleetOps: { ...this.ops.served } };
   }
 
   // ---------------------------------------------------------------------------------------------

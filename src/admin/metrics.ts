@@ -76,6 +76,23 @@ export function collect(sources: MetricSources): Family[] {
     counter('flotilla_transport_items_too_large_total', 'Items refused as larger than a frame: a bug (every size limit derives from the frame), logged at error level.', [{ value: t.itemsTooLarge }]),
     counter('flotilla_transport_items_discarded_total', 'Items queued whose destination went away before they were sent.', [{ value: t.itemsDiscarded }]),
   );
+  const c = m.connections;
+  if (c !== null) {
+    families.push(
+      gauge('flotilla_transport_connections', 'Open connections: accepted and authenticated, accepted and not yet authenticated, dialed by this host.', [
+        { labels: { state: 'authenticated' }, value: c.accepted - c.unauthenticated },
+        { labels: { state: 'unauthenticated' }, value: c.unauthenticated },
+        { labels: { state: 'dialed' }, value: c.dialed },
+      ]),
+      gauge('flotilla_transport_max_connections', 'Connections this host holds at most (accepted and dialed), from its file-descriptor limit or maxConnections.', [{ value: c.maxConnections }]),
+      counter('flotilla_transport_connections_refused_total', 'Connections destroyed at accept, by the limit they met.', [
+        { labels: { limit: 'max_connections' }, value: c.refusedFull },
+        { labels: { limit: 'max_unauthenticated' }, value: c.refusedUnauthenticated },
+        { labels: { limit: 'max_unauthenticated_per_address' }, value: c.refusedPerAddress },
+      ]),
+      counter('flotilla_transport_handshake_timeouts_total', 'Accepted connections closed for not authenticating within handshakeTimeoutMs of their accept.', [{ value: c.handshakeTimeouts }]),
+    );
+  }
   if (sources.extra !== undefined) families.push(...sources.extra());
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();

@@ -123,6 +123,12 @@ describe('admin port', () => {
     assert.ok(value(samples, 'process_resident_memory_bytes') > 0);
     assert.ok(value(samples, 'process_cpu_seconds_total') > 0);
     assert.equal(value(samples, 'test_applied_total', { note: 'a "quoted" \\ value' }), applied);
+    // The size and connection limits' counters, and what the host holds.
+    assert.equal(value(samples, 'flotilla_transport_items_too_large_total'), 0);
+    assert.equal(value(samples, 'flotilla_transport_max_connections'), host.metrics().connections!.maxConnections);
+    assert.equal(value(samples, 'flotilla_transport_connections_refused_total', { limit: 'max_unauthenticated_per_address' }), 0);
+    assert.equal(value(samples, 'flotilla_transport_handshake_timeouts_total'), 0);
+    assert.equal(value(samples, 'flotilla_transport_connections', { state: 'dialed' }), 0);
   });
 
   it('counts proposals, commit latency, fsyncs, frames, elections, membership changes and errors consistently', async () => {

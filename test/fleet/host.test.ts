@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isFlotillaError } from '../../src/errors.js';
-import { TestFleet, waitFor } from './harness.js';
+import { Host } from '../../src/host.js';
+import { MemoryHub } from '../../src/transport/memory-transport.js';
+import { TestFleet, counter, waitFor } from './harness.js';
 
 /** Every member of `group` on live hosts, as host ids, voters only. */
 function voterHosts(fleet: TestFleet, group: string): string[] {
@@ -171,5 +173,21 @@ describe('Host: a group that lost its quorum', () => {
     if (lostCode === 'UNAVAILABLE') assert.equal(value, 2);
     else assert.ok(value === 2 || value === 3, `counter at ${value}`);
     await assert.rejects(fleet.host('h1').unsafeRecoverGroup('q'), (e) => isFlotillaError(e, 'BAD_ARGUMENT'));
+  });
+});
+
+describe('Host: connection limit options', () => {
+  it('refuses limits that are not positive integers, and limits for a transport it is given (BAD_ARGUMENT)', async () => {
+    const base = { id: 'x', listen: '127.0.0.1:0', storage: 'memory', secret: 'a secret', machines: { counter } } as const;
+    const badArgument = (e: unknown): boolean => isFlotillaError(e, 'BAD_ARGUMENT');
+    await assert.rejects(Host.start({ ...base, maxConnections: 0 }), badArgument);
+    await assert.rejects(Host.start({ ...base, maxUnauthenticatedConnections: 2.5 }), badArgument);
+    await assert.rejects(Host.start({ ...base, maxUnauthenticatedPerAddress: -1 }), badArgument);
+    await assert.rejects(Host.start({ ...base, handshakeTimeoutMs: 0 }), badArgument);
+    await assert.rejects(Host.start({ ...base, transport: new MemoryHub().endpoint('x'), maxConnections: 10 }), badArgument);
+    const host = await Host.start({ ...base, maxConnections: 50, maxUnauthenticatedConnections: 5, maxUnauthenticatedPerAddress: 2, handshakeTimeoutMs: 1000 });
+    const limits = host.metrics().connections;
+    await host.stop();
+    assert.deepEqual(limits && [limits.maxConnections, limits.maxUnauthenticated, limits.maxUnauthenticatedPerAddress, limits.handshakeTimeoutMs], [50, 5, 2, 1000]);
   });
 });
