@@ -1,8 +1,8 @@
 // Turns a batch's logical operations into plain key puts and deletes, in order, so that any engine
 // can apply them as one atomic batch. Range deletes become one delete per stored index: the store
 // tracks each group's log bounds, so the planner knows exactly which keys exist without reading.
-// (RocksDB's native range delete is not exposed by the `rocksdb` binding, and its clear() is not
-// part of a batch, so it cannot be atomic with the rest of the turn.)
+// (RocksDB's native range delete is not in the batches of the `@nxtedition/rocksdb` binding, and
+// its clear() is not part of a batch, so it cannot be atomic with the rest of the turn.)
 
 import { FlotillaError } from '../errors.js';
 import { RecordKind, entryKey, groupKey } from './encoding.js';
