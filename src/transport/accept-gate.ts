@@ -6,7 +6,8 @@
 // - so is one beyond maxUnauthenticated sockets not yet authenticated, or beyond
 //   maxUnauthenticatedPerAddress of them from its remote address;
 // - a socket not authenticated within handshakeTimeoutMs of its accept is destroyed (a raw idle
-//   socket, an HTTP request that never ends, a WebSocket that never says hello alike).
+//   socket, an HTTP request that never ends, a WebSocket that never completes the handshake
+//   alike); a WebSocket is first told why, with a close frame, and given CLOSE_GRACE_MS to go.
 // Authenticated sockets (peers and clients that know the secret) are never limited here.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -45,6 +46,8 @@ interface Pending {
 
 /** Refusals of one kind are logged at most this often (a flood would otherwise flood the log too). */
 const REFUSAL_LOG_MS = 10_000;
+/** A WebSocket told its handshake timed out has this long to answer the close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
 
 export class AcceptGate {
   private readonly open = new Set<Socket>();
@@ -60,6 +63,8 @@ export class AcceptGate {
     readonly limits: AcceptLimits,
     /** Sockets the host dialed, open now: they count toward maxConnections. */
     private readonly dialed: () => number,
+    /** Closes the WebSocket from `remote` that missed its deadline, saying why; false if there is none (yet). */
+    private readonly expire: (remote: string) => boolean,
     private readonly logger: Logger,
   ) {}
 
@@ -86,7 +91,8 @@ export class AcceptGate {
     const timer = setTimeout(() => {
       if (!this.pending.has(socket)) return;
       this.counters.handshakeTimeouts++;
-      socket.destroy();
+      if (this.expire(remote)) setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      else socket.destroy();
     }, this.limits.handshakeTimeoutMs).unref();
     this.open.add(socket);
     this.pending.set(socket, { address, remote, timer });

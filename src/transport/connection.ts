@@ -62,7 +62,7 @@ export class Connection {
   private stage: Stage;
   private readonly nonce = newNonce();
   private peerNonce: Uint8Array = new Uint8Array(0);
-  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly handshakeTimer: NodeJS.Timeout | undefined;
   private lastError = '';
   private lastErrorCode: unknown;
   private socketOpened = false;
@@ -75,15 +75,16 @@ export class Connection {
     /** The dialed peer's id (dialer) or '' (acceptor). */
     expectedPeer: HostId,
     readonly remote: string,
-    handshakeTimeoutMs: number,
+    /** Null: the owner holds the connection to its handshake deadline (an accepted one's runs from its TCP accept). */
+    handshakeTimeoutMs: number | null,
   ) {
     this.peer = expectedPeer;
     this.stage = role === 'dialer' ? 'awaitChallenge' : 'awaitHello';
     this.log = owner.logger.child({ remote, role });
-    this.handshakeTimer = setTimeout(
-      () => this.close(CloseCode.HandshakeTimeout, `handshake not completed within ${handshakeTimeoutMs} ms`),
-      handshakeTimeoutMs,
-    ).unref();
+    this.handshakeTimer =
+      handshakeTimeoutMs === null
+        ? undefined
+        : setTimeout(() => this.close(CloseCode.HandshakeTimeout, `handshake not completed within ${handshakeTimeoutMs} ms`), handshakeTimeoutMs).unref();
     ws.on('open', () => {
       this.socketOpened = true;
       if (this.stage !== 'closed') this.sendItem({ kind: 'hello', hostId: owner.hostId, incarnation: owner.incarnation, nonce: this.nonce });

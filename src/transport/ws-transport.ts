@@ -84,6 +84,8 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   private readonly links = new Map<HostId, Connection>();
   /** Every socket, authenticated or not. */
   private readonly connections = new Set<Connection>();
+  /** Accepted connections not yet authenticated, by remote 'address:port' (their deadline is the gate's). */
+  private readonly accepting = new Map<string, Connection>();
   private readonly handshakeTimeoutMs: number;
   private readonly keepaliveMs: number;
   private readonly backoff: BackoffOptions;
@@ -145,7 +147,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     const server = tls ? createHttpsServer(tls) : createHttpServer();
     // Every socket goes through the gate from its TCP accept: held within the limits until it
     // authenticates, or destroyed.
-    const gate = new AcceptGate(this.acceptLimits, () => this.dialedSockets, this.logger);
+    const gate = new AcceptGate(this.acceptLimits, () => this.dialedSockets, (remote) => this.expire(remote), this.logger);
     server.on('connection', (socket: Socket) => gate.admit(socket));
     // Plain HTTP gets the host id at IDENTITY_PATH (so a seed can be given as a bare address; the
     // id is no secret, the handshake still proves the secret) and a polite refusal otherwise;
@@ -265,8 +267,9 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    const conn = new Connection(this, ws, 'acceptor', '', remote, this.handshakeTimeoutMs);
+    const conn = new Connection(this, ws, 'acceptor', '', remote, null);
     this.connections.add(conn);
+    this.accepting.set(remote, conn);
     if (this.stopped) conn.close(CloseCode.GoingAway, 'host shutting down');
   }
 
@@ -297,7 +300,10 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   }
 
   opened(conn: Connection): void {
-    if (conn.role === 'acceptor') this.gate?.authenticated(conn.remote);
+    if (conn.role === 'acceptor') {
+      this.gate?.authenticated(conn.remote);
+      this.forgetAccepting(conn);
+    }
     const peer = this.peers.get(conn.peer);
     if (peer) {
       peer.attempts = 0;
@@ -317,6 +323,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   closed(conn: Connection): void {
     this.connections.delete(conn);
     if (conn.role === 'dialer') this.dialedSockets--;
+    else this.forgetAccepting(conn);
     const peer = this.peers.get(conn.peer);
     if (peer?.dial === conn) {
       peer.dial = null;
@@ -327,6 +334,18 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
       this.peerDown(conn.peer);
     }
     if (conn.peer !== '') this.scheduleDial(conn.peer);
+  }
+
+  /** The gate's deadline passed for the connection from `remote`: close it with the reason, if it got that far. */
+  private expire(remote: string): boolean {
+    const conn = this.accepting.get(remote);
+    if (conn === undefined) return false;
+    conn.close(CloseCode.HandshakeTimeout, `handshake not completed within ${this.acceptLimits.handshakeTimeoutMs} ms of the TCP accept`);
+    return true;
+  }
+
+  private forgetAccepting(conn: Connection): void {
+    if (this.accepting.get(conn.remote) === conn) this.accepting.delete(conn.remote);
   }
 
   // ---- TransportBase: the network side of send/flush
