@@ -225,6 +225,7 @@ class FleetWorld {
         },
       });
       if (this.violations.length === 0) this.checkExactlyOnce();
+      if (this.hub.itemsTooLarge > 0) this.violate(`${this.hub.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
       this.log(`end after ${this.clock.executed} events`);
     } catch (err) {
       this.violate(exceptionText(err));

@@ -198,6 +198,7 @@ class LoopWorld {
         },
       });
       if (this.violations.length === 0) this.checkEnd();
+      if (this.hub.itemsTooLarge > 0) this.violate(`${this.hub.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
       this.logTotals();
     } catch (err) {
       this.violate(exceptionText(err));

@@ -61,6 +61,8 @@ export class SimHub {
   private readonly stalls = new Map<string, number>();
   /** Frames lost because their connection went away before they arrived. */
   framesLost = 0;
+  /** Items some endpoint refused as larger than a frame: a bug of the size limits, a violation of the run. */
+  itemsTooLarge = 0;
 
   /** `onHandlerError` sees what an item or peer handler threw (default: rethrow, ending the run). */
   constructor(
@@ -232,7 +234,10 @@ export class SimTransport implements Transport {
     checkOutgoing(item);
     const status = this.enqueue(to, item);
     if (status !== 'queued') this.counters.itemsRefused++;
-    if (status === 'tooLarge') this.counters.itemsTooLarge++;
+    if (status === 'tooLarge') {
+      this.counters.itemsTooLarge++;
+      this.hub.itemsTooLarge++;
+    }
     return status;
   }
 
