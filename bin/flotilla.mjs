@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The `flotilla` command. It runs the TypeScript sources through tsx, whose loader also lets
-// --machines name a .ts module.
+// The `flotilla` command: the compiled CLI in dist/ (built by `npm run build`, which npm runs
+// itself on install from a folder or git, and on pack). In the checkout, `npm run flotilla`
+// runs the TypeScript sources instead (scripts/flotilla-src.mjs).
 import { existsSync } from 'node:fs';
-import 'tsx';
 
-// The wire schema's code is generated (npm run proto), not committed: say so rather than fail on an import.
-if (!existsSync(new URL('../src/transport/generated/flotilla.js', import.meta.url))) {
-  process.stderr.write("flotilla: the protobuf code is not generated yet: run 'npm run proto' in the flotilla directory first\n");
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write("flotilla: dist/ is not built: run 'npm run build' in the flotilla directory first\n");
   process.exit(1);
 }
-const { main } = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));
