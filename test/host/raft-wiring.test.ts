@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
-import { wireLoopToTransport, type RaftReceiver } from '../../src/host/raft-wiring.js';
+import { beatsPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/host/raft-wiring.js';
 import { MessageType, message, type Message } from '../../src/raft/types.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import type { Item } from '../../src/transport/items.js';
 
 /** Two hosts on a memory hub, h1 wired for Raft, h2 wired and also recording the raw items it gets. */
-function pair() {
+function pair(maxFrameBytes?: number) {
   const hub = new MemoryHub();
-  const t1 = hub.endpoint('h1');
-  const t2 = hub.endpoint('h2');
+  const t1 = hub.endpoint('h1', { maxFrameBytes });
+  const t2 = hub.endpoint('h2', { maxFrameBytes });
   t1.addPeer('h2', 'h2');
   hub.deliver();
   const w1 = wireLoopToTransport(t1, FLEET_MEMBERS);
@@ -46,6 +46,19 @@ describe('raft wiring', () => {
     assert.equal(w1.stats.sent, 4);
     assert.equal(w1.stats.beats, 3);
     assert.equal(w1.stats.coalescedItems, 2);
+  });
+
+  it("splits a turn's heartbeats into items that each fit the transport's frame", () => {
+    const frame = 16 * 1024;
+    const { hub, t1, w1, stepped, raw } = pair(frame);
+    const worst = { commit: 2 ** 53 - 1, context: 2 ** 53 - 1 };
+    const out = Array.from({ length: 2000 }, (_, i) => ({ groupId: 2 ** 32 - 1 - i, message: heartbeat(`h1~${2 ** 32 - 1}`, `h2~${2 ** 32 - 1}`, worst.commit, worst.context, true) }));
+    w1.send(out);
+    hub.deliver();
+    assert.equal(t1.stats().itemsTooLarge, 0);
+    assert.equal(stepped.length, 2000);
+    assert.equal(raw.length, Math.ceil(2000 / beatsPerItem(frame, 'h1', 'h2')));
+    assert.ok(raw.length > 1, 'more than one item');
   });
 
   it('sends a heartbeat whose member ids have no serial as a plain message', () => {
