@@ -266,8 +266,9 @@ async function refuseUnreadableFormat(location: string, dir: string): Promise<vo
     `${location} holds ${old.length} SST file(s) (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', ...' : ''}) of flotilla's ` +
       `earlier engine (npm rocksdb 5.x, RocksDB 6.17), Snappy-compressed, which this build (@nxtedition/rocksdb 12.2, ` +
       `RocksDB 9.7, zstd only) cannot read. With the host stopped, either migrate the directory on Node 20 with ` +
-      `scripts/migrate-rocksdb5.mjs from the flotilla repository (it needs npm install rocksdb@5.2.1), or start the host on ` +
-      `an empty data directory: it joins as a new incarnation and the fleet re-replicates its groups`,
+      `the package's scripts/migrate-rocksdb5.mjs (node_modules/flotilla/scripts/; its header says how), or start it as a ` +
+      `new host (a new host id: the fleet refuses this id with another data directory) on an empty data directory, and ` +
+      `the fleet re-replicates its groups onto it once the old host is marked failed`,
     { oldFiles: old },
   );
 }

@@ -65,7 +65,7 @@ describe('rocksdb engine on data dirs of the rocksdb 5.2.1 release', () => {
   it('refuses one with Snappy-compressed SST files as STORAGE_VERSION, naming the migration, and leaves it as it was', async () => {
     const dir = join(root, 'restarted');
     const before = await digests(dir);
-    await rejectsWith(createRocksdbStore(dir).open(), 'STORAGE_VERSION', /1 SST file\(s\) \(000008\.sst\) of flotilla.s earlier engine.*Snappy.*migrate-rocksdb5\.mjs.*empty data directory/);
+    await rejectsWith(createRocksdbStore(dir).open(), 'STORAGE_VERSION', /1 SST file\(s\) \(000008\.sst\) of flotilla.s earlier engine.*Snappy.*migrate-rocksdb5\.mjs.*new host id.*empty data directory/);
     assert.deepEqual(await digests(dir), before);
   });
 });
