@@ -11,11 +11,11 @@
 // have been applied (outcome unknown).
 
 import { FlotillaError, type ErrorCode } from '../errors.js';
+import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
 import type { Scheduler } from '../host/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
 import { refusal, type Transport } from '../transport/transport.js';
-import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
 import { overLimit, type FleetLimits } from './limits.js';
 
 export interface RouterDeps {
@@ -110,8 +110,8 @@ export class Router {
 
   async call(group: string, kind: RequestKind, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
     this.stats.calls++;
-    // At once, whichever host would serve it: a command the leader's Append could not carry is
-    // never proposed, and neither travels a request larger than a frame.
+    // At once, whichever host would serve it: a command no Append could carry is never proposed,
+    // and no request larger than a frame is sent.
     const [limitName, limit] = kind === 'command' ? (['maxCommandBytes', this.deps.limits.maxCommandBytes] as const) : (['maxQueryBytes', this.deps.limits.maxQueryBytes] as const);
     if (payload.length > limit) throw overLimit(`group ${group}: the ${kind}`, payload.length, limitName, limit);
     const { scheduler } = this.deps;
