@@ -36,5 +36,6 @@ export { HostLoop, type HostLoopOptions, type LoopGroup, type Outgoing } from '.
 export { wireLoopToTransport, type RaftWiring, type RaftReceiver } from './host/raft-wiring.js';
 export { place, placementChanges, type HostInfo } from './fleet/placement.js';
 export { validateName } from './fleet/names.js';
+export { fleetLimits, type FleetLimits } from './fleet/limits.js';
 export { checkLinearizability, type CheckResult } from './check/linearizability.js';
 export { HistoryRecorder, parseHistory, readHistory, writeHistory, type HistoryOp } from './check/history.js';

@@ -26,9 +26,20 @@ export interface HostSettings {
   adminPort?: string;
   drain: boolean;
   logLevel: string;
+  /** Connection limits (HostOptions of the same names); unset: the host's defaults. */
+  limits: Partial<Record<LimitKey, number>>;
 }
 
 const STRING_KEYS = ['id', 'zone', 'secret', 'listen', 'advertise', 'dataDir', 'storage', 'machines', 'adminPort', 'logLevel'] as const;
+/** Integer settings: config key -> flag. */
+const LIMITS = {
+  maxConnections: 'max-connections',
+  maxUnauthenticatedConnections: 'max-unauthenticated',
+  maxUnauthenticatedPerAddress: 'max-unauthenticated-per-address',
+  handshakeTimeoutMs: 'handshake-timeout-ms',
+} as const;
+type LimitKey = keyof typeof LIMITS;
+const LIMIT_KEYS = Object.keys(LIMITS) as LimitKey[];
 const ENGINES: readonly StorageEngine[] = ['rocksdb', 'lmdb', 'memory'];
 /** How long a joining host keeps trying its seeds before it gives up. */
 const SEED_WAIT_MS = 60_000;
@@ -53,6 +64,7 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
       'admin-port': { type: 'string' },
       drain: { type: 'boolean' },
       'log-level': { type: 'string' },
+      ...Object.fromEntries(LIMIT_KEYS.map((key) => [LIMITS[key], { type: 'string' as const }])),
     },
   });
   if (positionals.length > 0) throw new UsageError(`flotilla host takes no arguments, got ${positionals.join(' ')}`);
@@ -87,6 +99,7 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
     storage: storage as StorageEngine,
     drain: values.drain ?? file.drain === true,
     logLevel: pick(values['log-level'], 'logLevel') ?? 'info',
+    limits: limitSettings(values as Record<string, unknown>, file),
   };
   if (advertise !== undefined) settings.advertise = advertise;
   if (dataDir !== undefined) settings.dataDir = dataDir;
@@ -94,6 +107,22 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
   if (machines !== undefined) settings.machines = machines;
   if (adminPort !== undefined) settings.adminPort = adminPort;
   return settings;
+}
+
+/** The connection limits from flags over the config file: positive integers (Host.start checks the rest). */
+function limitSettings(flags: Record<string, unknown>, file: Record<string, unknown>): HostSettings['limits'] {
+  const limits: HostSettings['limits'] = {};
+  for (const key of LIMIT_KEYS) {
+    const flag = flags[LIMITS[key]];
+    const raw = typeof flag === 'string' ? flag : file[key];
+    if (raw === undefined) continue;
+    const value = typeof raw === 'number' ? raw : /^\d+$/.test(String(raw)) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new UsageError(`${typeof flag === 'string' ? `--${LIMITS[key]}` : `config ${key}`} must be a positive integer, got ${String(raw)}`);
+    }
+    limits[key] = value;
+  }
+  return limits;
 }
 
 async function readConfig(path: string): Promise<Record<string, unknown>> {
@@ -111,10 +140,12 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
       if (typeof v === 'number') config[key] = String(v);
     } else if (key === 'join') {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new UsageError(`config ${path}: join must be an array of addresses`);
+    } else if ((LIMIT_KEYS as readonly string[]).includes(key)) {
+      if (typeof v !== 'number') throw new UsageError(`config ${path}: ${key} must be a number`);
     } else if (key === 'drain') {
       if (typeof v !== 'boolean') throw new UsageError(`config ${path}: drain must be true or false`);
     } else {
-      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', 'drain'].join(', ')})`);
+      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', 'drain', ...LIMIT_KEYS].join(', ')})`);
     }
   }
   return config;
@@ -151,6 +182,7 @@ export async function runHost(settings: HostSettings): Promise<number> {
     ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
     machines,
     logger: root,
+    ...settings.limits,
   });
   let admin: AdminServer | null = null;
   const stopping = new Promise<string>((resolve) => {

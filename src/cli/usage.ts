@@ -70,8 +70,17 @@ Runs one host until SIGINT or SIGTERM, then stops it cleanly (a second signal ex
   --admin-port [HOST:]PORT serve GET /metrics and /status there (host default 127.0.0.1)
   --drain                  on SIGINT/SIGTERM, move every member to other hosts before stopping
   --log-level LEVEL        pino level, trace ... fatal or silent (default info)
+  --max-connections N      connections held at most, accepted and dialed (default: what the
+                           file-descriptor soft limit allows, a quarter of it kept for the store)
+  --max-unauthenticated N  accepted connections not yet authenticated, at most (default 128)
+  --max-unauthenticated-per-address N
+                           of those, from one remote address (default 32)
+  --handshake-timeout-ms MS
+                           from a connection's TCP accept to its authentication (default 5000)
   --config FILE            the settings as a JSON object (keys id, zone, secret, listen, advertise,
-                           join, dataDir, storage, machines, adminPort, drain, logLevel); flags win
+                           join, dataDir, storage, machines, adminPort, drain, logLevel,
+                           maxConnections, maxUnauthenticatedConnections,
+                           maxUnauthenticatedPerAddress, handshakeTimeoutMs); flags win
 
 Exits 0 after a clean stop, 1 when the host could not start or join or its store failed.
 `,

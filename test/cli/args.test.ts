@@ -23,11 +23,12 @@ describe('flotilla flags', () => {
 
   it('reads host settings from flags, the config file and FLOTILLA_SECRET', async () => {
     const config = join(dir, 'h.json');
-    await writeFile(config, JSON.stringify({ id: 'h1', zone: 'a', dataDir: '/d', join: ['10.0.0.2:7001'], adminPort: 9100, drain: true }));
-    const settings = await hostSettings(['--config', config, '--zone', 'b', '--join', 'h3@10.0.0.3:7001'], { FLOTILLA_SECRET: 's' });
+    await writeFile(config, JSON.stringify({ id: 'h1', zone: 'a', dataDir: '/d', join: ['10.0.0.2:7001'], adminPort: 9100, drain: true, maxConnections: 900, handshakeTimeoutMs: 2000 }));
+    const settings = await hostSettings(['--config', config, '--zone', 'b', '--join', 'h3@10.0.0.3:7001', '--handshake-timeout-ms', '3000', '--max-unauthenticated-per-address', '8'], { FLOTILLA_SECRET: 's' });
     assert.deepEqual(settings, {
       id: 'h1', zone: 'b', secret: 's', listen: '127.0.0.1:0', join: ['h3@10.0.0.3:7001'], storage: 'rocksdb',
       dataDir: '/d', adminPort: '9100', drain: true, logLevel: 'info',
+      limits: { maxConnections: 900, maxUnauthenticatedPerAddress: 8, handshakeTimeoutMs: 3000 },
     });
   });
 
@@ -44,6 +45,8 @@ describe('flotilla flags', () => {
       [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--listen', 'nowhere'], /not a 'host:port' address/],
       [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', 'extra'], /takes no arguments/],
       [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--listen', '0.0.0.0:7001'], /needs --advertise/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--max-connections', '0'], /--max-connections must be a positive integer, got 0/],
+      [['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory', '--handshake-timeout-ms', '5s'], /--handshake-timeout-ms must be a positive integer/],
       [['--config', bad], /unknown key colour/],
       [['--config', join(dir, 'missing.json')], /cannot read config/],
     ];
