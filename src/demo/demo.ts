@@ -53,6 +53,8 @@ const COMMAND_MS = 15_000;
 const CALL_MS = 10_000;
 /** How long any one wait may take before the demo fails saying what it waited for. */
 const PHASE_MS = 20_000;
+/** Voters of the cluster group (the hosts' default clusterReplicas). */
+const CLUSTER_VOTERS = 3;
 const STEPS = 9;
 
 class DemoFailure extends Error {}
@@ -149,16 +151,22 @@ class Demo {
   }
 
   /**
-   * Waits (a few seconds at most) until every group has a leader and its replicas are where
-   * placement puts them, so the table shows the fleet at rest rather than mid-move.
+   * Waits until every group has a leader and its replicas are where placement puts them, and the
+   * cluster group has its 3 voters, so the table shows the fleet at rest rather than mid-move. The
+   * voters matter before a kill: a $cluster still growing from 2 voters loses its quorum with its
+   * leader, and then the fleet cannot mark the killed host failed (a forming fleet is fragile, as
+   * any Raft group of 2 is).
    */
   async settle(): Promise<void> {
-    const deadline = performance.now() + 5_000;
-    while (performance.now() < deadline) {
+    await waitUntil('every group to have a leader and its placed replicas, and $cluster its 3 voters', async () => {
       const statuses = await this.statuses();
-      if (GROUPS.every((g) => leaderOf(g.name, statuses) !== null) && (await this.offPlacement()).length === 0) return;
-      await sleep(100);
-    }
+      const clusterVoters = statuses.filter((s) => s.members.some((m) => m.group === '$cluster' && m.role !== 'learner')).length;
+      return (
+        [...GROUPS, { name: '$cluster' }].every((g) => leaderOf(g.name, statuses) !== null) &&
+        clusterVoters >= Math.min(CLUSTER_VOTERS, this.serving().length) &&
+        (await this.offPlacement()).length === 0
+      );
+    });
   }
 
   /** One increment through `via`; checks the reply is the count this demo expects. */
