@@ -30,31 +30,53 @@ export const counterMachine: AnyMachine = {
   restore: parse,
 };
 
-/** String keys to JSON values: {op:'put',key,value} replies the previous value, {op:'get',key} reads, {op:'delete',key}. */
+/** The kv machine's state: a Map, changed in place (a copy per command would cost O(keys)). */
+type KvState = Map<string, unknown>;
+type KvCommand = { op: 'put'; key: string; value: unknown } | { op: 'delete'; key: string };
+
+/** The command checked whole before anything changes, so a refused one leaves the state as it was. */
+function kvCommand(cmd: unknown): KvCommand {
+  const c = cmd as { op?: unknown; key?: unknown; value?: unknown } | null;
+  if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw new Error(`kv: expected {"op":"put"|"delete","key":"..."}, got ${JSON.stringify(cmd)}`);
+  if (c.op === 'put') return { op: 'put', key: c.key, value: c.value ?? null };
+  if (c.op === 'delete') return { op: 'delete', key: c.key };
+  throw new Error(`kv: unknown command ${JSON.stringify(c.op)}`);
+}
+
+/**
+ * String keys to JSON values: {op:'put',key,value} replies the previous value, {op:'get',key}
+ * reads, {op:'delete',key}. Each command costs O(1): the Map changes in place. Its snapshot is a
+ * JSON object with the keys in sorted order, so every replica at one applied index writes the
+ * same bytes (a Map's own order depends on whether it was restored or built command by command).
+ */
 export const kvMachine: AnyMachine = {
-  init: () => ({}),
+  init: (): KvState => new Map(),
   command(state, cmd) {
-    const map = state as Record<string, unknown>;
-    const c = cmd as { op?: unknown; key?: unknown; value?: unknown } | null;
-    if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw new Error(`kv: expected {"op":"put"|"delete","key":"..."}, got ${JSON.stringify(cmd)}`);
-    const previous = map[c.key] ?? null;
-    if (c.op === 'put') return { state: { ...map, [c.key]: c.value ?? null }, reply: previous };
-    if (c.op === 'delete') {
-      const rest = { ...map };
-      delete rest[c.key];
-      return { state: rest, reply: previous };
-    }
-    throw new Error(`kv: unknown command ${JSON.stringify(c.op)}`);
+    const map = state as KvState;
+    const c = kvCommand(cmd);
+    const previous = map.get(c.key) ?? null;
+    if (c.op === 'put') map.set(c.key, c.value);
+    else map.delete(c.key);
+    return { state: map, reply: previous };
   },
   query(state, q) {
-    const map = state as Record<string, unknown>;
+    const map = state as KvState;
     const query = q as { op?: unknown; key?: unknown } | null;
-    if (query !== null && typeof query === 'object' && query.op === 'get' && typeof query.key === 'string') return map[query.key] ?? null;
-    if (query !== null && typeof query === 'object' && query.op === 'keys') return Object.keys(map).sort();
+    if (query !== null && typeof query === 'object' && query.op === 'get' && typeof query.key === 'string') return map.get(query.key) ?? null;
+    if (query !== null && typeof query === 'object' && query.op === 'keys') return [...map.keys()].sort();
     throw new Error(`kv: expected {"op":"get","key":"..."} or {"op":"keys"}, got ${JSON.stringify(q)}`);
   },
-  snapshot: (state) => encoder.encode(JSON.stringify(state)),
-  restore: parse,
+  snapshot(state) {
+    const map = state as KvState;
+    const fields = [...map.keys()].sort().map((key) => `${JSON.stringify(key)}:${JSON.stringify(map.get(key))}`);
+    return encoder.encode(`{${fields.join(',')}}`);
+  },
+  restore(bytes): KvState {
+    const data = parse(bytes);
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('kv: a snapshot is a JSON object of keys to values');
+    // JSON.parse makes every key an own property, "__proto__" included, and Object.entries lists them all.
+    return new Map(Object.entries(data));
+  },
 };
 
 export const builtinMachines: Record<string, AnyMachine> = { counter: counterMachine, kv: kvMachine };
