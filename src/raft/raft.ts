@@ -183,6 +183,11 @@ interface PendingRead {
 const ROUND_HISTORY = 64;
 /** Ticks a lease is shortened by, to absorb tick phase differences between members. */
 const LEASE_MARGIN_TICKS = 2;
+/**
+ * Elections that ran out of time in a row widen the randomized timeout, doubling up to this many
+ * times: [e, 2e), then [e, 3e), [e, 5e), [e, 9e). See failedElections.
+ */
+const MAX_ELECTION_BACKOFF = 3;
 
 export class Raft {
   readonly id: NodeId;
@@ -203,6 +208,15 @@ export class Raft {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /**
+   * Campaigns in a row whose timer ran out before they were won or lost, until a leader is heard
+   * or this member wins. Two survivors that time out within one round trip of each other split
+   * the vote, and so do members whose round trip (a slow disk, a starved CPU) is longer than the
+   * timeout: with the window of [e, 2e) ticks fixed they can go on splitting for good. Widening
+   * it after each such campaign (randomized exponential backoff) makes one of them wait long
+   * enough for the other to win. Timeouts only: no safety property rests on them.
+   */
+  private failedElections = 0;
   /** After a restart a member refuses votes for one election timeout: it may have promised a lease. */
   private voteGuard: number;
 
@@ -535,16 +549,27 @@ export class Raft {
     return rd;
   }
 
-  /** The driver persisted `rd` and applied its committed entries. */
-  advance(rd: Ready): void {
+  /**
+   * The driver persisted `rd` and applied its committed entries up to `appliedTo` (all of them
+   * when omitted). A driver that applies in slices passes where it stopped: the entries after it
+   * come out of the next ready() again. No other ready() may come between `rd` and its advance().
+   */
+  advance(rd: Ready, appliedTo?: number): void {
     const last = rd.entries[rd.entries.length - 1];
     if (last !== undefined) {
       this.log.stableTo(last.index, last.term);
       const self = this.progress.get(this.id);
       if (this.role === Role.Leader && self !== undefined && self.maybeUpdate(this.log.stable)) this.maybeCommit();
     }
+    const first = rd.committed[0];
     const lastCommitted = rd.committed[rd.committed.length - 1];
-    if (lastCommitted !== undefined) this.log.applied = Math.max(this.log.applied, lastCommitted.index);
+    if (first === undefined || lastCommitted === undefined) return;
+    const to = appliedTo ?? lastCommitted.index;
+    assert(to >= first.index - 1 && to <= lastCommitted.index, `applied ${to} outside the ready's committed entries ${first.index}..${lastCommitted.index}`);
+    // A snapshot installed since ready() (restore) may already be ahead of both.
+    this.log.applied = Math.max(this.log.applied, to);
+    if (this.log.applying === lastCommitted.index) this.log.applying = this.log.applied;
+    assert(this.log.applied <= this.log.committed, `applied ${this.log.applied} beyond commit ${this.log.committed}`);
   }
 
   status(): RaftStatus {
@@ -654,6 +679,7 @@ export class Raft {
   private becomeLeader(): void {
     this.role = Role.Leader;
     this.lead = this.id;
+    this.failedElections = 0;
     this.resetTimers();
     this.resetLeaderState();
     for (const id of allMembers(this.membership)) this.addProgress(id);
@@ -668,8 +694,12 @@ export class Raft {
     this.heartbeatRound = 0;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.randomizeElectionTimeout();
+  }
+
+  private randomizeElectionTimeout(): void {
     const e = this.cfg.electionTick;
-    this.randomizedElectionTimeout = e + Math.floor(this.cfg.random() * e);
+    this.randomizedElectionTimeout = e + Math.floor(this.cfg.random() * e * 2 ** this.failedElections);
   }
 
   private resetLeaderState(): void {
@@ -719,6 +749,7 @@ export class Raft {
     if (this.quiesced) return;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
+      if (this.role !== Role.Follower) this.failedElections = Math.min(this.failedElections + 1, MAX_ELECTION_BACKOFF);
       this.campaign(this.cfg.preVote ? 'pre' : 'real');
     }
   }
@@ -882,6 +913,12 @@ export class Raft {
   // Follower
 
   private stepFollower(m: Message): void {
+    // A leader is there: whatever elections failed before, the next one waits [e, 2e) again.
+    const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+    if (fromLeader && this.failedElections > 0) {
+      this.failedElections = 0;
+      this.randomizeElectionTimeout();
+    }
     switch (m.type) {
       case MessageType.Append:
         this.electionElapsed = 0;

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { message, MessageType, NONE, Role } from '../../src/raft/types.js';
+import { seededRandom } from '../../src/raft/random.js';
 import { Cluster, constantRandom, isMsg, type Member } from './harness.js';
 
 const E = 10; // electionTick in every test below
@@ -342,5 +343,58 @@ describe('PreVote and CheckQuorum (§9.6)', () => {
     assert.equal(l.role, Role.Follower);
     assert.equal(l.term, 1);
     assert.equal(h.sent.filter((m) => m.from === 'l').length, 0);
+  });
+});
+
+describe('elections that run out of time back off', () => {
+  /** Ticks `id` until its role is `role`; returns how many ticks that took. */
+  function ticksUntil(h: Cluster, id: string, done: () => boolean, limit = 1000): number {
+    for (let n = 1; n <= limit; n++) {
+      h.tick(id);
+      if (done()) return n;
+    }
+    throw new Error(`${id}: not done after ${limit} ticks`);
+  }
+
+  test('a campaign whose timer runs out widens the next timeout, up to [E, 9E); hearing a leader resets it to [E, 2E)', () => {
+    const h = new Cluster(['a', 'b', 'c'], { random: () => constantRandom(0.999) });
+    const a = h.member('a');
+    h.isolate('a');
+    assert.equal(ticksUntil(h, 'a', () => a.role === Role.PreCandidate), 2 * E - 1, 'the first campaign: the window of a follower');
+    const campaigns = (): number => h.sent.filter((m) => m.from === 'a' && m.type === MessageType.PreVote && m.to === 'b').length;
+    const gaps: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = campaigns();
+      gaps.push(ticksUntil(h, 'a', () => campaigns() > before));
+    }
+    // 0.999 of the window each time: the first campaign waits as long as a follower, and each
+    // that runs out doubles the window: E + 2E - 1, E + 4E - 1, E + 8E - 1, and no wider.
+    assert.deepEqual(gaps, [2 * E - 1, 3 * E - 1, 5 * E - 1, 9 * E - 1, 9 * E - 1]);
+    h.heal();
+    h.drop();
+    h.electLeader('b');
+    assert.equal(h.member('b').role, Role.Leader);
+    assert.equal(a.role, Role.Follower);
+    h.isolate('a'); // its leader goes silent: the timeout is a follower's again
+    assert.equal(ticksUntil(h, 'a', () => a.role === Role.PreCandidate), 2 * E - 1);
+  });
+
+  test('two survivors whose round trip is longer than the election timeout still elect a leader', () => {
+    // c is gone; every message between a and b takes ONE_WAY ticks, so an answer comes back 2 *
+    // ONE_WAY ticks after the request: more than the widest timeout of [E, 2E). Without the
+    // backoff every campaign (PreVote first) gives up before its answers arrive, forever.
+    const ONE_WAY = 12;
+    const h = new Cluster(['a', 'b', 'c'], { random: (_id, position) => seededRandom(position + 7) });
+    h.isolate('c');
+    const sentAt = new Map<object, number>();
+    let now = 0;
+    let leader: string | undefined;
+    for (; now < 3000 && leader === undefined; now++) {
+      h.tickAll(1, ['a', 'b']);
+      for (const m of h.pending()) if (!sentAt.has(m)) sentAt.set(m, now);
+      h.deliver((m) => (sentAt.get(m) ?? now) <= now - ONE_WAY);
+      leader = ['a', 'b'].find((id) => h.member(id).role === Role.Leader);
+    }
+    assert.ok(leader !== undefined, `no leader after ${now} ticks: a ${h.member('a').role} b ${h.member('b').role}`);
   });
 });
