@@ -30,6 +30,7 @@ import { FLEET_MEMBERS, hostOfMember, memberId, memberSerial } from './fleet/mem
 import { validateName } from './fleet/names.js';
 import { fleetLimits, truncateUtf8, type FleetLimits } from './fleet/limits.js';
 import { OPS_GROUP, OpsService } from './fleet/ops-service.js';
+import { RequestWindow, checkWindowLimits, windowLimits } from './fleet/request-window.js';
 import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
 import { Router, toFlotilla } from './fleet/router.js';
@@ -90,6 +91,10 @@ export interface HostOptions {
   clusterReplicas?: number;
   /** Default deadline of command/query/addGroup (default 5000 ms). */
   timeoutMs?: number;
+  /** command/query calls of this host's own caller running at once, at most (default 1,024); the others wait... */
+  maxInFlight?: number;
+  /** ... in a queue of at most this many (default 100,000); one more is refused BUSY. */
+  maxQueued?: number;
   /**
    * Connections this host holds at most, accepted and dialed; more are refused at accept (default:
    * what its soft file-descriptor limit allows with a quarter of it, at least 256, kept for the
@@ -201,6 +206,8 @@ export class Host {
   private readonly loop: HostLoop;
   private readonly members: LocalMembers;
   private readonly router: Router;
+  /** Bounds the caller's command/query calls in flight (the host's own housekeeping bypasses it). */
+  private readonly calls: RequestWindow;
   private readonly liveness: Liveness;
   private readonly machines: Map<string, AnyMachine>;
   private readonly incarnation: string;
@@ -265,6 +272,7 @@ export class Host {
     this.liveness = new Liveness(this.scheduler);
     this.flushReplies = coalescedFlush(this.transport, this.scheduler);
     this.limits = fleetLimits(this.transport.maxFrameBytes);
+    this.calls = new RequestWindow(windowLimits(options), this.scheduler);
 
     const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
     this.loop = new HostLoop({
@@ -325,6 +333,7 @@ export class Host {
   static async start(options: HostOptions): Promise<Host> {
     validateName('host', options.id);
     for (const name of Object.keys(options.machines)) validateName('group', name);
+    checkWindowLimits(windowLimits(options));
     const connectionLimits = {
       maxConnections: options.maxConnections,
       maxUnauthenticated: options.maxUnauthenticatedConnections,
@@ -452,6 +461,7 @@ export class Host {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.calls.close(new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`));
     for (const t of this.timers) t.cancel();
     await this.loop.stop();
     await this.transport.close();
@@ -485,23 +495,29 @@ export class Host {
 
   /** Applies `cmd` to the group's state machine, once, on every replica; resolves with its reply. */
   async command<R = unknown>(name: string, cmd: unknown, options: CallOptions = {}): Promise<R> {
-    const record = await this.groupForCall(name);
-    const payload = jsonCodec<unknown>().encode(cmd);
-    const reply = await this.router.call(name, 'command', payload, { timeoutMs: options.timeoutMs ?? this.timeoutMs });
-    return decodeReply<R>(reply, record);
+    validateName('group', name);
+    return this.calls.run(options.timeoutMs ?? this.timeoutMs, async (timeoutMs) => {
+      const record = await this.groupForCall(name);
+      const payload = jsonCodec<unknown>().encode(cmd);
+      const reply = await this.router.call(name, 'command', payload, { timeoutMs });
+      return decodeReply<R>(reply, record);
+    });
   }
 
   /** Runs `q` against the group's state: linearizable by default, or 'lease' / 'local'. */
   async query<R = unknown>(name: string, q: unknown, options: QueryOptions = {}): Promise<R> {
-    const record = await this.groupForCall(name);
-    const payload = jsonCodec<unknown>().encode(q);
-    const consistency = options.consistency ?? 'linearizable';
-    if (consistency === 'local' && this.members.get(record.id) !== undefined) {
-      const reply = await this.members.get(record.id)!.replica.queryBytes(payload, { consistency });
+    validateName('group', name);
+    return this.calls.run(options.timeoutMs ?? this.timeoutMs, async (timeoutMs) => {
+      const record = await this.groupForCall(name);
+      const payload = jsonCodec<unknown>().encode(q);
+      const consistency = options.consistency ?? 'linearizable';
+      if (consistency === 'local' && this.members.get(record.id) !== undefined) {
+        const reply = await this.members.get(record.id)!.replica.queryBytes(payload, { consistency });
+        return decodeReply<R>(reply, record);
+      }
+      const reply = await this.router.call(name, 'query', payload, { timeoutMs, consistency });
       return decodeReply<R>(reply, record);
-    }
-    const reply = await this.router.call(name, 'query', payload, { timeoutMs: options.timeoutMs ?? this.timeoutMs, consistency });
-    return decodeReply<R>(reply, record);
+    });
   }
 
   groups(): Array<Pick<GroupRecord, 'name' | 'id' | 'machine' | 'replicas' | 'config'>> {

@@ -3,7 +3,8 @@
 // secret, under a random client id no host will mistake for a peer), routes by group name with the
 // fleet's Router (its own leader cache, following `not leader, try X` hints), and carries a session
 // on every command, so a retry after a lost answer or a leader change applies once: the same
-// errors and session semantics as host.command / host.query.
+// errors and session semantics as host.command / host.query. Its commands and queries go through a
+// window (fleet/request-window.ts): a burst waits its turn in a bounded queue instead of failing.
 
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
@@ -13,7 +14,9 @@ import { CLUSTER_GROUP, type ClusterCommand, type ClusterReply, type GroupRecord
 import { hostOfMember } from '../fleet/member-id.js';
 import { fleetLimits } from '../fleet/limits.js';
 import { validateName } from '../fleet/names.js';
+import { RequestWindow, checkWindowLimits, windowLimits, type WindowStats } from '../fleet/request-window.js';
 import { Router } from '../fleet/router.js';
+import { jsonCodec } from '../group/state-machine.js';
 import { realScheduler } from '../host/scheduler.js';
 import { CloseCode } from '../transport/connection.js';
 import type { Consistency, HostId } from '../transport/items.js';
@@ -29,6 +32,21 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Where connection problems are reported (default: silent). */
   logger?: Logger;
+  /**
+   * Commands and queries this client has running at once, at most (default 1,024: a group's
+   * default maxPendingCommands, so one client alone never overflows a group). The others wait.
+   */
+  maxInFlight?: number;
+  /**
+   * Calls waiting for one of the maxInFlight slots, at most (default 100,000); one more is refused
+   * BUSY at once. A waiting call keeps its deadline: past it, it fails TIMEOUT, never sent.
+   */
+  maxQueued?: number;
+}
+
+export interface ClientStats extends WindowStats {
+  /** Requests the client put on the wire (every attempt of every call, fleet operations included). */
+  requestsSent: number;
 }
 
 export interface ClientCallOptions {
@@ -47,6 +65,7 @@ export interface ClientAddGroupOptions extends ClientCallOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const json = jsonCodec<unknown>();
 /** Fleet views asked to learn host addresses, at most this often. */
 const REFRESH_MS = 1000;
 /** One fleet operation's attempt: a host answers these from its own state. */
@@ -56,13 +75,14 @@ const OPS_ATTEMPT_MS = 2000;
 export async function connect(options: ConnectOptions): Promise<Client> {
   if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new FlotillaError('BAD_ARGUMENT', 'connect needs at least one host address');
   if (typeof options.secret !== 'string' || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'connect needs the cluster secret');
+  checkWindowLimits(windowLimits(options));
   const timeoutMs = options.timeoutMs ?? 5000;
   const logger = options.logger ?? pino({ level: 'silent' });
   const id = `client-${randomBytes(6).toString('hex')}`;
   const transport = await WsTransport.start({ hostId: id, secret: options.secret, logger });
   try {
     const seeds = await resolveSeeds(transport, options.hosts, timeoutMs);
-    const client = new Client(transport, timeoutMs, logger);
+    const client = new Client(transport, { ...options, timeoutMs, logger });
     for (const [host, address] of seeds) client.learn(host, address);
     await client.waitConnected([...seeds.keys()], timeoutMs);
     return client;
@@ -83,6 +103,10 @@ export class Client {
   private readonly addresses = new Map<HostId, string>();
   /** Groups known to exist, for their founders (where to look first). */
   private readonly groupRecords = new Map<string, GroupRecord>();
+  /** Group records being fetched, by name: concurrent calls to a new group share one fetch. */
+  private readonly recordFetches = new Map<string, Promise<GroupRecord>>();
+  /** Bounds the commands and queries in flight. */
+  private readonly window: RequestWindow;
   private lastRefresh = -Infinity;
   private closed = false;
   /** Rejects every call in flight when the client closes (the router would retry until its deadline). */
@@ -90,11 +114,12 @@ export class Client {
   private shutDown: (err: FlotillaError) => void = () => undefined;
 
   /** Use connect(). */
-  constructor(transport: WsTransport, timeoutMs: number, logger: Logger) {
+  constructor(transport: WsTransport, options: Pick<ConnectOptions, 'maxInFlight' | 'maxQueued'> & { timeoutMs: number; logger: Logger }) {
     this.id = transport.hostId;
     this.transport = transport;
-    this.timeoutMs = timeoutMs;
-    this.logger = logger;
+    this.timeoutMs = options.timeoutMs;
+    this.logger = options.logger;
+    this.window = new RequestWindow(windowLimits(options), realScheduler);
     this.router = new Router({
       hostId: this.id,
       transport,
@@ -200,6 +225,11 @@ export class Client {
     }
   }
 
+  /** The window's counts (calls running, waiting, refused, timed out waiting) and the requests sent. */
+  stats(): ClientStats {
+    return { ...this.window.stats(), requestsSent: this.router.stats.attempts };
+  }
+
   /** Hosts this client holds an authenticated connection to. */
   connectedHosts(): HostId[] {
     return this.transport.connectedHosts();
@@ -208,7 +238,10 @@ export class Client {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.shutDown(new FlotillaError('SHUTTING_DOWN', 'the client is closed'));
+    const closed = new FlotillaError('SHUTTING_DOWN', 'the client is closed');
+    this.window.close(closed);
+    this.router.close(closed);
+    this.shutDown(closed);
     await this.transport.close();
   }
 
@@ -243,13 +276,18 @@ export class Client {
   private async call<R>(group: string, kind: 'command' | 'query', value: unknown, timeoutMs: number, consistency?: Consistency): Promise<R> {
     if (this.closed) throw new FlotillaError('SHUTTING_DOWN', 'the client is closed');
     validateName('group', group);
+    return this.window.run(timeoutMs, (remainingMs) => this.send<R>(group, kind, value, remainingMs, consistency));
+  }
+
+  /** A call that has its slot in the window: encoded now (not while it waited), then routed. */
+  private async send<R>(group: string, kind: 'command' | 'query', value: unknown, timeoutMs: number, consistency?: Consistency): Promise<R> {
     const deadline = performance.now() + timeoutMs;
+    const payload = json.encode(value);
+    this.router.checkPayload(group, kind, payload);
     await this.groupRecord(group, timeoutMs);
-    const text = JSON.stringify(value);
-    if (text === undefined) throw new FlotillaError('BAD_ARGUMENT', `the ${kind} has no JSON encoding`);
     const remaining = Math.max(1, deadline - performance.now());
     try {
-      const reply = await this.route(group, kind, encoder.encode(text), consistency === undefined ? { timeoutMs: remaining } : { timeoutMs: remaining, consistency });
+      const reply = await this.route(group, kind, payload, consistency === undefined ? { timeoutMs: remaining } : { timeoutMs: remaining, consistency });
       return (reply.length === 0 ? undefined : JSON.parse(decoder.decode(reply))) as R;
     } catch (err) {
       // No leader anywhere may mean the group was removed meanwhile: say so if it was. The record
@@ -271,7 +309,16 @@ export class Client {
     return this.groupRecords.get(name) ?? (await this.fetchGroupRecord(name, timeoutMs));
   }
 
-  private async fetchGroupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
+  /** Asks the cluster group for the record; joins a fetch of the same name already under way. */
+  private fetchGroupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
+    const running = this.recordFetches.get(name);
+    if (running !== undefined) return running;
+    const fetching = this.askGroupRecord(name, timeoutMs).finally(() => this.recordFetches.delete(name));
+    this.recordFetches.set(name, fetching);
+    return fetching;
+  }
+
+  private async askGroupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
     const bytes = await this.route(CLUSTER_GROUP, 'query', encoder.encode(JSON.stringify({ op: 'group', name })), { timeoutMs });
     const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
     if (!reply.ok) throw new FlotillaError(reply.code, reply.message);

@@ -16,6 +16,7 @@ import type { Scheduler } from '../host/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
 import { refusal, type Transport } from '../transport/transport.js';
+import { ClientSessions } from './client-sessions.js';
 import { overLimit, type FleetLimits } from './limits.js';
 
 export interface RouterDeps {
@@ -58,17 +59,13 @@ interface Pending {
   resolve(item: ClientResponseItem): void;
 }
 
-interface SessionCounter {
-  next: number;
-  outstanding: Set<number>;
-}
-
 export class Router {
   private readonly deps: RouterDeps;
   private readonly leaders = new Map<string, HostId>();
   private readonly pending = new Map<number, Pending>();
-  private readonly sessions = new Map<string, SessionCounter>();
+  private readonly sessions: ClientSessions;
   private nextRequestId: number;
+  private closedWith: FlotillaError | null = null;
   /** Requests sent together share a frame per host. */
   private readonly flushSoon: () => void;
   readonly stats = { calls: 0, attempts: 0, redirects: 0 };
@@ -77,6 +74,7 @@ export class Router {
     if (Buffer.byteLength(deps.clientId) > MAX_CLIENT_ID_BYTES) throw new FlotillaError('BAD_ARGUMENT', `client id ${deps.clientId} is too long`);
     this.deps = deps;
     this.nextRequestId = deps.firstRequestId;
+    this.sessions = new ClientSessions(deps.clientId, deps.scheduler);
     this.flushSoon = coalescedFlush(deps.transport, deps.scheduler);
   }
 
@@ -99,6 +97,18 @@ export class Router {
     }
   }
 
+  /**
+   * Ends every call with `err` (a client closing): attempts on the wire fail now, and no call starts
+   * another round, so nothing keeps retrying, and holding timers, until its deadline.
+   */
+  close(err: FlotillaError): void {
+    this.closedWith = err;
+    for (const [requestId, p] of this.pending) {
+      this.pending.delete(requestId);
+      p.resolve({ kind: 'clientResponse', requestId, error: { code: err.code, message: err.message }, payload: new Uint8Array(0), leaderHint: '', leaderTerm: 0 });
+    }
+  }
+
   /** A response from host `from`. */
   onResponse(from: HostId, item: ClientResponseItem): void {
     const p = this.pending.get(item.requestId);
@@ -108,15 +118,21 @@ export class Router {
     p.resolve(item);
   }
 
-  async call(group: string, kind: RequestKind, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
-    this.stats.calls++;
-    // At once, whichever host would serve it: a command no Append could carry is never proposed,
-    // and no request larger than a frame is sent.
+  /**
+   * Throws BAD_ARGUMENT if the payload is over its limit, whichever host would serve it: a command
+   * no Append could carry is never proposed, and no request larger than a frame is sent.
+   */
+  checkPayload(group: string, kind: RequestKind, payload: Uint8Array): void {
     const [limitName, limit] = kind === 'command' ? (['maxCommandBytes', this.deps.limits.maxCommandBytes] as const) : (['maxQueryBytes', this.deps.limits.maxQueryBytes] as const);
     if (payload.length > limit) throw overLimit(`group ${group}: the ${kind}`, payload.length, limitName, limit);
+  }
+
+  async call(group: string, kind: RequestKind, payload: Uint8Array, options: CallOptions): Promise<Uint8Array> {
+    this.stats.calls++;
+    this.checkPayload(group, kind, payload);
     const { scheduler } = this.deps;
     const deadline = scheduler.now() + options.timeoutMs;
-    const session = kind === 'command' ? this.openSession(group) : null;
+    const session = kind === 'command' ? await this.sessions.open(group, deadline) : null;
     let maybeApplied = false;
     let lastError: FlotillaError | null = null;
     let round = 0;
@@ -124,6 +140,7 @@ export class Router {
     let next: HostId | undefined = options.via;
     try {
       for (;;) {
+        if (this.closedWith !== null) throw this.closedWith;
         const remaining = deadline - scheduler.now();
         if (remaining <= 0) throw this.giveUp(group, kind, maybeApplied, lastError);
         const target = next ?? this.leaders.get(group) ?? this.candidatesFor(group, options.via).find((h) => !tried.has(h));
@@ -206,6 +223,7 @@ export class Router {
   }
 
   private attempt(target: HostId, item: ClientRequestItem): Promise<ClientResponseItem> {
+    if (this.closedWith !== null) return Promise.resolve(failed(item, this.closedWith));
     this.stats.attempts++;
     if (target === this.deps.hostId) {
       return this.deps.serveLocal(item).catch((err: unknown) => failed(item, toFlotilla(err)));
@@ -228,29 +246,6 @@ export class Router {
         },
       });
     });
-  }
-
-  private openSession(group: string) {
-    let counter = this.sessions.get(group);
-    if (counter === undefined) {
-      counter = { next: 1, outstanding: new Set() };
-      this.sessions.set(group, counter);
-    }
-    const seq = counter.next++;
-    counter.outstanding.add(seq);
-    const c = counter;
-    return {
-      clientId: this.deps.clientId,
-      seq,
-      ackedBelow: (): number => {
-        let low = c.next;
-        for (const s of c.outstanding) if (s < low) low = s;
-        return low;
-      },
-      close: (): void => {
-        c.outstanding.delete(seq);
-      },
-    };
   }
 }
 
