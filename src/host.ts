@@ -30,6 +30,7 @@ import { FLEET_MEMBERS, hostOfMember, memberId, memberSerial } from './fleet/mem
 import { validateName } from './fleet/names.js';
 import { fleetLimits, truncateUtf8, type FleetLimits } from './fleet/limits.js';
 import { OPS_GROUP, OpsService } from './fleet/ops-service.js';
+import { checkRequest } from './fleet/request-check.js';
 import { RequestWindow, checkWindowLimits, windowLimits } from './fleet/request-window.js';
 import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
@@ -869,6 +870,7 @@ export class Host {
     const started = this.scheduler.now();
     try {
       if (this.state === 'stopped') throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopping`);
+      checkRequest(item, this.limits);
       if (item.requestKind === 'admin') return this.answer(item, encodeAdmin(await this.serveAdmin(item)));
       if (item.group === OPS_GROUP) return this.answer(item, await this.ops.serve(item.payload));
       const member = this.memberFor(item.group);
