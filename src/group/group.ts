@@ -8,6 +8,7 @@
 // snapshot next to the machine's own (snapshot-format.ts).
 
 import { FlotillaError } from '../errors.js';
+import { assert } from '../raft/assert.js';
 import type { MembershipChange } from '../raft/membership.js';
 import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus, type Ready } from '../raft/raft.js';
 import { EntryType, MessageType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
@@ -64,6 +65,13 @@ export interface GroupCounters {
   /** Membership changes this replica applied as leader. */
   membershipChanges: number;
 }
+
+/** Asked before each committed entry is applied: the host loop's budget for a turn (host/apply-budget.ts). */
+export interface ApplyBudget {
+  take(): boolean;
+}
+
+const UNLIMITED_APPLY: ApplyBudget = { take: () => true };
 
 export type Outcome<R> = { ok: true; reply: R } | { ok: false; error: string };
 
@@ -391,14 +399,21 @@ export class Group<S, C, R, Q> {
     return { messages: late, mustSync, early };
   }
 
-  /** After the turn's write is durable: apply, answer clients, maybe snapshot. */
-  finish(): void {
+  /**
+   * After the turn's write is durable: apply as much as `budget` allows (the host loop's share of
+   * a turn; what is left is applied in the next turns, the group stays busy until then), answer
+   * clients, serve the reads applied far enough, maybe snapshot (at the applied index).
+   */
+  finish(budget: ApplyBudget = UNLIMITED_APPLY): void {
     const rd = this.inFlight;
     if (rd === null) return;
     this.inFlight = null;
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot.data, rd.snapshot.meta.index);
-    for (const e of rd.committed) this.apply(e);
-    this.raft.advance(rd);
+    for (const e of rd.committed) {
+      if (!budget.take()) break;
+      this.apply(e);
+    }
+    this.raft.advance(rd, this.applied);
     this.serveReads();
     this.maybeSnapshot();
   }
@@ -470,6 +485,7 @@ export class Group<S, C, R, Q> {
   }
 
   private apply(e: Entry): void {
+    assert(e.index === this.applied + 1 && e.index <= this.raft.committed, `group ${this.id}: applying ${e.index} after ${this.applied} (commit ${this.raft.committed})`);
     this.applied = e.index;
     let waiter = this.commands.get(e.index);
     this.commands.delete(e.index);

@@ -4,11 +4,17 @@
 // of it in one batch with one sync, sends every outgoing message in one call, then applies. One fsync serves every group that
 // had something to persist in the turn, and a turn that only moved commit indexes (what applying
 // a command brings) skips the fsync: a commit index is never needed back after a crash.
+//
+// Applying is bounded per turn (apply-budget.ts), so a host catching up a long log still answers
+// pings, heartbeats and votes between turns; and ticks run only after the event loop has read
+// what the network brought, so a pause of this process does not fire timeouts ahead of the very
+// messages that would have stopped them.
 
 import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
 import type { LogStore, WriteBatch } from '../storage/log-store.js';
+import { TurnApplyBudget, type ApplyBudget } from './apply-budget.js';
 import { realScheduler, type Scheduler, type Timer } from './scheduler.js';
 
 /** What the loop needs of a group (group/group.ts). */
@@ -29,7 +35,11 @@ export interface LoopGroup {
    * messages may be sent before the batch is durable (a leader's appends), `messages` only after.
    */
   persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean; early?: Message[] };
-  finish(): void;
+  /**
+   * Applies what `budget` allows of the committed entries persist() handed out, and answers; a
+   * group with entries left says so in hasWork(), and applies them in a later turn.
+   */
+  finish(budget: ApplyBudget): void;
   halt(error: FlotillaError): void;
 }
 
@@ -48,10 +58,20 @@ export interface HostLoopOptions {
   scheduler?: Scheduler;
   /** Ticks caught up at most after a pause (more would only repeat the same timeouts). */
   maxCatchUpTicks?: number;
+  /**
+   * Milliseconds of applying per turn, across all groups (from the first entry applied; one entry
+   * always applies). Well under a tick, a heartbeat and a ping interval, so a host catching up
+   * stays responsive; long enough that the turn's own cost does not dominate.
+   */
+  applySliceMs?: number;
+  /** Entries applied per turn at most, across all groups (the simulations set it: their clock does not move while code runs). */
+  maxAppliesPerTurn?: number;
   /** A group quiesced: the loop stops ticking it (the host checks it is where it should be first). */
   onQuiesced?: (groupId: number) => void;
   logger?: Logger;
 }
+
+export const DEFAULT_APPLY_SLICE_MS = 10;
 
 export class HostLoop {
   private readonly store: LogStore;
@@ -59,6 +79,8 @@ export class HostLoop {
   private readonly tickMs: number;
   private readonly scheduler: Scheduler;
   private readonly maxCatchUpTicks: number;
+  private readonly applySliceMs: number;
+  private readonly maxAppliesPerTurn: number;
   private readonly onQuiesced: (groupId: number) => void;
   private readonly logger: Logger;
 
@@ -67,6 +89,13 @@ export class HostLoop {
   private readonly busy = new Set<LoopGroup>();
   /** Groups ticked by the timer: all but the quiesced ones (which may linger here until the next tick). */
   private readonly awake = new Set<LoopGroup>();
+  /**
+   * Groups the last turn's apply budget ran out on or before, in the order they should go first
+   * next turn: without it, the groups early in the busy order would take every turn's budget.
+   */
+  private firstNext: LoopGroup[] = [];
+  /** The timer fired and its ticks wait for the event loop to have read the network (see onTimer). */
+  private ticksQueued = false;
   private timer: Timer | null = null;
   private startedAt = 0;
   /** Whole ticks of elapsed time since start() that the timer has seen. */
@@ -78,8 +107,8 @@ export class HostLoop {
   private currentTurn: Promise<void> = Promise.resolve();
   private running = false;
   private failure: FlotillaError | null = null;
-  /** Turns that had work, and the store writes they made (at most one each). */
-  readonly stats = { turns: 0, writes: 0, syncs: 0 };
+  /** Turns that had work, the store writes they made (at most one each), and turns whose apply budget ran out. */
+  readonly stats = { turns: 0, writes: 0, syncs: 0, applyCutShort: 0 };
 
   constructor(options: HostLoopOptions) {
     this.store = options.store;
@@ -87,6 +116,11 @@ export class HostLoop {
     this.tickMs = options.tickMs;
     this.scheduler = options.scheduler ?? realScheduler;
     this.maxCatchUpTicks = options.maxCatchUpTicks ?? 100;
+    this.applySliceMs = options.applySliceMs ?? DEFAULT_APPLY_SLICE_MS;
+    this.maxAppliesPerTurn = options.maxAppliesPerTurn ?? Infinity;
+    if (!(this.applySliceMs >= 0) || !(this.maxAppliesPerTurn >= 1)) {
+      throw new FlotillaError('BAD_ARGUMENT', `applySliceMs must be >= 0 and maxAppliesPerTurn >= 1, got ${this.applySliceMs} and ${this.maxAppliesPerTurn}`);
+    }
     this.onQuiesced = options.onQuiesced ?? (() => undefined);
     this.logger = options.logger ?? pino({ level: 'silent' });
   }
@@ -96,7 +130,7 @@ export class HostLoop {
     this.running = true;
     this.startedAt = this.scheduler.now();
     this.ticksSeen = 0;
-    this.timer = this.scheduler.every(this.tickMs, () => this.onTimer());
+    this.timer = this.scheduler.every(this.tickMs, () => this.queueTicks());
     for (const group of this.groups.values()) this.touched(group);
   }
 
@@ -161,6 +195,21 @@ export class HostLoop {
     if (!group.hasWork()) return;
     this.busy.add(group);
     this.schedule();
+  }
+
+  /**
+   * Node runs due timers before it reads the sockets: after a pause of this process (a long turn,
+   * a starved CPU) the timer would fire elections and CheckQuorum on time that passed while the
+   * answers (votes, heartbeat responses) sat unread. Deferring the ticks behind the network read
+   * steps those answers first; it costs one event loop turn, and only delays timeouts.
+   */
+  private queueTicks(): void {
+    if (this.ticksQueued) return;
+    this.ticksQueued = true;
+    this.scheduler.soon(() => {
+      this.ticksQueued = false;
+      if (this.running) this.onTimer();
+    });
   }
 
   private onTimer(): void {
@@ -239,21 +288,52 @@ export class HostLoop {
     }
     this.stats.turns++;
     if (outgoing.length > 0) this.send(outgoing);
-    for (const group of groups) {
-      try {
-        group.finish();
-      } catch (err) {
-        // The state machine threw outside a command (snapshot, restore): only its group stops.
-        this.logger.error({ err, groupId: group.id }, 'group stopped');
-        this.groups.delete(group.id);
-        this.awake.delete(group);
-        group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
-        continue;
-      }
-      if (this.groups.get(group.id) !== group) continue;
-      if (!group.isQuiesced) this.awake.add(group);
-      if (group.hasWork()) this.busy.add(group);
+    this.finishAll(groups);
+  }
+
+  /**
+   * finish() every group of the turn, applying within one budget for the turn: the groups the
+   * budget ran out on go first next turn, so each group behind gets its share in turn.
+   */
+  private finishAll(groups: LoopGroup[]): void {
+    const budget = new TurnApplyBudget(() => this.scheduler.now(), this.applySliceMs, this.maxAppliesPerTurn);
+    const starved: LoopGroup[] = [];
+    let cutShort: LoopGroup | null = null;
+    for (const group of this.fairOrder(groups)) {
+      const refusedBefore = budget.refused;
+      this.finishOne(group, budget);
+      if (refusedBefore) starved.push(group);
+      else if (budget.refused) cutShort = group;
     }
+    // The group that was cut mid-way had its share: the ones that got nothing go before it.
+    this.firstNext = cutShort === null ? starved : [...starved, cutShort];
+    if (budget.refused) this.stats.applyCutShort++;
+  }
+
+  /** The turn's groups, those the last budget ran out on first (in that order). */
+  private fairOrder(groups: LoopGroup[]): LoopGroup[] {
+    if (this.firstNext.length === 0) return groups;
+    const inTurn = new Set(groups);
+    const first = this.firstNext.filter((g) => inTurn.has(g));
+    const firstSet = new Set(first);
+    return [...first, ...groups.filter((g) => !firstSet.has(g))];
+  }
+
+  private finishOne(group: LoopGroup, budget: ApplyBudget): void {
+    try {
+      group.finish(budget);
+    } catch (err) {
+      // The state machine threw outside a command (snapshot, restore), or an invariant broke: only its group stops.
+      this.logger.error({ err, groupId: group.id }, 'group stopped');
+      this.groups.delete(group.id);
+      this.awake.delete(group);
+      group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
+      return;
+    }
+    if (this.groups.get(group.id) !== group) return;
+    if (!group.isQuiesced) this.awake.add(group);
+    // Entries left unapplied keep it busy, quiesced or not: it gets the next turns until done.
+    if (group.hasWork()) this.busy.add(group);
   }
 
   private writeFailed(err: unknown): void {

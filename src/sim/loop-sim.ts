@@ -137,6 +137,8 @@ class LoopWorld {
   private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly maxQueueItems: number;
+  /** The host loops' apply budget in entries per turn (virtual time does not move while code runs, so the time budget never ends a turn here). */
+  private readonly maxAppliesPerTurn: number;
   private readonly checkStart: number;
   private readonly clientsStopAt: number;
   private opId = 0;
@@ -179,10 +181,13 @@ class LoopWorld {
     this.keepEntries = randomInt(this.random, 0, 8);
     // Small enough that a busy turn sometimes overflows a queue (send() answers busy).
     this.maxQueueItems = randomInt(this.random, 16, 129);
+    // From a PRNG of its own, so the seeds' other draws stay what they were before it existed.
+    const sliceRandom = seededRandom(o.seed ^ 0x5a11ce);
+    this.maxAppliesPerTurn = sliceRandom() < 0.3 ? Infinity : randomInt(sliceRandom, 1, 6);
   }
 
   async run(): Promise<SimResult> {
-    this.log(`${this.hosts.length} hosts, groups ${this.groups.map((g) => `${g.name}[${g.replicas}]`).join(' ')}`);
+    this.log(`${this.hosts.length} hosts, groups ${this.groups.map((g) => `${g.name}[${g.replicas}]`).join(' ')}, ${this.maxAppliesPerTurn} applies per turn`);
     for (const host of this.hosts) this.clock.at(0, () => this.start(host));
     for (let c = 1; c <= this.o.clients; c++) this.clock.after(randomInt(this.random, 0, 50), () => this.startOp(c));
     this.scheduleFault();
@@ -238,7 +243,7 @@ class LoopWorld {
     const transport = this.hub.endpoint(host.id, { scheduler, maxQueueItems: this.maxQueueItems });
     transport.setPeers(new Map(this.hosts.filter((h) => h !== host).map((h) => [h.id, h.id])));
     const wiring = wireLoopToTransport(transport);
-    const loop = new HostLoop({ store, send: wiring.send, tickMs: TICK_MS, scheduler });
+    const loop = new HostLoop({ store, send: wiring.send, tickMs: TICK_MS, scheduler, maxAppliesPerTurn: this.maxAppliesPerTurn });
     const groups = new Map<number, KvGroup>();
     for (const spec of this.groups) {
       if (!spec.replicas.includes(host.id)) continue;

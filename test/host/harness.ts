@@ -3,7 +3,7 @@
 
 import { Group, type GroupOptions } from '../../src/group/group.js';
 import type { StateMachine } from '../../src/group/state-machine.js';
-import { HostLoop, type Outgoing } from '../../src/host/host-loop.js';
+import { HostLoop, type HostLoopOptions, type Outgoing } from '../../src/host/host-loop.js';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { Role } from '../../src/raft/types.js';
@@ -47,8 +47,9 @@ export class TestFleet {
     groupIds: number[],
     mode: 'create' | 'restore',
     tuning: GroupTuning | ((groupId: number) => GroupTuning) = {},
+    loopOptions: Partial<HostLoopOptions> = {},
   ): Promise<HostLoop> {
-    const loop = new HostLoop({ store, tickMs: TICK_MS, send: (messages) => this.route(host, messages) });
+    const loop = new HostLoop({ store, tickMs: TICK_MS, send: (messages) => this.route(host, messages), ...loopOptions });
     const groups = new Map<number, ListGroup>();
     for (const groupId of groupIds) {
       const options: GroupOptions<string[], ListCommand, number, null> = {
