@@ -38,6 +38,7 @@ import { Router, toFlotilla } from './fleet/router.js';
 import { Group, type Outcome } from './group/group.js';
 import { jsonCodec, type StateMachine } from './group/state-machine.js';
 import { HostLoop } from './host/host-loop.js';
+import { StallWatch } from './host/stall-watch.js';
 import { wireLoopToTransport } from './host/raft-wiring.js';
 import { realScheduler, type Scheduler, type Timer } from './host/scheduler.js';
 import { isMember, isVoter } from './raft/membership.js';
@@ -170,10 +171,19 @@ export interface HostStatus {
    * acknowledged writes to lose); bring the hosts back, or recover from a replica's data by hand.
    */
   leaderless: Array<{ group: string; sinceMs: number; voters: number; votersReachable: number }>;
+  /**
+   * Groups this host leads that have entries waiting and have committed none of them for over
+   * NOT_REPLICATING_ELECTION_TIMEOUTS election timeouts: the leader hears its followers (or
+   * CheckQuorum would have stepped it down) but its appends do not get through. Commands to them
+   * time out; see the host's warn log for when it began.
+   */
+  notReplicating: Array<{ group: string; sinceMs: number; commit: number; lastIndex: number }>;
 }
 
 /** A group without a leader this long shows in status().leaderless. */
 export const LEADERLESS_REPORT_MS = 5000;
+/** A leader that commits nothing with entries waiting for this many election timeouts shows in status().notReplicating. */
+export const NOT_REPLICATING_ELECTION_TIMEOUTS = 6;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -240,6 +250,8 @@ export class Host {
   private readonly learnerSilentSince = new Map<string, number>();
   /** When each local replica last saw no leader (for status().leaderless). */
   private readonly leaderlessSince = new Map<number, number>();
+  /** Leaders here whose commit index stands still with entries waiting (for status().notReplicating). */
+  private readonly stallWatch: StallWatch;
   /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
   private readonly prepareFloor = new Map<string, number>();
   /** Replicas here that placement no longer wants (group ids), from the last full scan. */
@@ -268,6 +280,7 @@ export class Host {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.clusterReplicas = options.clusterReplicas ?? 3;
     this.hostFailureTimeoutMs = options.hostFailureTimeoutMs ?? 5000;
+    this.stallWatch = new StallWatch(NOT_REPLICATING_ELECTION_TIMEOUTS * (options.electionTicks ?? 10) * (options.tickMs ?? 50));
     this.machines = new Map(Object.entries(options.machines));
     this.machines.set(CLUSTER_GROUP, watchedClusterMachine(this.metadataChanges));
     this.liveness = new Liveness(this.scheduler);
@@ -610,7 +623,11 @@ export class Host {
       leaderless.push({ group: m.group, sinceMs: Math.round(now - since), voters: voters.length, votersReachable: reachable });
     }
     const quiesced = members.filter((m) => m.quiesced).length;
-    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders, quiesced, leaderless };
+    const notReplicating = this.stallWatch.stalled(now).flatMap(({ groupId, ...rest }) => {
+      const m = this.members.get(groupId);
+      return m === undefined ? [] : [{ group: m.group, ...rest }];
+    });
+    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders, quiesced, leaderless, notReplicating };
   }
 
   get localState(): LocalState {
@@ -619,9 +636,9 @@ export class Host {
 
   /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
   metrics(): HostMetrics {
-    const { turns, writes, syncs } = this.loop.stats;
+    const { turns, writes, syncs, applyCutShort } = this.loop.stats;
     const connections = this.transport instanceof WsTransport ? this.transport.connectionStats() : null;
-    return { ...this.counters.snapshot(), loop: { turns, writes, syncs }, transport: this.transport.stats(), connections, fleetOps: { ...this.ops.served } };
+    return { ...this.counters.snapshot(), loop: { turns, writes, syncs, applyCutShort }, transport: this.transport.stats(), connections, fleetOps: { ...this.ops.served } };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1043,8 +1060,10 @@ export class Host {
 
   private startTimers(): void {
     const period = this.options.reconcileMs ?? 250;
-    this.timers.push(this.scheduler.every(period, () => this.periodic()));
-    this.timers.push(this.scheduler.every(PING_MS, () => this.ping()));
+    // Both judge peers by what was heard from them: only after the event loop has read the sockets
+    // (Node runs due timers first), or a pause of this process would make every peer look silent.
+    this.timers.push(this.scheduler.every(period, () => this.scheduler.soon(() => this.periodic())));
+    this.timers.push(this.scheduler.every(PING_MS, () => this.scheduler.soon(() => this.ping())));
   }
 
   private periodic(): void {
@@ -1062,7 +1081,10 @@ export class Host {
     this.onMetadata(true);
     this.markFailures();
     this.collectGarbage();
-    if (this.passes % LEADERLESS_PASSES === 0) this.trackLeaderless();
+    if (this.passes % LEADERLESS_PASSES === 0) {
+      this.trackLeaderless();
+      this.trackNotReplicating();
+    }
   }
 
   /**
@@ -1091,6 +1113,22 @@ export class Host {
       if (this.members.get(groupId)?.replica.raft.leader === '') continue;
       this.leaderlessSince.delete(groupId);
     }
+  }
+
+  /** Leaders here that commit nothing with entries waiting: a warn log once per streak, status().notReplicating. */
+  private trackNotReplicating(): void {
+    const now = this.scheduler.now();
+    const awake = new Set<number>();
+    // A quiesced leader has everything committed: only awake ones can stall.
+    for (const m of this.awakeMembers()) {
+      awake.add(m.groupId);
+      const raft = m.replica.raft;
+      const view = { leading: raft.currentRole === Role.Leader, commit: raft.committed, lastIndex: raft.lastIndex };
+      if (this.stallWatch.observe(m.groupId, view, now)) {
+        this.logger.warn({ group: m.group, commit: view.commit, lastIndex: view.lastIndex }, 'group leader commits nothing: its followers answer heartbeats but none of its appends gets through');
+      }
+    }
+    this.stallWatch.retain(awake);
   }
 
   /**

@@ -37,8 +37,8 @@ export interface HostMetrics {
   membershipChanges: number;
   /** Command and query calls served here that failed, by FlotillaError code (NOT_LEADER: redirects). */
   errors: Record<string, number>;
-  /** The host loop: turns with work, store writes, synced writes (fsyncs). */
-  loop: { turns: number; writes: number; syncs: number };
+  /** The host loop: turns with work, store writes, synced writes (fsyncs), turns whose apply budget ran out. */
+  loop: { turns: number; writes: number; syncs: number; applyCutShort: number };
   /** The transport's frames, items and bytes. */
   transport: TransportStats;
   /** Connections against their limits and those refused at accept (null: a transport that does not listen). */

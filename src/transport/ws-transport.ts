@@ -137,7 +137,10 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
       : [];
     const transport = new WsTransport(options, ca);
     if (options.listen !== undefined) await transport.listen(options.listen, cert && key ? { cert, key } : null);
-    transport.keepaliveTimer = setInterval(() => transport.keepalive(), transport.keepaliveMs).unref();
+    // Judged after the event loop has read the sockets: Node runs due timers first, so after a
+    // pause of this process every link would look silent for the pause and be dropped, while
+    // what its peers sent meanwhile waits unread.
+    transport.keepaliveTimer = setInterval(() => setImmediate(() => transport.keepalive()), transport.keepaliveMs).unref();
     if (options.peers) transport.setPeers(options.peers);
     return transport;
   }
@@ -380,6 +383,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
 
   /** Pings quiet links and drops silent ones (a peer that vanished without closing its socket). */
   private keepalive(): void {
+    if (this.stopped) return;
     const now = performance.now();
     for (const conn of this.links.values()) {
       const silent = now - conn.lastHeard;
