@@ -3,7 +3,11 @@
 // operations are the checker's model); clients in this process (src/chaos/workload.ts) command and
 // query them through connect() while a seeded schedule (src/chaos/faults.ts) SIGKILLs and restarts
 // hosts, freezes them with SIGSTOP and SIGCONT, and deactivates and re-activates them, never
-// taking more than two of the five out of service at once. Then every fault is undone (frozen
+// taking more than two of the five out of service at once. Beside those, a second schedule
+// (src/chaos/stress-plan.ts, run and checked by src/chaos/stress.ts) sends oversized and largest
+// allowed commands to a group of their own, floods a host with sockets that never authenticate,
+// and runs CPU hogs beside the hosts; no host process may exit or stop itself unless the runner
+// killed it. Then every fault is undone (frozen
 // hosts continue, killed ones restart, inactive ones activate), the fleet must converge (every
 // host active, every group exactly on its placement led by its preferred host), every key is read
 // linearizably, and the history must be linearizable per key with no acknowledged write missing.
@@ -12,7 +16,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHistory, type HistoryOp } from '../check/history.js';
 import { checkLinearizability } from '../check/linearizability.js';
@@ -22,6 +26,8 @@ import type { HostStatus } from '../host.js';
 import { seededRandom, type Random } from '../raft/random.js';
 import { FAULT_KINDS, MAX_OUT, planFaults, type FaultKind, type PlannedFault } from './faults.js';
 import { HISTORY_COUNTER, HISTORY_KV } from './machines.js';
+import { BIG_GROUP, Stress, type StressCounts } from './stress.js';
+import { planStress, type PlannedStress } from './stress-plan.js';
 import { Workload, keysOf, type GroupSpec, type OpTally } from './workload.js';
 
 export interface ChaosOptions {
@@ -61,6 +67,9 @@ export interface ChaosResult {
   /** Planned faults skipped because their host was not serving or MAX_OUT were out. */
   skipped: number;
   planned: number;
+  /** The stress faults run (stress.ts), and how many were planned. */
+  stress: StressCounts;
+  stressPlanned: number;
   /** Milliseconds: setup, the faults, undoing them and converging, final reads, the check. */
   timings: Array<[string, number]>;
   finalReads: number;
@@ -109,6 +118,11 @@ export class Chaos {
   private readonly secret = randomBytes(16).toString('hex');
   private readonly workload: Workload;
   private readonly clients: Client[] = [];
+  /** The runner's own client, for the stress faults' commands (outside the history). */
+  private runnerClient: Client | undefined;
+  private readonly stress: Stress;
+  /** Host processes the runner killed: any other that exits is a violation. */
+  private readonly killed = new Set<HostProcess>();
   private readonly violations: string[] = [];
   private readonly faults: Record<FaultKind, number> = { kill: 0, pause: 0, deactivate: 0 };
   private readonly inFlight = new Set<Promise<void>>();
@@ -133,6 +147,24 @@ export class Chaos {
     this.hostIds.forEach((id, i) => this.zones.set(id, `zone-${'abc'[i % 3]}`));
     this.groups = chaosGroups(o.groups);
     this.workload = new Workload({ groups: this.groups, opTimeoutMs: OP_TIMEOUT_MS, thinkMs: THINK_MS });
+    this.stress = new Stress({
+      hostIds: this.hostIds,
+      host: (id) => this.host(id),
+      up: (id) => this.phases.get(id) === 'up',
+      answering: (id) => {
+        const phase = this.phases.get(id);
+        return phase !== 'down' && phase !== 'restarting' && phase !== 'paused' && this.host(id).running;
+      },
+      address: (id) => this.address(id),
+      secret: this.secret,
+      client: () => {
+        if (this.runnerClient === undefined) throw new Error('no runner client');
+        return this.runnerClient;
+      },
+      hold: (ms) => this.hold(ms),
+      say: (line) => this.say(line),
+      violate: (what) => this.violate(what),
+    });
   }
 
   static async create(o: ChaosOptions): Promise<Chaos> {
@@ -153,14 +185,17 @@ export class Chaos {
     // Separate streams, so the fault plan does not depend on how many operations ran.
     const faultRandom = seededRandom(Math.floor(random() * 2 ** 32));
     const clientRandoms: Random[] = Array.from({ length: this.o.clients }, () => seededRandom(Math.floor(random() * 2 ** 32)));
+    // Drawn after the others, so a seed's host faults and clients are what they were before stress faults.
+    const stressRandom = seededRandom(Math.floor(random() * 2 ** 32));
     const durationMs = this.o.durationS * 1000;
     const plan = planFaults(faultRandom, { startMs: 2000, endMs: Math.max(2000, durationMs - 2000), hosts: this.hostIds, minGapMs: 500, maxGapMs: 2500 });
+    const stressPlan = planStress(stressRandom, { startMs: 2000, endMs: Math.max(2000, durationMs - 2000), hosts: this.hostIds, cores: availableParallelism() });
     let finalReads = 0;
     let keys = 0;
     try {
       await timed('start hosts, activate, add groups, connect clients', () => this.setup());
-      this.say(`fleet up: ${this.o.hosts} hosts in ${new Set(this.zones.values()).size} zones, ${this.groups.length} groups of ${REPLICAS}, ${this.o.clients} clients; ${plan.length} faults planned over ${this.o.durationS} s`);
-      await timed(`clients under faults (${this.o.durationS} s)`, () => this.faultPhase(plan, clientRandoms, durationMs));
+      this.say(`fleet up: ${this.o.hosts} hosts in ${new Set(this.zones.values()).size} zones, ${this.groups.length} groups of ${REPLICAS} (and ${BIG_GROUP.name} for big commands), ${this.o.clients} clients; ${plan.length} host faults and ${stressPlan.length} stress faults planned over ${this.o.durationS} s`);
+      await timed(`clients under faults (${this.o.durationS} s)`, () => this.faultPhase(plan, stressPlan, clientRandoms, durationMs));
       await timed('undo the faults, stop the clients', () => this.restore());
       if (this.violations.length > 0) throw new Error('a fault could not be undone: no convergence or final reads');
       await timed('converge (every host active, every group on its placement)', () => this.converge());
@@ -176,7 +211,7 @@ export class Chaos {
     for (const cut of [...this.holds]) cut();
     // After a failure the clients may still run: closing them ends their calls at once.
     const stopped = this.workload.stop();
-    for (const c of this.clients) await c.close().catch(() => undefined);
+    for (const c of [...this.clients, this.runnerClient]) await c?.close().catch(() => undefined);
     await within('the clients to stop', stopped, OP_TIMEOUT_MS + 10_000).catch((err: unknown) => this.violate(errorText(err)));
     const history = this.workload.history();
     if (history.length > 0) {
@@ -196,6 +231,8 @@ export class Chaos {
       faults: this.faults,
       skipped: this.skipped,
       planned: plan.length,
+      stress: this.stress.counts,
+      stressPlanned: stressPlan.length,
       timings,
       finalReads,
       keys,
@@ -204,11 +241,16 @@ export class Chaos {
 
   /** SIGKILLs every host process still running. */
   async killAll(): Promise<void> {
-    await Promise.all([...this.procs.values()].map((h) => h.kill()));
+    this.stress.killAllNow();
+    await Promise.all([...this.procs.values()].map((h) => this.kill(h)));
   }
 
   killAllNow(): void {
-    for (const h of this.procs.values()) h.killNow();
+    this.stress.killAllNow();
+    for (const h of this.procs.values()) {
+      this.killed.add(h);
+      h.killNow();
+    }
   }
 
   /** The last output and log lines of every host. */
@@ -258,6 +300,21 @@ export class Chaos {
     return `127.0.0.1:${this.host(id).config.port}`;
   }
 
+  /** Starts host process `config.id` and watches it: only the runner may end it. */
+  private spawn(config: HostProcess['config']): HostProcess {
+    const h = HostProcess.spawn(config);
+    this.procs.set(config.id, h);
+    void h.exited.then((code) => {
+      if (!this.killed.has(h)) this.violate(`${h.id} (pid ${h.pid}) exited on its own (code ${code}): a host must not stop itself`);
+    });
+    return h;
+  }
+
+  private kill(h: HostProcess): Promise<void> {
+    this.killed.add(h);
+    return h.kill();
+  }
+
   private async setup(): Promise<void> {
     this.say(`data directories and logs under ${this.dir}`);
     const ports = new Map<string, number>();
@@ -265,7 +322,7 @@ export class Chaos {
     const founder = this.hostIds[0]!;
     const seed = `127.0.0.1:${ports.get(founder)}`;
     for (const id of this.hostIds) {
-      const h = HostProcess.spawn({
+      const h = this.spawn({
         id,
         port: ports.get(id) ?? 0,
         dataDir: join(this.dir, id),
@@ -275,7 +332,6 @@ export class Chaos {
         tickMs: TICK_MS,
         hostFailureTimeoutMs: HOST_FAILURE_TIMEOUT_MS,
       });
-      this.procs.set(id, h);
       this.say(`${id} pid ${h.pid} on 127.0.0.1:${h.config.port} in ${this.zones.get(id)}`);
     }
     await Promise.all([...this.procs.values()].map((h) => h.started(START_MS)));
@@ -289,18 +345,20 @@ export class Chaos {
         }
       }),
     );
+    await this.host(founder).call('addGroup', { name: BIG_GROUP.name, machine: BIG_GROUP.machine, replicas: REPLICAS, timeoutMs: 30_000 }, 40_000);
     const hosts = this.hostIds.map((id) => `${id}@${this.address(id)}`);
     for (let c = 0; c < this.o.clients; c++) this.clients.push(await connect({ hosts, secret: this.secret, timeoutMs: OP_TIMEOUT_MS }));
+    this.runnerClient = await connect({ hosts, secret: this.secret, timeoutMs: OP_TIMEOUT_MS });
   }
 
   // -------------------------------------------------------------------------------------------
   // Faults
 
-  private async faultPhase(plan: readonly PlannedFault[], randoms: Random[], durationMs: number): Promise<void> {
+  private async faultPhase(plan: readonly PlannedFault[], stressPlan: readonly PlannedStress[], randoms: Random[], durationMs: number): Promise<void> {
     const start = performance.now();
     this.faultsOn = true;
     this.clients.forEach((client, i) => this.workload.start(i + 1, client, randoms[i]!));
-    const timers = plan.map((f) => setTimeout(() => this.inject(f), f.atMs));
+    const timers = [...plan.map((f) => setTimeout(() => this.inject(f), f.atMs)), ...stressPlan.map((f) => setTimeout(() => this.injectStress(f), f.atMs))];
     let last = { ops: 0, at: start };
     const progress = setInterval(() => {
       const t = this.workload.tally;
@@ -309,7 +367,8 @@ export class Chaos {
       last = { ops, at: performance.now() };
       const out = this.hostIds.filter((id) => this.phases.get(id) !== 'up').map((id) => `${id} ${this.phases.get(id)}`);
       const faults = FAULT_KINDS.map((k) => `${k} ${this.faults[k]}`).join(', ');
-      this.say(`ops ${ops} (${Math.round(rate)}/s): ok ${t.ok}, unknown ${t.unknown}, failed ${t.failed} | faults: ${faults} | out: ${out.join(', ') || 'none'}`);
+      const s = this.stress.counts;
+      this.say(`ops ${ops} (${Math.round(rate)}/s): ok ${t.ok}, unknown ${t.unknown}, failed ${t.failed} | faults: ${faults}; oversize ${s.oversize}, flood ${s.flood}, hog ${s.hog} | out: ${out.join(', ') || 'none'}`);
     }, this.o.progressS * 1000);
     try {
       await sleep(durationMs);
@@ -342,6 +401,14 @@ export class Chaos {
     this.inFlight.add(tracked);
   }
 
+  private injectStress(f: PlannedStress): void {
+    if (!this.faultsOn) return;
+    const work = this.stress.inject(f);
+    if (work === null) return;
+    const tracked: Promise<void> = work.catch((err: unknown) => this.violate(`${f.kind}: ${errorText(err)}`)).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
   /** Moves `id` to `phase` for fault task `task`; throws Superseded if another task took the host over. */
   private step(id: string, task: number, phase: HostPhase): void {
     if (this.owners.get(id) !== task) throw new Superseded(`${id}: superseded`);
@@ -367,12 +434,11 @@ export class Chaos {
     this.step(f.host, task, 'down');
     const during = was === 'up' ? '' : ` while ${was}`;
     this.say(`SIGKILL ${f.host} (pid ${old.pid})${during}; restart in ${(f.holdMs / 1000).toFixed(1)} s`);
-    await within(`${f.host} to die`, old.kill(), CALL_MS);
+    await within(`${f.host} to die`, this.kill(old), CALL_MS);
     await this.hold(f.holdMs);
     this.step(f.host, task, 'restarting');
     const others = this.hostIds.filter((id) => id !== f.host).map((id) => this.address(id));
-    const h = HostProcess.spawn({ ...old.config, join: others });
-    this.procs.set(f.host, h);
+    const h = this.spawn({ ...old.config, join: others });
     try {
       await h.started(START_MS);
     } catch (err) {
@@ -465,7 +531,7 @@ export class Chaos {
       statuses.set(id, await h.call('status', {}, CALL_MS));
     }
     const via = this.host(this.hostIds[0]!);
-    for (const g of this.groups) {
+    for (const g of [...this.groups, BIG_GROUP]) {
       const placed = await via.call('placement', { name: g.name }, CALL_MS);
       const voters: string[] = [];
       const leaders: string[] = [];

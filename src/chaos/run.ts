@@ -3,6 +3,7 @@
 // and `chaos: PASS` (exit 0), or the violations, the hosts' last log lines and where the logs, data
 // and history were kept (exit 1). Exit 2 on bad arguments, 130 when interrupted. The host processes
 // are killed however it ends.
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeHistory } from '../check/history.js';
 import { style } from '../demo/report.js';
@@ -74,6 +75,8 @@ function summary(r: ChaosResult, seed: number): string[] {
   const codes = [...t.byCode].sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${n}`).join(', ');
   const faults = FAULT_KINDS.map((k) => `${k} ${r.faults[k]}`).join(', ');
   const injected = FAULT_KINDS.reduce((n, k) => n + r.faults[k], 0);
+  const s = r.stress;
+  const stress = `oversize ${s.oversize} (${s.largest} with the largest allowed command), flood ${s.flood}, hog ${s.hog} (at most ${s.maxHogs} on ${availableParallelism()} cores)`;
   const rows: Array<[string, string]> = [
     ['seed', `${seed} (fixes the fault plan and the clients' choices; real processes are not deterministic, so a rerun is not a replay)`],
     ['operations', `${ops} (including ${r.finalReads} final reads of ${r.keys} keys)`],
@@ -82,6 +85,7 @@ function summary(r: ChaosResult, seed: number): string[] {
     ['  failed', `${t.failed} (certainly not applied)`],
     ['  not ok, by code', codes || 'none'],
     ['faults injected', `${injected}: ${faults} (${r.planned} planned, ${r.skipped} skipped: host not serving or ${MAX_OUT} already out)`],
+    ['stress faults', `${s.oversize + s.flood + s.hog}: ${stress} (${r.stressPlanned} planned, ${s.skipped} skipped)`],
     ...r.timings.map(([label, ms]): [string, string] => [label, secondsText(ms)]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -1,10 +1,12 @@
 // `npm run chaos`, short: 5 real host processes under 20 s of SIGKILLs and restarts, SIGSTOPs and
-// SIGCONTs, deactivations and re-activations, while 4 clients (the default is 6; npm test runs two
-// test files at a time) command and query 24 groups. It must print `chaos: PASS` and exit 0
+// SIGCONTs, deactivations and re-activations, and the stress faults (an oversized command and the
+// largest allowed one, socket floods, CPU hogs), while 4 clients (the default is 6; npm test runs
+// two test files at a time) command and query 24 groups. It must print `chaos: PASS` and exit 0
 // (history linearizable per key, no acknowledged write missing, the fleet converged and every key
-// readable afterwards), having really done something: a minimum of successful operations and of
-// injected faults, at least one kill among them. No host process and no temporary directory may
-// be left behind.
+// readable afterwards, every check of the stress faults held, no host exited or stopped itself),
+// having really done something: a minimum of successful operations and of injected faults, at
+// least one kill among them, and every kind of stress fault. No host process and no temporary
+// directory may be left behind.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,12 +25,14 @@ function summaryNumber(output: string, label: string): number {
 }
 
 describe('npm run chaos', () => {
-  it('passes 20 s of kills, pauses and deactivations of real host processes, with a checked history', { timeout: 150_000 }, async (t: TestContext) => {
+  it('passes 20 s of kills, pauses, deactivations and stress faults of real host processes, with a checked history', { timeout: 150_000 }, async (t: TestContext) => {
     const tmp = mkdtempSync(join(tmpdir(), 'chaos-test-'));
     try {
       const historyPath = join(tmp, 'history.jsonl');
       // Seed 3 plans 9 faults in 20 s: 4 SIGSTOPs (2 past the failure timeout), 2 deactivations, 3
-      // SIGKILLs, the first of a host while it drains (the other two may find it still restarting).
+      // SIGKILLs, the first of a host while it drains (the other two may find it still restarting);
+      // and 4 stress faults: two floods, 4 CPU hogs (on a 2-core machine, more than cores), an
+      // oversized command followed by the largest allowed one.
       const run = await runScript(RUN, ['--duration', '20', '--seed', '3', '--clients', '4', '--history', historyPath]);
       assert.equal(run.code, 0, run.output);
       assert.match(run.output, /^chaos: PASS$/m);
@@ -39,6 +43,11 @@ describe('npm run chaos', () => {
       assert.ok(faults !== null, run.output);
       assert.ok(Number(faults[1]) >= 5, `at least 5 faults injected: ${faults[0]}`);
       assert.ok(Number(faults[2]) >= 1, `at least one SIGKILL: ${faults[0]}`);
+      const stress = /stress faults\s+\d+: oversize (\d+) \((\d+) with the largest allowed command\), flood (\d+), hog (\d+)/.exec(run.output);
+      assert.ok(stress !== null, run.output);
+      const [oversize, largest, flood, hog] = stress.slice(1).map(Number);
+      assert.ok(oversize! >= 1 && largest! >= 1 && hog! >= 1, `an oversized command, the largest allowed one, a CPU hog: ${stress[0]}`);
+      if (process.platform === 'linux') assert.ok(flood! >= 1, `a socket flood: ${stress[0]}`);
 
       // The history is the docs/TESTING.md format, keys group/key, with the final reads in it.
       const history = parseHistory(readFileSync(historyPath, 'utf8'));
@@ -51,8 +60,8 @@ describe('npm run chaos', () => {
       assert.equal(existsSync(dir), false, `${dir} is removed after a pass`);
       const pids = [...run.output.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
       assert.ok(pids.length >= 5);
-      assert.deepEqual(pids.filter(alive), [], 'no host process is left running');
-      t.diagnostic(run.output.split('\n').filter((l) => /^\s+(operations|ok|unknown|failed|faults injected)/.test(l)).join(' | '));
+      assert.deepEqual(pids.filter(alive), [], 'no process it started (hosts, flooders, hogs) is left running');
+      t.diagnostic(run.output.split('\n').filter((l) => /^\s+(operations|ok|unknown|failed|faults injected|stress faults)/.test(l)).join(' | '));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
