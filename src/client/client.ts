@@ -39,7 +39,8 @@ export interface ConnectOptions {
   maxInFlight?: number;
   /**
    * Calls waiting for one of the maxInFlight slots, at most (default 100,000); one more is refused
-   * BUSY at once. A waiting call keeps its deadline: past it, it fails TIMEOUT, never sent.
+   * BUSY at once. A waiting call keeps its deadline: past it, it fails TIMEOUT, never sent. Each
+   * costs about 2 KB of memory besides its value while it waits.
    */
   maxQueued?: number;
 }

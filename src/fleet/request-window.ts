@@ -21,7 +21,10 @@ export interface WindowLimits {
 
 /** One client's (or host's) share of a group's maxPendingCommands (1,024 by default). */
 export const DEFAULT_MAX_IN_FLIGHT = 1024;
-/** A burst of this many calls waits rather than fails: about a few MB of waiting calls. */
+/**
+ * A burst of this many calls waits rather than fails. A waiting call costs about 2 KB besides its
+ * value (its promises, closures and deadline timer), so this bound is about 200 MB at worst.
+ */
 export const DEFAULT_MAX_QUEUED = 100_000;
 
 export interface WindowStats {
