@@ -22,12 +22,15 @@
 //   chunk     1,048,576  snapshotChunkBytes: snapshot data per chunk message (at most half of what the
 //                        chunk's message can carry), leaving the rest for the chunk's membership:
 //                        21,252 members at most
+//   depth            64  maxJsonDepth: levels of arrays and objects in a JSON command, query or reply
+//                        (not derived from the frame: group/json-value.ts says why 64)
 //
 // The numbers are protocol constants: every host derives the same ones from the same frame, so no
 // host sends what its peers refuse. A host whose transport had a larger frame than its peers would
 // send Appends they close the connection on (test/fleet/limits.test.ts pins the numbers above).
 import { FlotillaError } from '../errors.js';
 import { maxPayloadBytes } from '../group/entry-format.js';
+import { MAX_JSON_DEPTH } from '../group/json-value.js';
 import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
 import {
   entryOverheadBytes,
@@ -62,6 +65,8 @@ export interface FleetLimits {
   maxReplyBytes: number;
   /** Error messages in responses are cut to this many UTF-8 bytes (far below any frame). */
   maxErrorMessageBytes: number;
+  /** Levels of arrays and objects a JSON command, query or reply nests at most; deeper is BAD_ARGUMENT. */
+  maxJsonDepth: number;
 }
 
 /** Raft batches at most this much into one Append: one frame does not hold a link up for long. */
@@ -89,6 +94,7 @@ export function fleetLimits(maxFrameBytes: number): FleetLimits {
     maxQueryBytes,
     maxReplyBytes: body - responseOverheadBytes(body, MAX_NAME_LENGTH),
     maxErrorMessageBytes: MAX_ERROR_MESSAGE_BYTES,
+    maxJsonDepth: MAX_JSON_DEPTH,
   };
   if (limits.maxCommandBytes < MAX_ERROR_MESSAGE_BYTES || limits.maxSnapshotMembers < 1) {
     throw new FlotillaError('BAD_ARGUMENT', `a frame of ${maxFrameBytes} bytes is too small for a fleet's messages`);

@@ -59,6 +59,7 @@ describe('fleet size limits', () => {
       maxQueryBytes: 4_193_092,
       maxReplyBytes: 4_194_136,
       maxErrorMessageBytes: 1024,
+      maxJsonDepth: 64,
     });
   });
 
