@@ -35,6 +35,11 @@ export interface HostMetrics {
   leaderChanges: number;
   /** Membership changes (add learner, promote, remove) committed by leaders on this host. */
   membershipChanges: number;
+  /** Snapshots a machine threw on (the group carried on from its log), and snapshots it could not restore (the replica stalled). */
+  snapshotFailures: number;
+  restoreFailures: number;
+  /** Other replicas found holding a different state at the same applied index. */
+  stateMismatches: number;
   /** Command and query calls served here that failed, by FlotillaError code (NOT_LEADER: redirects). */
   errors: Record<string, number>;
   /** The host loop: turns with work, store writes, synced writes (fsyncs), turns whose apply budget ran out. */
@@ -54,6 +59,9 @@ export class HostCounters implements GroupCounters {
   elections = 0;
   leaderChanges = 0;
   membershipChanges = 0;
+  snapshotFailures = 0;
+  restoreFailures = 0;
+  stateMismatches = 0;
   private readonly latencyCounts = new Float64Array(COMMIT_LATENCY_BUCKETS.length + 1);
   private latencyCount = 0;
   private latencySum = 0;
@@ -74,7 +82,10 @@ export class HostCounters implements GroupCounters {
     this.errorCounts.set(code, (this.errorCounts.get(code) ?? 0) + 1);
   }
 
-  snapshot(): Pick<HostMetrics, 'proposals' | 'commitLatency' | 'applied' | 'elections' | 'leaderChanges' | 'membershipChanges' | 'errors'> {
+  snapshot(): Pick<
+    HostMetrics,
+    'proposals' | 'commitLatency' | 'applied' | 'elections' | 'leaderChanges' | 'membershipChanges' | 'snapshotFailures' | 'restoreFailures' | 'stateMismatches' | 'errors'
+  > {
     let cumulative = 0;
     const buckets: Histogram['buckets'] = COMMIT_LATENCY_BUCKETS.map((le, i) => ({ le, count: (cumulative += this.latencyCounts[i]!) }));
     buckets.push({ le: Infinity, count: this.latencyCount });
@@ -85,6 +96,9 @@ export class HostCounters implements GroupCounters {
       elections: this.elections,
       leaderChanges: this.leaderChanges,
       membershipChanges: this.membershipChanges,
+      snapshotFailures: this.snapshotFailures,
+      restoreFailures: this.restoreFailures,
+      stateMismatches: this.stateMismatches,
       errors: Object.fromEntries([...this.errorCounts].sort(([a], [b]) => (a < b ? -1 : 1))),
     };
   }

@@ -5,8 +5,11 @@
 //
 // Commands reach the log in an envelope (entry-format.ts) that may carry a client session; the
 // session table (sessions.ts) makes retried commands apply once, and travels in the group's
-// snapshot next to the machine's own (snapshot-format.ts).
+// snapshot next to the machine's own (snapshot-format.ts). Snapshots are taken at fixed indexes,
+// survive a machine whose snapshot throws (snapshot-schedule.ts), and are hashed and compared with
+// the other replicas' (state-hash.ts).
 
+import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../errors.js';
 import { assert } from '../raft/assert.js';
 import type { MembershipChange } from '../raft/membership.js';
@@ -16,9 +19,12 @@ import type { GroupRecord, WriteBatch } from '../storage/log-store.js';
 import { decodeLogCommand, encodeLogCommand, maxPayloadBytes, type LogCommand } from './entry-format.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from './sessions.js';
 import { decodeGroupSnapshot, encodeGroupSnapshot } from './snapshot-format.js';
+import { SnapshotSchedule, errorName } from './snapshot-schedule.js';
+import { StateHashes, hashState, type StateHash, type StateMismatch } from './state-hash.js';
 import { jsonCodec, jsonReplyCodec, type Codec, type StateMachine } from './state-machine.js';
 
 export type { Session } from './sessions.js';
+export type { StateHash, StateMismatch } from './state-hash.js';
 
 export interface GroupOptions<S, C, R, Q> {
   groupId: number;
@@ -41,7 +47,7 @@ export interface GroupOptions<S, C, R, Q> {
   maxSessions?: number;
   /** Replies remembered per client session; beyond them the oldest is discarded. */
   maxRepliesPerSession?: number;
-  /** Take a snapshot and compact the log once this many entries were applied since the last one. */
+  /** Take a snapshot and compact the log at every applied index that is a multiple of this. */
   snapshotEvery?: number;
   /** Entries kept in memory behind a snapshot, so slightly lagging followers need no snapshot. */
   keepEntries?: number;
@@ -49,6 +55,12 @@ export interface GroupOptions<S, C, R, Q> {
   onApply?: (index: number, outcome: Outcome<unknown>) => void;
   /** Counters this group adds to, shared by every group of a host (its metrics). */
   counters?: GroupCounters;
+  /** What goes wrong outside a command: failing snapshots, a snapshot that does not restore, state mismatches (default: silent). */
+  logger?: Logger;
+  /** A clock in milliseconds, for when those began (status); default performance.now. */
+  now?: () => number;
+  /** Sends this replica's state hash at a snapshot to the group's other members, who pass it to peerStateHash. */
+  announceStateHash?: (hash: StateHash, to: NodeId[]) => void;
 }
 
 /** What a group counts, by field increments only (admin/host-stats.ts keeps them for a host). */
@@ -64,6 +76,22 @@ export interface GroupCounters {
   leaderChanges: number;
   /** Membership changes this replica applied as leader. */
   membershipChanges: number;
+  /** Snapshots the machine threw on (the group carried on from its log). */
+  snapshotFailures: number;
+  /** Snapshots the machine could not restore (the replica stopped taking part in its group). */
+  restoreFailures: number;
+  /** Other replicas found holding a different state at the same applied index (state-hash.ts). */
+  stateMismatches: number;
+}
+
+/** What is wrong with a replica that still runs; `since` is on the group's clock (GroupOptions.now). */
+export interface GroupHealth {
+  /** Why it works with a handicap (its snapshots fail, or it could not restore one and stalled), or null. */
+  degraded: { reason: string; since: number } | null;
+  /** It could not restore its snapshot: it applies nothing and takes no part in its group until restarted. */
+  stalled: boolean;
+  /** The latest state mismatch with each other replica that has not agreed since. */
+  mismatches: StateMismatch[];
 }
 
 /** Asked before each committed entry is applied: the host loop's budget for a turn (host/apply-budget.ts). */
@@ -129,15 +157,22 @@ export class Group<S, C, R, Q> {
   private readonly maxPendingReads: number;
   /** The largest command payload: its entry, with any session, within the Raft config's maxEntryBytes. */
   private readonly maxCommandBytes: number;
-  private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly onApply: ((index: number, outcome: Outcome<unknown>) => void) | undefined;
   private readonly counters: GroupCounters;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly announceStateHash: ((hash: StateHash, to: NodeId[]) => void) | undefined;
+  private readonly schedule: SnapshotSchedule;
+  private readonly hashes: StateHashes;
 
   private machineState: S;
   private readonly sessions: SessionTable;
   private applied: number;
-  private snapshotIndex: number;
+  /** A snapshot taken at its index during apply, compacted into the log when the turn's apply ends. */
+  private takenSnapshot: { index: number; data: Uint8Array } | null = null;
+  /** Why this replica stalled (its snapshot did not restore), and since when. */
+  private stalled: { reason: string; since: number } | null = null;
   private hardState: HardState;
   /** The founding state of a new group, not yet in the store. */
   private unsavedInitial: RaftState | null;
@@ -174,26 +209,35 @@ export class Group<S, C, R, Q> {
   private constructor(options: GroupOptions<S, C, R, Q>, initial: RaftState, unsaved: boolean) {
     this.id = options.groupId;
     this.machine = options.machine;
-    this.codec = options.codec ?? jsonCodec<C>();
+    this.codec = options.codec ?? jsonCodec<C>(`group ${options.groupId}: the command`);
     this.replyCodec = options.replyCodec ?? jsonReplyCodec<R>();
-    this.queryCodec = options.queryCodec ?? jsonCodec<Q>();
+    this.queryCodec = options.queryCodec ?? jsonCodec<Q>(`group ${options.groupId}: the query`);
     this.maxPending = positive('maxPendingCommands', options.maxPendingCommands ?? DEFAULT_MAX_PENDING_COMMANDS);
     this.maxPendingReads = positive('maxPendingReads', options.maxPendingReads ?? DEFAULT_MAX_PENDING_READS);
     this.maxCommandBytes = maxPayloadBytes(options.raft.maxEntryBytes);
-    this.snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.keepEntries = options.keepEntries ?? 0;
     this.onApply = options.onApply;
-    this.counters = options.counters ?? { proposals: 0, appliedOk: 0, appliedFailed: 0, elections: 0, leaderChanges: 0, membershipChanges: 0 };
+    this.counters = options.counters ?? newGroupCounters();
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.now = options.now ?? (() => performance.now());
+    this.announceStateHash = options.announceStateHash;
+    const snapshotIndex = initial.snapshot?.meta.index ?? 0;
+    this.schedule = new SnapshotSchedule(positive('snapshotEvery', options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), snapshotIndex, this.logger, this.now);
+    this.hashes = new StateHashes(this.logger, this.now, () => this.counters.stateMismatches++);
     this.sessions = new SessionTable(
       positive('maxSessions', options.maxSessions ?? DEFAULT_MAX_SESSIONS),
       positive('maxRepliesPerSession', options.maxRepliesPerSession ?? DEFAULT_MAX_REPLIES_PER_SESSION),
     );
-    this.machineState = initial.snapshot ? this.restoreSnapshot(initial.snapshot.data) : this.machine.init();
     this.applied = initial.applied;
-    this.snapshotIndex = initial.snapshot?.meta.index ?? 0;
     this.hardState = { ...initial.hardState };
     this.unsavedInitial = unsaved ? initial : null;
     this.raft = new Raft(options.raft, initial);
+    this.machineState = undefined as S;
+    if (initial.snapshot === null || !this.restoreSnapshot(initial.snapshot.data)) {
+      // A replica whose snapshot does not restore stalls (stall()) holding the state of index 0.
+      this.machineState = this.machine.init();
+      if (initial.snapshot !== null) this.applied = 0;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -202,16 +246,30 @@ export class Group<S, C, R, Q> {
   /** Resolves with the reply once the command is applied here. */
   command(cmd: C, options?: CommandOptions): Promise<R> {
     const typed = (reply: Reply<R>): R => (reply.has === 'value' ? reply.value : this.replyCodec.decode(reply.bytes));
-    return this.submit(() => this.codec.encode(cmd), options, typed);
+    const encoded = (): Uint8Array => {
+      const bytes = this.codec.encode(cmd);
+      this.codec.validate?.(bytes, `group ${this.id}: the command`);
+      return bytes;
+    };
+    return this.submit(encoded, options, typed);
   }
 
-  /** A command as the machine codec's bytes (as hosts forward it); resolves with the reply codec's bytes. */
+  /**
+   * A command as the machine codec's bytes (as hosts forward it, from any client); resolves with the
+   * reply codec's bytes. Both pass their codec's validate (for JSON: at most MAX_JSON_DEPTH deep):
+   * a command it refuses is never proposed.
+   */
   commandBytes(payload: Uint8Array, options?: CommandOptions): Promise<Uint8Array> {
     const encoded = (reply: Reply<R>): Uint8Array => {
-      if (reply.has === 'bytes') return reply.bytes;
-      return reply.bytes ?? this.replyCodec.encode(reply.value);
+      const bytes = reply.has === 'bytes' ? reply.bytes : (reply.bytes ?? this.replyCodec.encode(reply.value));
+      this.replyCodec.validate?.(bytes, 'the reply');
+      return bytes;
     };
-    return this.submit(() => payload, options, encoded);
+    const checked = (): Uint8Array => {
+      this.codec.validate?.(payload, `group ${this.id}: the command`);
+      return payload;
+    };
+    return this.submit(checked, options, encoded);
   }
 
   /** A query, linearizable (ReadIndex) unless `options.consistency` asks for a lease or a local read. */
@@ -238,6 +296,7 @@ export class Group<S, C, R, Q> {
 
   /** A query as the query codec's bytes; resolves with the reply codec's bytes. */
   async queryBytes(payload: Uint8Array, options?: QueryOptions): Promise<Uint8Array> {
+    this.queryCodec.validate?.(payload, `group ${this.id}: the query`);
     let q: Q;
     try {
       q = this.queryCodec.decode(payload);
@@ -246,7 +305,9 @@ export class Group<S, C, R, Q> {
     }
     const reply = await this.query(q, options);
     try {
-      return this.replyCodec.encode(reply);
+      const bytes = this.replyCodec.encode(reply);
+      this.replyCodec.validate?.(bytes, 'the reply');
+      return bytes;
     } catch (err) {
       const message = `group ${this.id}: the query's reply does not encode: ${errorText(err)}`;
       throw new FlotillaError('COMMAND_FAILED', message, { groupId: this.id });
@@ -281,6 +342,19 @@ export class Group<S, C, R, Q> {
     this.input(() => this.raft.campaignNow());
   }
 
+  /** What is wrong with this replica, if anything (the host shows it in its status). */
+  health(): GroupHealth {
+    const snapshots = this.schedule.describe(this.applied);
+    const failing = this.schedule.failing;
+    const degraded = this.stalled ?? (snapshots !== null && failing !== null ? { reason: snapshots, since: failing.since } : null);
+    return { degraded, stalled: this.stalled !== null, mismatches: this.hashes.mismatches() };
+  }
+
+  /** Another replica's state hash (its host `peer`), announced at its snapshot: compared with this one's. */
+  peerStateHash(peer: string, hash: StateHash): void {
+    if (this.halted === null) this.hashes.recordPeer(peer, hash);
+  }
+
   status(): GroupStatus {
     return {
       ...this.raft.status(),
@@ -291,7 +365,7 @@ export class Group<S, C, R, Q> {
     };
   }
 
-  /** The local state machine's state (possibly stale on a follower). */
+  /** The local state machine's state (possibly stale on a follower), as of appliedIndex. */
   get state(): S {
     return this.machineState;
   }
@@ -320,6 +394,7 @@ export class Group<S, C, R, Q> {
    * its leader's lease and its followers' timers are exactly where ticking all along leaves them.
    */
   catchUp(): void {
+    if (this.halted !== null) return;
     const now = this.clock();
     if (now === this.tickedTo) return;
     this.raft.tick(now - this.tickedTo);
@@ -331,6 +406,7 @@ export class Group<S, C, R, Q> {
   }
 
   step(m: Message): void {
+    if (this.halted !== null) return;
     this.catchUp();
     this.raft.step(m);
   }
@@ -408,14 +484,14 @@ export class Group<S, C, R, Q> {
     const rd = this.inFlight;
     if (rd === null) return;
     this.inFlight = null;
-    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot.data, rd.snapshot.meta.index);
+    if (rd.snapshot !== null && !this.installSnapshot(rd.snapshot.data, rd.snapshot.meta.index)) return;
     for (const e of rd.committed) {
       if (!budget.take()) break;
       this.apply(e);
     }
     this.raft.advance(rd, this.applied);
     this.serveReads();
-    this.maybeSnapshot();
+    this.compactToSnapshot();
   }
 
   /**
@@ -484,7 +560,13 @@ export class Group<S, C, R, Q> {
     return reply;
   }
 
+  /** Applies one committed entry, and snapshots right after it if its index is due. */
   private apply(e: Entry): void {
+    this.applyEntry(e);
+    if (this.schedule.due(e.index)) this.takeSnapshot(e.index);
+  }
+
+  private applyEntry(e: Entry): void {
     assert(e.index === this.applied + 1 && e.index <= this.raft.committed, `group ${this.id}: applying ${e.index} after ${this.applied} (commit ${this.raft.committed})`);
     this.applied = e.index;
     let waiter = this.commands.get(e.index);
@@ -580,24 +662,57 @@ export class Group<S, C, R, Q> {
     return this.unconfirmedReads.size + this.confirmedReads.length;
   }
 
-  /** The machine state held in a group snapshot; the session table is restored from it too. */
-  private restoreSnapshot(data: Uint8Array): S {
-    const snap = decodeGroupSnapshot(data);
-    const state = this.machine.restore(snap.machine);
-    this.sessions.restore(snap.sessions);
-    return state;
+  /**
+   * Takes the machine state and the session table from a group snapshot; false if they do not
+   * restore, and then this replica stalls (state and sessions stay as they were).
+   */
+  private restoreSnapshot(data: Uint8Array): boolean {
+    try {
+      const snap = decodeGroupSnapshot(data);
+      const state = this.machine.restore(snap.machine);
+      this.sessions.restore(snap.sessions);
+      this.machineState = state;
+      return true;
+    } catch (err) {
+      this.stall(err);
+      return false;
+    }
   }
 
-  private installSnapshot(data: Uint8Array, index: number): void {
-    this.machineState = this.restoreSnapshot(data);
+  /**
+   * A replica whose snapshot does not restore has no state to apply to, and no way to get one in
+   * this process: restoring is a function of the snapshot's bytes, which do not change. It must
+   * not apply, and it stays out of its group's way: it stops ticking and steps no message, as if
+   * its host were down for this group alone, until a restart (with a machine that can restore)
+   * builds it again from its store.
+   *
+   * Raft would allow more: acknowledging and voting depend only on the log, which is durable and
+   * correct here, and applying is separate. But a replica that acknowledges appends it will never
+   * apply counts toward commits and looks caught up: it could win an election, or be handed
+   * leadership by the reconciler, and then answer nothing. Out of the way, it is one missing
+   * replica: the others, a quorum on their own, carry on. (What it acknowledged before, the
+   * snapshot itself, it holds durably: that stays true.)
+   */
+  private stall(err: unknown): void {
+    this.counters.restoreFailures++;
+    const error = errorName(err);
+    this.stalled = { reason: `restore failed: ${error}: this replica cannot apply and takes no part in its group until restarted`, since: this.now() };
+    this.logger.error({ err }, 'snapshot restore failed: this replica stays out of its group until the host restarts');
+    this.halt(new FlotillaError('UNAVAILABLE', `group ${this.id}: this replica cannot apply: its snapshot does not restore (${error})`, { groupId: this.id }));
+  }
+
+  /** A snapshot from the leader; false if it does not restore (this replica stalled). */
+  private installSnapshot(data: Uint8Array, index: number): boolean {
+    if (!this.restoreSnapshot(data)) return false;
     this.applied = index;
-    this.snapshotIndex = index;
+    this.schedule.succeeded(index);
     // Commands at indexes the snapshot covers may or may not be in it: their caller's deadline decides.
     for (const [i, w] of this.commands) {
       if (i > index) continue;
       this.commands.delete(i);
       w.reject(new FlotillaError('TIMEOUT', `group ${this.id}: outcome unknown (replaced by a snapshot at ${index})`, { groupId: this.id, index: i }));
     }
+    return true;
   }
 
   /** Moves confirmed reads along; reads of a leadership that ended are refused. */
@@ -631,13 +746,42 @@ export class Group<S, C, R, Q> {
     this.confirmedReads = waiting;
   }
 
-  private maybeSnapshot(): void {
-    if (this.applied - this.snapshotIndex < this.snapshotEvery) return;
-    const data = encodeGroupSnapshot({ sessions: this.sessions.encode(), machine: this.machine.snapshot(this.machineState) });
-    this.raft.compact(this.applied, data, this.keepEntries);
-    this.snapshotIndex = this.applied;
+  /**
+   * Snapshots the state as it is right after `index` applied, and hashes it for the other
+   * replicas. A machine whose snapshot throws leaves the log uncompacted (snapshot-schedule.ts).
+   */
+  private takeSnapshot(index: number): void {
+    let data: Uint8Array;
+    try {
+      data = encodeGroupSnapshot({ sessions: this.sessions.encode(), machine: this.machine.snapshot(this.machineState) });
+    } catch (err) {
+      this.counters.snapshotFailures++;
+      this.schedule.failed(index, err);
+      return;
+    }
+    this.schedule.succeeded(index);
+    this.takenSnapshot = { index, data };
+    const own = { index, hash: hashState(data) };
+    this.hashes.recordOwn(own);
+    if (this.announceStateHash !== undefined) {
+      const { voters, learners } = this.raft.currentMembership;
+      const others = [...voters, ...learners].filter((m) => m !== this.raft.id);
+      if (others.length > 0) this.announceStateHash(own, others);
+    }
+  }
+
+  /** Compacts the log to the snapshot taken in this turn's apply (Raft compacts only what it saw applied). */
+  private compactToSnapshot(): void {
+    const snap = this.takenSnapshot;
+    if (snap === null) return;
+    this.takenSnapshot = null;
+    this.raft.compact(snap.index, snap.data, this.keepEntries);
     this.unsavedSnapshot = true;
   }
+}
+
+export function newGroupCounters(): GroupCounters {
+  return { proposals: 0, appliedOk: 0, appliedFailed: 0, elections: 0, leaderChanges: 0, membershipChanges: 0, snapshotFailures: 0, restoreFailures: 0, stateMismatches: 0 };
 }
 
 function notLeader(groupId: number, leader: NodeId): FlotillaError {

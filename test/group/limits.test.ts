@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isFlotillaError } from '../../src/errors.js';
 import { maxPayloadBytes } from '../../src/group/entry-format.js';
-import { Group } from '../../src/group/group.js';
+import { Group, newGroupCounters } from '../../src/group/group.js';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { listMachine } from '../host/harness.js';
@@ -13,7 +13,7 @@ const MAX_ENTRY_BYTES = 2000;
 
 describe('group size limit', () => {
   it('refuses a command over maxCommandBytes before proposing it, with or without a session', async () => {
-    const counters = { proposals: 0, appliedOk: 0, appliedFailed: 0, elections: 0, leaderChanges: 0, membershipChanges: 0 };
+    const counters = newGroupCounters();
     const group = Group.create(
       { groupId: 1, raft: { ...DEFAULT_RAFT_CONFIG, id: 'a', maxEntryBytes: MAX_ENTRY_BYTES, random: seededRandom(1) }, machine: listMachine, counters },
       { voters: ['a', 'b', 'c'], learners: [] },
