@@ -1253,7 +1253,20 @@ export class Host {
       learnerHosts,
       leaving,
     });
-    if (step !== null) this.takeStep(member, step);
+    if (step === null) return;
+    // A host joining gets its cluster replica before any group's: with hundreds of groups to move
+    // onto it, their prepares would otherwise queue ahead of the cluster's on the new host (one
+    // synced write each), and its activate, which waits for the cluster replica, time out.
+    if (step.kind === 'addLearner' && member.groupId !== CLUSTER_GROUP_ID && !this.holdsClusterReplica(step.host)) return;
+    this.takeStep(member, step);
+  }
+
+  /** Whether `host` has a member of the cluster group, as this host's cluster replica knows (true when this host has none to ask). */
+  private holdsClusterReplica(host: HostId): boolean {
+    const cluster = this.members.get(CLUSTER_GROUP_ID);
+    if (cluster === undefined) return true;
+    const { voters, learners } = cluster.replica.raft.currentMembership;
+    return [...voters, ...learners].some((m) => hostOfMember(m) === host);
   }
 
   /**
