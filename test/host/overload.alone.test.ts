@@ -1,4 +1,4 @@
-// Failover on an overloaded machine (issue 14, finding 4): three host processes hold 30 groups;
+// Failover on an overloaded machine (issue 14, finding 4): three host processes hold 300 groups;
 // three busy loops start beside them (more than this machine's cores); the host leading the most
 // groups is killed -9 and a fourth host joins in its place. Every group elects a leader among the
 // survivors with no two of them left campaigning, the new host's activate succeeds, and every
@@ -17,7 +17,7 @@ import type { HostStatus } from '../../src/host.js';
 import { ProcessFleet } from './fixtures/process-fleet.js';
 
 const ZONES: Record<string, string> = { h1: 'a', h2: 'b', h3: 'a' };
-const GROUPS = Array.from({ length: 30 }, (_, i) => `o-${i}`);
+const GROUPS = Array.from({ length: 300 }, (_, i) => `o-${i}`);
 const CLUSTER = '$cluster';
 const PHASE_MS = 60_000;
 /** One more busy loop than cores: the hosts get a share of a machine that has none to spare. */
