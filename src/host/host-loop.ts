@@ -94,7 +94,7 @@ export class HostLoop {
    * next turn: without it, the groups early in the busy order would take every turn's budget.
    */
   private firstNext: LoopGroup[] = [];
-  /** The timer fired and its ticks wait for the event loop to have read the network (see onTimer). */
+  /** The timer fired and its ticks wait for the event loop to have read the network (see queueTicks). */
   private ticksQueued = false;
   private timer: Timer | null = null;
   private startedAt = 0;
