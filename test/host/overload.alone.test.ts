@@ -93,14 +93,15 @@ describe('failover beside CPU-burning processes', () => {
     const replacement = 'h4';
     const activation = (async () => {
       const h4 = await f.start(replacement, [`127.0.0.1:${f.host(survivors[0]!).port}`], PHASE_MS);
+      const startedMs = performance.now() - tKill;
       await h4.call('activate', { zone: ZONES[victim]! }, PHASE_MS);
-      return performance.now() - tKill;
+      return { startedMs, activatedMs: performance.now() - tKill };
     })();
     let last: HostStatus[] = [];
     const electedMs = await f.waitFor('a leader and no candidate in every group among the survivors', async () => converged((last = await f.statuses()), survivors), PHASE_MS);
     t.diagnostic(`every group led, no candidates, ${Math.round(electedMs)} ms after the kill`);
-    const activatedMs = await activation;
-    t.diagnostic(`${replacement} active ${Math.round(activatedMs)} ms after the kill`);
+    const { startedMs, activatedMs } = await activation;
+    t.diagnostic(`${replacement} started ${Math.round(startedMs)} ms after the kill, active after ${Math.round(activatedMs)} ms (activate took ${Math.round(activatedMs - startedMs)} ms)`);
     const live = [...survivors, replacement];
     const healedMs = await f.waitFor(`every group to have a voter on ${live.join(', ')}`, async () => replicated((last = await f.statuses()), live), PHASE_MS);
     t.diagnostic(`every group on 3 voters again ${Math.round(performance.now() - tKill)} ms after the kill (${Math.round(healedMs)} ms after the elections)`);
