@@ -14,11 +14,16 @@
 // retransmits (and a leader whose append was dropped stops pipelining to that member); none is
 // too large, as Raft's append and snapshot sizes derive from the frame (fleet/limits.ts).
 // Incoming: 'raft' items and every beat of a coalesced item are stepped into their groups on the loop.
+//
+// State hashes (group/state-hash.ts) ride in coalesced heartbeat items too, in a field hosts that
+// predate it ignore: the hashes announced while a turn finishes leave together once its code is
+// done (a microtask), one item per destination host, with no beats of their own. They are best
+// effort: one the transport refuses is not sent again (the next snapshot brings another).
 
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
-import type { GroupBeat, HostId } from '../transport/items.js';
+import type { GroupBeat, GroupStateHash, HostId } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
-import { BEAT_BYTES, heartbeatOverheadBytes, maxBodyBytes, maxEnvelopeBytes } from '../transport/wire-size.js';
+import { BEAT_BYTES, STATE_HASH_BYTES, heartbeatOverheadBytes, maxBodyBytes, maxEnvelopeBytes } from '../transport/wire-size.js';
 import type { HostLoop, Outgoing } from './host-loop.js';
 
 /** What the wiring needs of the loop: somewhere to step incoming messages. */
@@ -43,11 +48,24 @@ export const IDENTITY_MEMBERS: MemberNaming = {
   member: (host) => host,
 };
 
+/** A replica's state hash at an applied index (group/state-hash.ts StateHash). */
+export interface StateHashReport {
+  index: number;
+  hash: string;
+}
+
+/** Takes a state hash of group `groupId` heard from host `from`. */
+export type StateHashReceiver = (groupId: number, from: HostId, report: StateHashReport) => void;
+
 export interface RaftWiring {
   /** Pass as HostLoopOptions.send. */
   readonly send: (messages: Outgoing[]) => void;
   /** Routes incoming Raft traffic to `loop`; returns a function that stops it. */
   attach(loop: RaftReceiver): () => void;
+  /** Tells the hosts of members `to` this host's replica's state hash of group `groupId`. */
+  announceStateHash(groupId: number, report: StateHashReport, to: NodeId[]): void;
+  /** Where the state hashes heard from other hosts go. */
+  onStateHash(receiver: StateHashReceiver): void;
   /**
    * Raft messages queued, refused (dropped; Raft retransmits) and received; `beats` of them
    * travelled in coalesced heartbeat items, `coalescedItems` such items were sent.
@@ -65,6 +83,16 @@ export function beatsPerItem(maxFrameBytes: number, from: HostId, to: HostId): n
   return Math.max(1, Math.min(MAX_BEATS_PER_ITEM, Math.floor((body - overhead) / BEAT_BYTES)));
 }
 
+/** State hashes per coalesced item at most, fewer if the transport's frame holds fewer. */
+const MAX_HASHES_PER_ITEM = 1024;
+
+/** How many state hashes from `from` to `to` one item carries within a frame of `maxFrameBytes`. */
+export function hashesPerItem(maxFrameBytes: number, from: HostId, to: HostId): number {
+  const body = maxBodyBytes(maxEnvelopeBytes(maxFrameBytes));
+  const overhead = heartbeatOverheadBytes(body, Math.max(Buffer.byteLength(from), Buffer.byteLength(to)));
+  return Math.max(1, Math.min(MAX_HASHES_PER_ITEM, Math.floor((body - overhead) / STATE_HASH_BYTES)));
+}
+
 /** Per destination host, this turn's heartbeats and heartbeat responses. */
 interface PendingBeats {
   heartbeat: GroupBeat[];
@@ -77,7 +105,11 @@ interface PendingBeats {
  */
 export function wireLoopToTransport(transport: Transport, members: MemberNaming = IDENTITY_MEMBERS): RaftWiring {
   let receiver: RaftReceiver | null = null;
+  let hashReceiver: StateHashReceiver | null = null;
   const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0 };
+  /** State hashes announced since the last flush of them, per destination host. */
+  const hashes = new Map<HostId, GroupStateHash[]>();
+  let hashFlushQueued = false;
 
   /** The message as a beat, or null when it is not a plain heartbeat (or response) with serials. */
   const asBeat = (groupId: number, m: Message): GroupBeat | null => {
@@ -142,6 +174,31 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming 
     }
   };
 
+  const flushHashes = (): void => {
+    hashFlushQueued = false;
+    for (const [to, all] of hashes) {
+      const perItem = hashesPerItem(transport.maxFrameBytes, transport.hostId, to);
+      for (let start = 0; start < all.length; start += perItem) {
+        transport.send(to, { kind: 'heartbeat', from: transport.hostId, to, beats: [], stateHashes: all.slice(start, start + perItem) });
+      }
+    }
+    hashes.clear();
+    transport.flush();
+  };
+
+  const announceStateHash = (groupId: number, report: StateHashReport, to: NodeId[]): void => {
+    for (const member of to) {
+      const host = members.hostOf(member);
+      if (host === transport.hostId) continue;
+      let pending = hashes.get(host);
+      if (pending === undefined) hashes.set(host, (pending = []));
+      pending.push({ groupId, index: report.index, hash: report.hash });
+    }
+    if (hashFlushQueued || hashes.size === 0) return;
+    hashFlushQueued = true;
+    queueMicrotask(flushHashes);
+  };
+
   const attach = (loop: RaftReceiver): (() => void) => {
     receiver = loop;
     const unsubscribe = transport.onItem((from, item) => {
@@ -169,6 +226,7 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming 
           }),
         );
       }
+      for (const h of item.stateHashes ?? []) hashReceiver?.(h.groupId, from, { index: h.index, hash: h.hash });
     });
     return () => {
       unsubscribe();
@@ -176,5 +234,9 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming 
     };
   };
 
-  return { send, attach, stats };
+  const onStateHash = (r: StateHashReceiver): void => {
+    hashReceiver = r;
+  };
+
+  return { send, attach, announceStateHash, onStateHash, stats };
 }

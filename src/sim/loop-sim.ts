@@ -8,14 +8,17 @@
 // host crashes that lose unsynced writes, pauses, leadership transfers), settle (faults stop, the
 // network heals, crashed hosts restart), check (every client operation, and one probe command per
 // group, must now succeed). Checked: at most one leader per term in every group (after every
-// event), every replica applies the same command at each index (GroupOptions.onApply), no live
-// host's loop fails, the replicas converge, and the client history is linearizable per key.
+// event), every replica applies the same command at each index (GroupOptions.onApply), no replica
+// reports another's state hash differing from its own at a snapshot (group/state-hash.ts, over the
+// wiring: a false alarm or a real divergence both fail the run), no live host's loop fails, the
+// replicas converge, and the client history is linearizable per key.
 
 import { HistoryRecorder, type OpInput } from '../check/history.js';
+import { pino, type Logger } from 'pino';
 import { isFlotillaError } from '../errors.js';
 import { Group, type GroupOptions, type Outcome } from '../group/group.js';
 import { HostLoop } from '../host/host-loop.js';
-import { wireLoopToTransport } from '../host/raft-wiring.js';
+import { wireLoopToTransport, type RaftWiring } from '../host/raft-wiring.js';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/raft.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
 import { Role, type NodeId } from '../raft/types.js';
@@ -245,9 +248,10 @@ class LoopWorld {
     const wiring = wireLoopToTransport(transport);
     const loop = new HostLoop({ store, send: wiring.send, tickMs: TICK_MS, scheduler, maxAppliesPerTurn: this.maxAppliesPerTurn });
     const groups = new Map<number, KvGroup>();
+    wiring.onStateHash((groupId, from, report) => groups.get(groupId)?.peerStateHash(from, report));
     for (const spec of this.groups) {
       if (!spec.replicas.includes(host.id)) continue;
-      const options = this.groupOptions(host.id, spec);
+      const options = this.groupOptions(host.id, spec, wiring);
       // A founding member whose first turn never became durable founds the group again.
       const group = stored.has(spec.id)
         ? Group.restore(options, await store.loadGroup(spec.id))
@@ -262,7 +266,7 @@ class LoopWorld {
     loop.start();
   }
 
-  private groupOptions(host: HostId, spec: GroupSpec): GroupOptions<KvMachine, KvCommand, KvReply, KvQuery> {
+  private groupOptions(host: HostId, spec: GroupSpec, wiring: RaftWiring): GroupOptions<KvMachine, KvCommand, KvReply, KvQuery> {
     const machine = this.o.wrapMachine?.(host, spec.id, kvStateMachine) ?? kvStateMachine;
     return {
       groupId: spec.id,
@@ -271,7 +275,19 @@ class LoopWorld {
       snapshotEvery: this.snapshotEvery,
       keepEntries: this.keepEntries,
       onApply: (index, outcome) => this.observeApply(host, spec.id, index, outcome),
+      announceStateHash: (hash, to) => wiring.announceStateHash(spec.id, hash, to),
+      logger: this.mismatchWatch(host, spec),
+      now: () => this.clock.now,
     };
+  }
+
+  /** A group's logger that turns a state mismatch it reports into a violation (and drops the rest). */
+  private mismatchWatch(host: HostId, spec: GroupSpec): Logger {
+    const write = (line: string): void => {
+      const l = JSON.parse(line) as { msg: string; index?: number; peer?: string; ours?: string; theirs?: string };
+      if (l.msg.startsWith('state mismatch')) this.violate(`state mismatch: group ${spec.name} index ${l.index}: ${host} hashed ${l.ours}, ${l.peer} ${l.theirs}`);
+    };
+    return pino({ level: 'error', base: null, timestamp: false }, { write });
   }
 
   /** Power loss: the loop stops without finishing its turn, unsynced writes are lost. */

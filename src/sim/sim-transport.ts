@@ -400,7 +400,7 @@ export function itemBytes(item: Item): number {
     }
     case 'heartbeat':
     case 'heartbeatResp':
-      return 8 + item.from.length + item.to.length + 12 * item.beats.length;
+      return 8 + item.from.length + item.to.length + 12 * item.beats.length + 16 * (item.stateHashes?.length ?? 0);
     case 'clientRequest':
       return 32 + item.group.length + item.clientId.length + item.payload.length;
     case 'clientResponse':
@@ -418,7 +418,7 @@ function copyItem(item: Item): Item {
       return { ...item, message: copyMessage(item.message) };
     case 'heartbeat':
     case 'heartbeatResp':
-      return { ...item, beats: item.beats.map((b) => ({ ...b })) };
+      return { ...item, beats: item.beats.map((b) => ({ ...b })), ...(item.stateHashes === undefined ? {} : { stateHashes: item.stateHashes.map((h) => ({ ...h })) }) };
     case 'clientRequest':
       return { ...item, payload: item.payload.slice() };
     case 'clientResponse':

@@ -9,7 +9,7 @@ import protobuf from './protobuf-runtime.js';
 import { flotilla } from './generated/flotilla.js';
 import { FlotillaError, type ErrorCode } from '../errors.js';
 import type { Entry, Message, SnapshotChunk } from '../raft/types.js';
-import type { Consistency, GroupBeat, Item, Liveness, RequestKind, WireItem } from './items.js';
+import type { CoalescedHeartbeatItem, Consistency, GroupBeat, Item, Liveness, RequestKind, WireItem } from './items.js';
 import { checkIncoming, checkOutgoing } from './validate.js';
 
 /** The protocol this code speaks; a frame of any other version closes the connection. */
@@ -125,7 +125,9 @@ function toWire(item: WireItem): flotilla.Envelope.$Properties {
         beats.toSerials[i] = b.toSerial;
         if (b.quiesce) beats.quiescing.push(i);
       }
-      return item.kind === 'heartbeat' ? { heartbeat: beats } : { heartbeatResp: beats };
+      const hashes = item.stateHashes?.map((h) => ({ groupId: h.groupId, index: h.index, hash: Buffer.from(h.hash, 'hex') }));
+      const body = hashes === undefined ? beats : { ...beats, stateHashes: hashes };
+      return item.kind === 'heartbeat' ? { heartbeat: body } : { heartbeatResp: body };
     }
     case 'clientRequest':
       return {
@@ -217,6 +219,16 @@ function messageFromWire(r: flotilla.RaftMessage.$Properties): Message {
   };
 }
 
+/** The coalesced heartbeat item of `h`, with its state hashes when it carries some. */
+function heartbeatFromWire(kind: 'heartbeat' | 'heartbeatResp', h: flotilla.CoalescedHeartbeat.$Properties): WireItem {
+  const item: CoalescedHeartbeatItem = { kind, from: h.from ?? '', to: h.to ?? '', beats: beatsFromWire(h) };
+  const hashes = h.stateHashes ?? [];
+  if (hashes.length > 0) {
+    item.stateHashes = hashes.map((s) => ({ groupId: s.groupId ?? 0, index: s.index ?? 0, hash: Buffer.from(s.hash ?? EMPTY).toString('hex') }));
+  }
+  return item;
+}
+
 function beatsFromWire(h: flotilla.CoalescedHeartbeat.$Properties): GroupBeat[] {
   const ids = h.groupIds ?? [];
   const arrays = [h.terms ?? [], h.commits ?? [], h.rounds ?? [], h.fromSerials ?? [], h.toSerials ?? []] as const;
@@ -245,10 +257,8 @@ function beatsFromWire(h: flotilla.CoalescedHeartbeat.$Properties): GroupBeat[] 
 
 function fromWire(e: flotilla.Envelope.$Properties): WireItem {
   if (e.raft) return { kind: 'raft', groupId: e.raft.groupId ?? 0, message: messageFromWire(e.raft) };
-  if (e.heartbeat) return { kind: 'heartbeat', from: e.heartbeat.from ?? '', to: e.heartbeat.to ?? '', beats: beatsFromWire(e.heartbeat) };
-  if (e.heartbeatResp) {
-    return { kind: 'heartbeatResp', from: e.heartbeatResp.from ?? '', to: e.heartbeatResp.to ?? '', beats: beatsFromWire(e.heartbeatResp) };
-  }
+  if (e.heartbeat) return heartbeatFromWire('heartbeat', e.heartbeat);
+  if (e.heartbeatResp) return heartbeatFromWire('heartbeatResp', e.heartbeatResp);
   if (e.clientRequest) {
     const r = e.clientRequest;
     return {

@@ -30,12 +30,24 @@ export interface GroupBeat {
   quiesce: boolean;
 }
 
-/** Every group's heartbeat from one host to another in one item (and likewise the responses). */
+/** A replica's state hash at an applied index (group/state-hash.ts), for its group's other hosts. */
+export interface GroupStateHash {
+  groupId: number;
+  index: number;
+  /** Lowercase hex, at most MAX_STATE_HASH_BYTES bytes. */
+  hash: string;
+}
+
+/**
+ * Every group's heartbeat from one host to another in one item (and likewise the responses). It
+ * may also carry state hashes of the sender's replicas (and then no beats at all).
+ */
 export interface CoalescedHeartbeatItem {
   kind: 'heartbeat' | 'heartbeatResp';
   from: HostId;
   to: HostId;
   beats: GroupBeat[];
+  stateHashes?: GroupStateHash[];
 }
 
 /** admin: fleet housekeeping between hosts (fleet/admin.ts), JSON payload. */

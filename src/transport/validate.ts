@@ -4,9 +4,11 @@
 // Checking before encoding also means one bad item can never make a healthy peer drop the link.
 import { FlotillaError, type ErrorCode } from '../errors.js';
 import { EntryType, MessageType, type Message, type SnapshotChunk } from '../raft/types.js';
-import type { GroupBeat, WireItem } from './items.js';
+import type { GroupBeat, GroupStateHash, WireItem } from './items.js';
 
 const MAX_UINT32 = 0xffff_ffff;
+/** The longest state hash (GroupStateHash) a host sends or accepts, in bytes. */
+export const MAX_STATE_HASH_BYTES = 32;
 const MESSAGE_TYPES = new Set<unknown>(Object.values(MessageType).filter((v) => typeof v === 'number'));
 const ENTRY_TYPES = new Set<unknown>(Object.values(EntryType).filter((v) => typeof v === 'number'));
 const REQUEST_KINDS = new Set<unknown>(['command', 'query', 'admin']);
@@ -85,6 +87,14 @@ class Checker {
     }
   }
 
+  stateHashes(hashes: GroupStateHash[]): void {
+    for (const h of hashes) {
+      this.uint32(h.groupId, 'stateHash.groupId');
+      this.uint(h.index, 'stateHash.index');
+      if (typeof h.hash !== 'string' || !/^(?:[0-9a-f]{2}){1,32}$/.test(h.hash)) this.fail(`stateHash.hash is not 1 to ${MAX_STATE_HASH_BYTES} bytes of lowercase hex`);
+    }
+  }
+
   item(item: WireItem): void {
     switch (item.kind) {
       case 'raft':
@@ -96,6 +106,7 @@ class Checker {
         this.string(item.from, 'heartbeat.from');
         this.string(item.to, 'heartbeat.to');
         this.beats(item.beats);
+        if (item.stateHashes !== undefined) this.stateHashes(item.stateHashes);
         return;
       case 'clientRequest':
         this.uint(item.requestId, 'requestId');

@@ -8,6 +8,7 @@
 // a snapshot chunk, a request or a response with every field at its worst is exactly this big
 // (test/fleet/limits.test.ts).
 import { FRAME_OVERHEAD, varintLength } from './codec.js';
+import { MAX_STATE_HASH_BYTES } from './validate.js';
 
 const TAG = 1;
 const U64 = TAG + 8;
@@ -86,3 +87,6 @@ export function heartbeatOverheadBytes(bodyBytes: number, hostIdBytes: number): 
 
 /** One beat: group id, term, commit, round, both serials, and its position in the quiescing array. */
 export const BEAT_BYTES = 5 + 8 + 8 + 8 + 5 + 5 + 5;
+
+/** One state hash in a coalesced heartbeat: its field's tag and length (under 128), group id, index, hash. */
+export const STATE_HASH_BYTES = TAG + 1 + U32 + U64 + TAG + 1 + MAX_STATE_HASH_BYTES;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
-import { beatsPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/host/raft-wiring.js';
+import { beatsPerItem, hashesPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/host/raft-wiring.js';
 import { MessageType, message, type Message } from '../../src/raft/types.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import type { Item } from '../../src/transport/items.js';
@@ -79,5 +79,37 @@ describe('raft wiring', () => {
     assert.equal(stepped.length, 1);
     assert.equal(stepped[0]!.message.from, 'h1~3');
     assert.equal(stepped[0]!.message.to, 'h2~1');
+  });
+
+  it("sends the state hashes a turn announces once its code is done, one item per host with no beats, and hands each to the receiver's onStateHash", async () => {
+    const { hub, w1, w2, raw } = pair();
+    const heard: unknown[] = [];
+    w2.onStateHash((groupId, from, report) => heard.push({ groupId, from, ...report }));
+    // Members on this host are skipped.
+    w1.announceStateHash(1, { index: 10, hash: '00112233aabbccdd' }, ['h1~1', 'h2~1']);
+    w1.announceStateHash(2, { index: 20, hash: 'ffeeddccbbaa9988' }, ['h2~7']);
+    hub.deliver();
+    assert.equal(raw.length, 0, 'nothing leaves while the turn runs');
+    await Promise.resolve();
+    hub.deliver();
+    assert.equal(raw.length, 1);
+    assert.ok(raw[0]!.kind === 'heartbeat' && raw[0]!.beats.length === 0);
+    assert.deepEqual(heard, [
+      { groupId: 1, from: 'h1', index: 10, hash: '00112233aabbccdd' },
+      { groupId: 2, from: 'h1', index: 20, hash: 'ffeeddccbbaa9988' },
+    ]);
+  });
+
+  it('splits state hashes into items that each fit the frame, at the largest hash and index', async () => {
+    const frame = 16 * 1024;
+    const { hub, t1, w1, w2, raw } = pair(frame);
+    let heard = 0;
+    w2.onStateHash(() => heard++);
+    for (let i = 0; i < 2000; i++) w1.announceStateHash(2 ** 32 - 1 - i, { index: 2 ** 53 - 1, hash: 'ab'.repeat(32) }, ['h2~1']);
+    await Promise.resolve();
+    hub.deliver();
+    assert.equal(t1.stats().itemsTooLarge, 0);
+    assert.equal(heard, 2000);
+    assert.equal(raw.length, Math.ceil(2000 / hashesPerItem(frame, 'h1', 'h2')));
   });
 });

@@ -77,7 +77,7 @@ test('loop simulation: a replica that applies a command differently is caught (s
   for (const seed of [1, 2]) {
     const r = await runLoopSim({ ...QUICK, seed, wrapMachine: divergentReplica() });
     assert.equal(r.ok, false, `seed ${seed}: the planted divergence went unnoticed`);
-    assert.match(r.violations.join('\n'), /state machine safety|convergence/);
+    assert.match(r.violations.join('\n'), /state machine safety|convergence|state mismatch/);
   }
 });
 
