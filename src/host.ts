@@ -35,11 +35,11 @@ import { RequestWindow, checkWindowLimits, windowLimits } from './fleet/request-
 import { place, type HostInfo } from './fleet/placement.js';
 import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
 import { Router, toFlotilla } from './fleet/router.js';
-import { Group, type Outcome } from './group/group.js';
+import { Group, type Outcome, type StateHash } from './group/group.js';
 import { jsonCodec, type StateMachine } from './group/state-machine.js';
 import { HostLoop } from './host/host-loop.js';
 import { StallWatch } from './host/stall-watch.js';
-import { wireLoopToTransport } from './host/raft-wiring.js';
+import { wireLoopToTransport, type RaftWiring } from './host/raft-wiring.js';
 import { realScheduler, type Scheduler, type Timer } from './host/scheduler.js';
 import { isMember, isVoter } from './raft/membership.js';
 import { DEFAULT_RAFT_CONFIG } from './raft/raft.js';
@@ -178,6 +178,18 @@ export interface HostStatus {
    * time out; see the host's warn log for when it began.
    */
   notReplicating: Array<{ group: string; sinceMs: number; commit: number; lastIndex: number }>;
+  /**
+   * Replicas here that run with a handicap, and why (`reason`): their machine's snapshot throws
+   * (the group carries on from its log, which is not compacted until a snapshot works), or their
+   * snapshot did not restore (the replica takes no part in its group until the host restarts).
+   */
+  degraded: Array<{ group: string; reason: string; sinceMs: number }>;
+  /**
+   * Groups whose replica on another host held a different state than the one here at the same
+   * applied index (their snapshots' hashes differ: a machine that is not deterministic). The
+   * latest per group and peer host, with each host's hash, until the two agree again.
+   */
+  stateMismatches: Array<{ group: string; index: number; hashes: Record<string, string>; sinceMs: number }>;
 }
 
 /** A group without a leader this long shows in status().leaderless. */
@@ -264,6 +276,8 @@ export class Host {
   private readonly flushReplies: () => void;
   /** Every size limit, derived from the transport's frame. */
   private readonly limits: FleetLimits;
+  /** Tells the other replicas' hosts a replica's state hash (host/raft-wiring.ts). */
+  private readonly announceStateHash: RaftWiring['announceStateHash'];
 
   private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string }) {
     this.options = options;
@@ -289,6 +303,8 @@ export class Host {
     this.calls = new RequestWindow(windowLimits(options), this.scheduler);
 
     const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
+    this.announceStateHash = wiring.announceStateHash;
+    wiring.onStateHash((groupId, from, report) => this.members.get(groupId)?.replica.peerStateHash(from, report));
     this.loop = new HostLoop({
       store: this.store,
       send: wiring.send,
@@ -561,14 +577,32 @@ export class Host {
 
   /** The host leading the group, asked of the group itself; null if it has no leader right now. */
   async whereIsLeader(name: string, options: CallOptions = {}): Promise<string | null> {
+    return (await this.leaderReport(name, options)).leader;
+  }
+
+  /** whereIsLeader, with what the leader's replica reports wrong with the group (replicaWarnings). */
+  async leaderReport(name: string, options: CallOptions = {}): Promise<{ leader: string | null; warnings: string[] }> {
     await this.groupForCall(name);
     try {
       const reply = await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: options.timeoutMs ?? 1000 });
-      return decodeAdminReply(reply, 'leaderCheck').leader;
+      const check = decodeAdminReply(reply, 'leaderCheck');
+      return { leader: check.leader, warnings: Array.isArray(check.warnings) ? check.warnings.filter((w) => typeof w === 'string') : [] };
     } catch (err) {
-      if (err instanceof FlotillaError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) return null;
+      if (err instanceof FlotillaError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) return { leader: null, warnings: [] };
       throw err;
     }
+  }
+
+  /** One line per thing wrong with the replicas here (of `group`, or all): degraded ones, state mismatches. */
+  replicaWarnings(group?: string): string[] {
+    const { degraded, stateMismatches } = this.replicaHealth(this.scheduler.now());
+    const lines = degraded.filter((d) => group === undefined || d.group === group).map((d) => `group ${d.group} on ${this.id}: ${d.reason}`);
+    for (const x of stateMismatches) {
+      if (group !== undefined && x.group !== group) continue;
+      const hashes = Object.entries(x.hashes).map(([host, hash]) => `${host} ${hash}`).join(', ');
+      lines.push(`group ${x.group}: replicas hold different states at index ${x.index} (${hashes})`);
+    }
+    return lines;
   }
 
   /**
@@ -627,7 +661,31 @@ export class Host {
       const m = this.members.get(groupId);
       return m === undefined ? [] : [{ group: m.group, ...rest }];
     });
-    return { id: this.id, state: this.state, zone: this.metadata?.hosts[this.id]?.zone ?? null, members, leaders, quiesced, leaderless, notReplicating };
+    return {
+      id: this.id,
+      state: this.state,
+      zone: this.metadata?.hosts[this.id]?.zone ?? null,
+      members,
+      leaders,
+      quiesced,
+      leaderless,
+      notReplicating,
+      ...this.replicaHealth(now),
+    };
+  }
+
+  /** status()'s degraded replicas and state mismatches, from each replica's health(). */
+  private replicaHealth(now: number): Pick<HostStatus, 'degraded' | 'stateMismatches'> {
+    const degraded: HostStatus['degraded'] = [];
+    const stateMismatches: HostStatus['stateMismatches'] = [];
+    for (const m of this.members.all()) {
+      const health = m.replica.health();
+      if (health.degraded !== null) degraded.push({ group: m.group, reason: health.degraded.reason, sinceMs: Math.round(now - health.degraded.since) });
+      for (const x of health.mismatches) {
+        stateMismatches.push({ group: m.group, index: x.index, hashes: { [this.id]: x.ours, [x.peer]: x.theirs }, sinceMs: Math.round(now - x.at) });
+      }
+    }
+    return { degraded, stateMismatches };
   }
 
   get localState(): LocalState {
@@ -670,6 +728,9 @@ export class Host {
       snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),
       maxPendingCommands: config.maxPendingCommands,
       counters: this.counters,
+      logger: this.logger.child({ group: info.group, member: info.member }),
+      now: () => this.scheduler.now(),
+      announceStateHash: (hash: StateHash, to: string[]) => this.announceStateHash(info.groupId, hash, to),
       onApply: (index: number, outcome: Outcome<unknown>) => {
         if (isCluster) this.metadataChanged();
         this.options.onApply?.({ group: info.group, groupId: info.groupId, member: info.member, index, outcome });
@@ -986,7 +1047,7 @@ export class Host {
         if (member === undefined || !this.leadsCommitted(member)) {
           throw new FlotillaError('NOT_LEADER', `host ${this.id} does not lead ${item.group}`, { leader: member?.replica.leader ?? '' });
         }
-        return { op: 'leaderCheck', leader: this.id };
+        return { op: 'leaderCheck', leader: this.id, warnings: this.replicaWarnings(item.group) };
       }
     }
   }

@@ -127,7 +127,9 @@ export function formatFleet(view: FleetView): string {
     const placement = g.placement.map((h) => `${h}(${zoneOf.get(h) ?? '?'})`).join(' ');
     groupRows.push([g.name, g.machine, String(g.replicas), g.leader ?? '-', placement]);
   }
-  return `fleet as seen by ${view.host}\n\n${table(hostRows)}\n\n${view.groups.length === 0 ? 'no groups' : table(groupRows)}`;
+  // What the answering host and the groups' leaders report wrong with their replicas.
+  const warnings = (view.warnings ?? []).map((w) => `\nwarning: ${w}`).join('');
+  return `fleet as seen by ${view.host}\n\n${table(hostRows)}\n\n${view.groups.length === 0 ? 'no groups' : table(groupRows)}${warnings === '' ? '' : `\n${warnings}`}`;
 }
 
 function table(rows: string[][]): string {

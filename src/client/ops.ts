@@ -37,6 +37,11 @@ export interface FleetView {
   host: string;
   hosts: Record<string, FleetHost[]>;
   groups: FleetGroup[];
+  /**
+   * What is wrong with replicas, as the answering host and each group's leader see their own
+   * (Host.replicaWarnings: degraded replicas, state mismatches). Absent from hosts that predate it.
+   */
+  warnings?: string[];
 }
 
 export type OpsReply = { op: 'fleet'; fleet: FleetView } | { op: 'addGroup' } | { op: 'deactivate' };

@@ -22,7 +22,8 @@ export type AdminReply =
   | { op: 'prepare'; ok: true }
   | { op: 'prepare'; ok: false; tombstone: number }
   | { op: 'memberStatus'; member: boolean }
-  | { op: 'leaderCheck'; leader: string }
+  /** `warnings`: what is wrong with the leader's replica (Host.replicaWarnings); hosts that predate it send none. */
+  | { op: 'leaderCheck'; leader: string; warnings?: string[] }
   | { op: 'cluster'; reply: unknown };
 
 const encoder = new TextEncoder();

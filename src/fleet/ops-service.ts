@@ -68,15 +68,13 @@ export class OpsService {
 
 /** Hosts by zone, and every group with its placement and current leader, as `host` sees them. */
 export async function fleetView(host: Host): Promise<FleetView> {
+  const warnings = new Set(host.replicaWarnings());
   const groups = await Promise.all(
-    host.groups().map(async (g) => ({
-      name: g.name,
-      id: g.id,
-      machine: g.machine,
-      replicas: g.replicas,
-      placement: host.placement(g.name),
-      leader: await host.whereIsLeader(g.name, { timeoutMs: LEADER_CHECK_MS }).catch(() => null),
-    })),
+    host.groups().map(async (g) => {
+      const report = await host.leaderReport(g.name, { timeoutMs: LEADER_CHECK_MS }).catch(() => ({ leader: null, warnings: [] }));
+      for (const w of report.warnings) warnings.add(w);
+      return { name: g.name, id: g.id, machine: g.machine, replicas: g.replicas, placement: host.placement(g.name), leader: report.leader };
+    }),
   );
-  return { host: host.id, hosts: host.hosts(), groups };
+  return { host: host.id, hosts: host.hosts(), groups, warnings: [...warnings].sort() };
 }

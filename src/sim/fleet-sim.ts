@@ -12,8 +12,9 @@
 //
 // Checked: every replica applies the same outcome at each index (onApply), every counter
 // increment is applied at most once and only if it was acknowledged or its outcome is unknown,
-// no group has two leaders in a term, convergence, liveness after the faults, and the client
-// history is linearizable per key (keys are `group/key`).
+// no group has two leaders in a term, convergence, liveness after the faults, no replica found
+// another holding a different state at a snapshot (state hashes) or is degraded at the end, and the
+// client history is linearizable per key (keys are `group/key`).
 
 import { pino, type Logger } from 'pino';
 import { HistoryRecorder, type OpInput, type Output } from '../check/history.js';
@@ -133,6 +134,8 @@ const CLIENT_GRACE_MS = 500;
 const ACTIVATE_TIMEOUT_MS = 10_000;
 const DEACTIVATE_TIMEOUT_MS = 30_000;
 const ADMIN_TIMEOUT_MS = 3000;
+/** Groups snapshot this often, so replicas added while the fleet moves get snapshots, and replicas compare state hashes. */
+const SNAPSHOT_EVERY = 16;
 const SETUP_LIMIT_MS = 30_000;
 const CONVERGE_POLL_MS = 100;
 const TRACE_LINES = 400;
@@ -225,6 +228,7 @@ class FleetWorld {
         },
       });
       if (this.violations.length === 0) this.checkExactlyOnce();
+      if (this.violations.length === 0) this.checkReplicaHealth();
       if (this.hub.itemsTooLarge > 0) this.violate(`${this.hub.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
       this.log(`end after ${this.clock.executed} events`);
     } catch (err) {
@@ -256,7 +260,7 @@ class FleetWorld {
       const via = this.randomActiveHost();
       if (via === undefined) return this.violate('setup: no active host');
       try {
-        await this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, timeoutMs: ACTIVATE_TIMEOUT_MS }));
+        await this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, config: { snapshotEvery: SNAPSHOT_EVERY }, timeoutMs: ACTIVATE_TIMEOUT_MS }));
       } catch (err) {
         return this.violate(`setup: addGroup ${spec.name} via ${via.id} failed: ${errorText(err)}`);
       }
@@ -641,7 +645,7 @@ class FleetWorld {
     const spec: GroupSpec = { name: `x${this.nextExtra++}`, machine: this.random() < 0.5 ? FLEET_KV : FLEET_COUNTER, replicas: this.randomReplicas() };
     this.extras.set(spec.name, spec);
     this.log(`addGroup ${spec.name}:${spec.machine}x${spec.replicas} via ${via.id}`);
-    this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, timeoutMs: ADMIN_TIMEOUT_MS })).then(
+    this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, config: { snapshotEvery: SNAPSHOT_EVERY }, timeoutMs: ADMIN_TIMEOUT_MS })).then(
       () => this.log(`added ${spec.name}`),
       (err: unknown) => this.log(`addGroup ${spec.name} failed: ${errorText(err)}`),
     );
@@ -774,6 +778,16 @@ class FleetWorld {
     const known = seen.get(index);
     if (known === undefined) seen.set(index, text);
     else if (known !== text) this.violate(`state machine safety: group ${group} (${groupId}) index ${index}: ${host} applied ${text}, another replica ${known}`);
+  }
+
+  /** No running host counted a state mismatch (since its start) or holds a degraded replica. */
+  private checkReplicaHealth(): void {
+    for (const sh of this.hosts) {
+      if (sh.host === null) continue;
+      const { stateMismatches, degraded } = sh.host.status();
+      if (sh.host.metrics().stateMismatches > 0) this.violate(`state hashes: ${sh.id} found replicas holding different states: ${JSON.stringify(stateMismatches)}`);
+      if (degraded.length > 0) this.violate(`${sh.id} holds degraded replicas: ${JSON.stringify(degraded)}`);
+    }
   }
 
   /** At most one leader per term in every group, among the running processes. */

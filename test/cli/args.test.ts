@@ -94,5 +94,13 @@ describe('flotilla flags', () => {
     assert.match(text, /^fleet as seen by h1$/m);
     assert.match(text, /^b +h2 +10\.0\.0\.2:7001 +failed$/m);
     assert.match(text, /^orders +counter +2 +- +h2\(b\) h1\(a\)$/m);
+    assert.doesNotMatch(text, /warning/);
+  });
+
+  it('ends the fleet with a warning line for each replica reported wrong', () => {
+    const warning = 'group orders on h1: snapshot failed at index 10000: RangeError: Maximum call stack size exceeded; log not compacted: 12 entries since the last snapshot at 0, next attempt at 20000';
+    const text = formatFleet({ host: 'h1', hosts: {}, groups: [], warnings: [warning] });
+    assert.match(text, /\n\nwarning: group orders on h1: snapshot failed at index 10000: RangeError/);
+    assert.equal(text.split('\n').at(-1), `warning: ${warning}`);
   });
 });
