@@ -222,7 +222,9 @@ export class Group<S, C, R, Q> {
     this.now = options.now ?? (() => performance.now());
     this.announceStateHash = options.announceStateHash;
     const snapshotIndex = initial.snapshot?.meta.index ?? 0;
-    this.schedule = new SnapshotSchedule(positive('snapshotEvery', options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY), snapshotIndex, this.logger, this.now);
+    // Larger than any index means never (the host's group config takes any positive integer).
+    const snapshotEvery = positive('snapshotEvery', Math.min(options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY, Number.MAX_SAFE_INTEGER));
+    this.schedule = new SnapshotSchedule(snapshotEvery, snapshotIndex, this.logger, this.now);
     this.hashes = new StateHashes(this.logger, this.now, () => this.counters.stateMismatches++);
     this.sessions = new SessionTable(
       positive('maxSessions', options.maxSessions ?? DEFAULT_MAX_SESSIONS),

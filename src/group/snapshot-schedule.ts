@@ -8,7 +8,7 @@
 // A snapshot that throws (a state JSON.stringify cannot write, issue 14) must not stop the group:
 // every replica runs the same machine on the same state, so they would all stop at once. The group
 // goes on applying and serving from its log, which is then not compacted; it tries again at a
-// later multiple, backing off in entries (1, 1, 2, 4, then every 8 multiples), so the schedule is
+// later multiple, backing off in entries (1, 2, 4, then every 8 multiples on), so the schedule is
 // the same on every replica and a failing snapshot costs little. The first failure of a streak is
 // logged at error level, and the log's growth each time it doubles past 4 x snapshotEvery entries
 // (the whole uncompacted log is held in memory and replayed at a restart): loud, but a bounded
@@ -58,7 +58,7 @@ export class SnapshotSchedule {
   /** A snapshot was taken at `index` (or installed from the leader): the next is one multiple on. */
   succeeded(index: number): void {
     if (this.streak !== null) {
-      this.logger.warn({ index, failures: this.streak.failures }, 'snapshots work again: the log is compacted');
+      this.logger.info({ index, failures: this.streak.failures }, 'snapshots work again: the log is compacted');
       this.streak = null;
     }
     this.lastAt = index;
