@@ -595,10 +595,12 @@ export class Host {
 
   /** One line per thing wrong with the replicas here (of `group`, or all): degraded ones, state mismatches. */
   replicaWarnings(group?: string): string[] {
-    const { degraded, stateMismatches } = this.replicaHealth(this.scheduler.now());
-    const lines = degraded.filter((d) => group === undefined || d.group === group).map((d) => `group ${d.group} on ${this.id}: ${d.reason}`);
+    // One group's alone when asked for one: the fleet view asks every group's leader.
+    const member = group === undefined ? undefined : this.memberFor(group);
+    const members = group === undefined ? this.members.all() : member === undefined ? [] : [member];
+    const { degraded, stateMismatches } = this.replicaHealth(this.scheduler.now(), members);
+    const lines = degraded.map((d) => `group ${d.group} on ${this.id}: ${d.reason}`);
     for (const x of stateMismatches) {
-      if (group !== undefined && x.group !== group) continue;
       const hashes = Object.entries(x.hashes).map(([host, hash]) => `${host} ${hash}`).join(', ');
       lines.push(`group ${x.group}: replicas hold different states at index ${x.index} (${hashes})`);
     }
@@ -675,10 +677,10 @@ export class Host {
   }
 
   /** status()'s degraded replicas and state mismatches, from each replica's health(). */
-  private replicaHealth(now: number): Pick<HostStatus, 'degraded' | 'stateMismatches'> {
+  private replicaHealth(now: number, members: Iterable<LocalMember> = this.members.all()): Pick<HostStatus, 'degraded' | 'stateMismatches'> {
     const degraded: HostStatus['degraded'] = [];
     const stateMismatches: HostStatus['stateMismatches'] = [];
-    for (const m of this.members.all()) {
+    for (const m of members) {
       const health = m.replica.health();
       if (health.degraded !== null) degraded.push({ group: m.group, reason: health.degraded.reason, sinceMs: Math.round(now - health.degraded.since) });
       for (const x of health.mismatches) {
