@@ -528,7 +528,7 @@ export class Host {
     validateName('group', name);
     return this.calls.run(options.timeoutMs ?? this.timeoutMs, async (timeoutMs) => {
       const record = await this.groupForCall(name);
-      const payload = jsonCodec<unknown>().encode(cmd);
+      const payload = jsonCodec<unknown>(`group ${name}: the command`).encode(cmd);
       const reply = await this.router.call(name, 'command', payload, { timeoutMs });
       return decodeReply<R>(reply, record);
     });
@@ -539,7 +539,7 @@ export class Host {
     validateName('group', name);
     return this.calls.run(options.timeoutMs ?? this.timeoutMs, async (timeoutMs) => {
       const record = await this.groupForCall(name);
-      const payload = jsonCodec<unknown>().encode(q);
+      const payload = jsonCodec<unknown>(`group ${name}: the query`).encode(q);
       const consistency = options.consistency ?? 'linearizable';
       if (consistency === 'local' && this.members.get(record.id) !== undefined) {
         const reply = await this.members.get(record.id)!.replica.queryBytes(payload, { consistency });
