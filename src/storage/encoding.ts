@@ -235,6 +235,53 @@ export function decodeSnapshot(bytes: Uint8Array): Snapshot {
   };
 }
 
+// --- host metadata records of the data directory's generation (fleet/generation.ts) --------
+// A data directory without them is at generation 0 and has recorded no peer.
+
+/** The directory's own generation: [generation u64]. */
+export function encodeGeneration(generation: number): Uint8Array {
+  const out = alloc(8);
+  putU64(out, 0, generation);
+  return out;
+}
+
+export function decodeGeneration(bytes: Uint8Array): number {
+  if (bytes.length !== 8) throw new DecodeError(`generation record of ${bytes.length} bytes`);
+  return readU64(view(bytes), 0);
+}
+
+/** What this host heard of a peer's directory: [generation u64][process u64][incarnation UTF-8]. */
+export function encodePeerGeneration(record: { incarnation: string; process: number; generation: number }): Uint8Array {
+  const incarnation = utf8.encode(record.incarnation);
+  const out = alloc(16 + incarnation.length);
+  putU64(out, 0, record.generation);
+  putU64(out, 8, record.process);
+  out.set(incarnation, 16);
+  return out;
+}
+
+export function decodePeerGeneration(bytes: Uint8Array): { incarnation: string; process: number; generation: number } {
+  if (bytes.length < 16) throw new DecodeError(`peer generation record of ${bytes.length} bytes`);
+  const v = view(bytes);
+  return { generation: readU64(v, 0), process: readU64(v, 8), incarnation: decodeUtf8(bytes.subarray(16)) };
+}
+
+/** The mark of a directory a peer found stale: [recorded u64][found u64][peer UTF-8]. */
+export function encodeStaleMark(mark: { peer: string; recorded: number; found: number }): Uint8Array {
+  const peer = utf8.encode(mark.peer);
+  const out = alloc(16 + peer.length);
+  putU64(out, 0, mark.recorded);
+  putU64(out, 8, mark.found);
+  out.set(peer, 16);
+  return out;
+}
+
+export function decodeStaleMark(bytes: Uint8Array): { peer: string; recorded: number; found: number } {
+  if (bytes.length < 16) throw new DecodeError(`stale mark record of ${bytes.length} bytes`);
+  const v = view(bytes);
+  return { recorded: readU64(v, 0), found: readU64(v, 8), peer: decodeUtf8(bytes.subarray(16)) };
+}
+
 function parseMembership(text: string): Membership {
   let value: unknown;
   try {

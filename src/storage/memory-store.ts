@@ -69,6 +69,23 @@ export class MemoryDisk {
     this.inUse = false;
   }
 
+  /** What a crash now would leave of `key` (the simulation reads other hosts' records with it). */
+  getDurable(key: Uint8Array): Uint8Array | undefined {
+    return this.durable.get(toKey(key))?.slice();
+  }
+
+  /**
+   * A copy of what would survive a crash now, as a backup or a VM snapshot holds it (a test puts it
+   * back later, to check the fleet notices a data directory older than what it has seen).
+   */
+  copy(name = this.name): MemoryDisk {
+    const disk = new MemoryDisk(name);
+    // Stored values are never changed in place (writes replace them), so they can be shared.
+    for (const [key, value] of this.durable) disk.durable.set(key, value);
+    disk.crash();
+    return disk;
+  }
+
   /** The next write fails with `error` and changes nothing. */
   failNextWrite(error: Error): void {
     this.injected = error;

@@ -7,13 +7,19 @@ import {
   RecordKind,
   decodeApplied,
   decodeEntry,
+  decodeGeneration,
   decodeHardState,
+  decodePeerGeneration,
   decodeSnapshot,
+  decodeStaleMark,
   decodeVersion,
   encodeApplied,
   encodeEntry,
+  encodeGeneration,
   encodeHardState,
+  encodePeerGeneration,
   encodeSnapshot,
+  encodeStaleMark,
   encodeVersion,
   entryKey,
   groupEnd,
@@ -95,5 +101,16 @@ describe('storage encoding', () => {
       () => parseGroupKey(metaKey('x')),
     ];
     for (const decode of bad) assert.throws(decode, DecodeError);
+  });
+
+  it("round-trips the data directory's generation records, and rejects broken ones", () => {
+    assert.equal(decodeGeneration(encodeGeneration(2 ** 53 - 1)), 2 ** 53 - 1);
+    const peer = { incarnation: '0123456789abcdef', process: 2 ** 52 + 3, generation: 57 };
+    assert.deepEqual(decodePeerGeneration(encodePeerGeneration(peer)), peer);
+    const mark = { peer: 'h3', recorded: 57, found: 41 };
+    assert.deepEqual(decodeStaleMark(encodeStaleMark(mark)), mark);
+    for (const decode of [() => decodeGeneration(new Uint8Array(7)), () => decodePeerGeneration(new Uint8Array(15)), () => decodeStaleMark(Uint8Array.of(...new Uint8Array(16), 0xc3))]) {
+      assert.throws(decode, DecodeError);
+    }
   });
 });
