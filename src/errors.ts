@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'STORAGE_CORRUPT'
   | 'STORAGE_VERSION'
   | 'STORAGE_UNAVAILABLE'
+  /** The data directory is older than the fleet has seen (a backup put back): the host serves nothing (fleet/generation.ts). */
+  | 'STORAGE_STALE'
   | 'TRANSPORT_AUTH'
   | 'TRANSPORT_PROTOCOL'
   | 'TRANSPORT_CLOSED';

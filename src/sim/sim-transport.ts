@@ -407,7 +407,7 @@ export function itemBytes(item: Item): number {
       return 24 + item.leaderHint.length + item.payload.length + (item.error === null ? 0 : 8 + item.error.message.length);
     case 'ping':
     case 'pong':
-      return 16;
+      return 16 + (item.generation === undefined ? 0 : 24 + item.generation.incarnation.length) + (item.verdict === undefined ? 0 : 10);
   }
 }
 

@@ -9,7 +9,7 @@ import protobuf from './protobuf-runtime.js';
 import { flotilla } from './generated/flotilla.js';
 import { FlotillaError, type ErrorCode } from '../errors.js';
 import type { Entry, Message, SnapshotChunk } from '../raft/types.js';
-import type { CoalescedHeartbeatItem, Consistency, GroupBeat, Item, Liveness, RequestKind, WireItem } from './items.js';
+import type { CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RequestKind, WireItem } from './items.js';
 import { checkIncoming, checkOutgoing } from './validate.js';
 
 /** The protocol this code speaks; a frame of any other version closes the connection. */
@@ -54,6 +54,7 @@ const ERROR_CODES: Record<ErrorCode, flotilla.ErrorCode> = {
   STORAGE_CORRUPT: pb.ErrorCode.STORAGE_CORRUPT,
   STORAGE_VERSION: pb.ErrorCode.STORAGE_VERSION,
   STORAGE_UNAVAILABLE: pb.ErrorCode.STORAGE_UNAVAILABLE,
+  STORAGE_STALE: pb.ErrorCode.STORAGE_STALE,
   TRANSPORT_AUTH: pb.ErrorCode.TRANSPORT_AUTH,
   TRANSPORT_PROTOCOL: pb.ErrorCode.TRANSPORT_PROTOCOL,
   TRANSPORT_CLOSED: pb.ErrorCode.TRANSPORT_CLOSED,
@@ -148,9 +149,9 @@ function toWire(item: WireItem): flotilla.Envelope.$Properties {
       };
     }
     case 'ping':
-      return { ping: { sentAt: item.sentAt, liveness: LIVENESSES[item.liveness] } };
+      return { ping: { sentAt: item.sentAt, liveness: LIVENESSES[item.liveness], generation: item.generation ?? null } };
     case 'pong':
-      return { pong: { sentAt: item.sentAt, liveness: LIVENESSES[item.liveness] } };
+      return { pong: { sentAt: item.sentAt, liveness: LIVENESSES[item.liveness], generation: item.generation ?? null, verdict: item.verdict ?? null } };
     case 'hello':
       return { hello: { hostId: item.hostId, incarnation: item.incarnation, nonce: item.nonce } };
     case 'challenge':
@@ -255,6 +256,18 @@ function beatsFromWire(h: flotilla.CoalescedHeartbeat.$Properties): GroupBeat[] 
   return beats;
 }
 
+/** A ping's or pong's generation, when the sender presents one (a host that predates it does not). */
+function withGeneration(item: HostPingItem, g: flotilla.DataGeneration.$Properties | null | undefined): HostPingItem {
+  if (g == null) return item;
+  return { ...item, generation: { incarnation: g.incarnation ?? '', process: g.process ?? 0, floor: g.floor ?? 0, current: g.current ?? 0 } };
+}
+
+/** A pong's verdict on the pinger's generation, when it answers a ping that carried one. */
+function withVerdict(item: HostPingItem, v: flotilla.GenerationVerdict.$Properties | null | undefined): HostPingItem {
+  if (v == null) return item;
+  return { ...item, verdict: { stale: v.stale ?? false, recorded: v.recorded ?? 0, process: v.process ?? 0 } };
+}
+
 function fromWire(e: flotilla.Envelope.$Properties): WireItem {
   if (e.raft) return { kind: 'raft', groupId: e.raft.groupId ?? 0, message: messageFromWire(e.raft) };
   if (e.heartbeat) return heartbeatFromWire('heartbeat', e.heartbeat);
@@ -289,8 +302,11 @@ function fromWire(e: flotilla.Envelope.$Properties): WireItem {
       leaderTerm: r.leaderTerm ?? 0,
     };
   }
-  if (e.ping) return { kind: 'ping', sentAt: e.ping.sentAt ?? 0, liveness: lookup(LIVENESSES_BACK, e.ping.liveness, 'liveness') };
-  if (e.pong) return { kind: 'pong', sentAt: e.pong.sentAt ?? 0, liveness: lookup(LIVENESSES_BACK, e.pong.liveness, 'liveness') };
+  if (e.ping) return withGeneration({ kind: 'ping', sentAt: e.ping.sentAt ?? 0, liveness: lookup(LIVENESSES_BACK, e.ping.liveness, 'liveness') }, e.ping.generation);
+  if (e.pong) {
+    const pong = withGeneration({ kind: 'pong', sentAt: e.pong.sentAt ?? 0, liveness: lookup(LIVENESSES_BACK, e.pong.liveness, 'liveness') }, e.pong.generation);
+    return withVerdict(pong, e.pong.verdict);
+  }
   if (e.hello) return { kind: 'hello', hostId: e.hello.hostId ?? '', incarnation: e.hello.incarnation ?? '', nonce: e.hello.nonce ?? EMPTY };
   if (e.challenge) {
     const c = e.challenge;

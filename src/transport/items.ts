@@ -87,11 +87,25 @@ export interface ClientResponseItem {
 /** up: serving; draining: deactivating, members moving off; stopping: about to go away. */
 export type Liveness = 'up' | 'draining' | 'stopping';
 
-/** Host liveness, once per host pair. `sentAt` is the pinger's clock reading, echoed by the pong. */
+/** A data directory's generation as its host presents it (fleet/generation.ts). */
+export interface DataGenerationField {
+  incarnation: string;
+  process: number;
+  floor: number;
+  current: number;
+}
+
+/**
+ * Host liveness, once per host pair. `sentAt` is the pinger's clock reading, echoed by the pong.
+ * A ping may carry the sender's data directory generation, and the pong answering it the verdict
+ * (fleet/generation-gate.ts stamps both); hosts that predate them send neither.
+ */
 export interface HostPingItem {
   kind: 'ping' | 'pong';
   sentAt: number;
   liveness: Liveness;
+  generation?: DataGenerationField;
+  verdict?: { stale: boolean; recorded: number; process: number };
 }
 
 /** Everything the host loop sends and receives through a Transport. */

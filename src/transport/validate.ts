@@ -4,7 +4,7 @@
 // Checking before encoding also means one bad item can never make a healthy peer drop the link.
 import { FlotillaError, type ErrorCode } from '../errors.js';
 import { EntryType, MessageType, type Message, type SnapshotChunk } from '../raft/types.js';
-import type { GroupBeat, GroupStateHash, WireItem } from './items.js';
+import type { DataGenerationField, GroupBeat, GroupStateHash, WireItem } from './items.js';
 
 const MAX_UINT32 = 0xffff_ffff;
 /** The longest state hash (GroupStateHash) a host sends or accepts, in bytes. */
@@ -95,6 +95,14 @@ class Checker {
     }
   }
 
+  generation(g: DataGenerationField): void {
+    this.string(g.incarnation, 'generation.incarnation');
+    this.uint(g.process, 'generation.process');
+    this.uint(g.floor, 'generation.floor');
+    this.uint(g.current, 'generation.current');
+    if (g.floor > g.current) this.fail(`generation.floor ${g.floor} above generation.current ${g.current}`);
+  }
+
   item(item: WireItem): void {
     switch (item.kind) {
       case 'raft':
@@ -130,6 +138,11 @@ class Checker {
       case 'pong':
         this.uint(item.sentAt, 'sentAt');
         this.oneOf(item.liveness, LIVENESSES, 'liveness');
+        if (item.generation !== undefined) this.generation(item.generation);
+        if (item.verdict !== undefined) {
+          this.uint(item.verdict.recorded, 'verdict.recorded');
+          this.uint(item.verdict.process, 'verdict.process');
+        }
         return;
       case 'hello':
       case 'challenge':

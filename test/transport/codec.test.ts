@@ -32,6 +32,17 @@ describe('codec', () => {
     assert.equal(first.message.term, 2 ** 53 - 1);
   });
 
+  it('decodes a ping or pong of a host that predates generations without one, and refuses a floor above current', () => {
+    const [ping, pong] = decodeFrame(rawFrame([{ ping: { sentAt: 1, liveness: 1 } }, { pong: { sentAt: 1, liveness: 1 } }]));
+    assert.deepEqual([ping, pong], [
+      { kind: 'ping', sentAt: 1, liveness: 'up' },
+      { kind: 'pong', sentAt: 1, liveness: 'up' },
+    ]);
+    const backwards = { ping: { sentAt: 1, liveness: 1, generation: { incarnation: 'x', process: 1, floor: 9, current: 8 } } };
+    assert.throws(() => decodeFrame(rawFrame([backwards])), protocolError);
+    assert.throws(() => encodeEnvelope({ kind: 'ping', sentAt: 1, liveness: 'up', generation: { incarnation: 'x', process: 1, floor: 9, current: 8 } }), badArgument);
+  });
+
   it('keeps the Raft enums and the schema enums numbered alike', () => {
     const snake = (name: string): string => name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
     for (const [name, value] of Object.entries(MessageType)) {
