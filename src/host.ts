@@ -26,6 +26,9 @@ import {
 import { Liveness } from './fleet/liveness.js';
 import { LocalMembers, type LocalMember, type MemberInfo, type Replica } from './fleet/local-members.js';
 import { MetadataChanges, watchedClusterMachine } from './fleet/metadata-changes.js';
+import { GENERATION_ADVANCE_MS, staleDataDirError, type GenerationVerdict } from './fleet/generation.js';
+import { GenerationGate } from './fleet/generation-gate.js';
+import { GenerationKeeper, type GenerationStatus } from './fleet/generation-keeper.js';
 import { FLEET_MEMBERS, hostOfMember, memberId, memberSerial } from './fleet/member-id.js';
 import { validateName } from './fleet/names.js';
 import { fleetLimits, truncateUtf8, type FleetLimits } from './fleet/limits.js';
@@ -109,6 +112,12 @@ export interface HostOptions {
   maxUnauthenticatedPerAddress?: number;
   /** Time from a connection's TCP accept (or a dial's start) to its authentication; then it is closed (default 5000 ms). */
   handshakeTimeoutMs?: number;
+  /**
+   * UNSAFE, for salvaging data no other replica has: serve from a data directory the fleet found
+   * older than what it has seen (a backup or VM snapshot put back), instead of refusing with
+   * STORAGE_STALE. Writes the fleet acknowledged after the copy may be lost. See fleet/generation.ts.
+   */
+  acceptStaleDataDir?: boolean;
   logger?: Logger;
   /** Injected instead of the defaults (the simulation, tests). */
   transport?: Transport;
@@ -178,6 +187,8 @@ export interface HostStatus {
    * time out; see the host's warn log for when it began.
    */
   notReplicating: Array<{ group: string; sinceMs: number; commit: number; lastIndex: number }>;
+  /** This data directory's generation, and what this host has recorded of its peers' (fleet/generation.ts). */
+  generation: GenerationStatus;
   /**
    * Replicas here that run with a handicap, and why (`reason`): their machine's snapshot throws
    * (the group carries on from its log, which is not compacted until a snapshot works), or their
@@ -222,7 +233,17 @@ export class Host {
   private readonly options: HostOptions;
   private readonly store: LogStore;
   private readonly ownsStore: boolean;
-  private readonly transport: Transport;
+  /** The host's transport behind the generation check: everything goes through it. */
+  private readonly transport: GenerationGate;
+  /** This data directory's generation and the peers' records (fleet/generation-keeper.ts). */
+  private readonly generation: GenerationKeeper;
+  /** A peer found this data directory stale: the host serves nothing and stops. */
+  private staleError: FlotillaError | null = null;
+  /** Rejects with staleError when it is set (it never resolves). */
+  private readonly refusal: Promise<never>;
+  private refuse: (err: FlotillaError) => void = () => undefined;
+  /** Resolves once stop() has closed everything. */
+  private stopped: Promise<void> = Promise.resolve();
   private readonly scheduler: Scheduler;
   private readonly random: Random;
   private readonly logger: Logger;
@@ -279,17 +300,25 @@ export class Host {
   /** Tells the other replicas' hosts a replica's state hash (host/raft-wiring.ts). */
   private readonly announceStateHash: RaftWiring['announceStateHash'];
 
-  private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string }) {
+  private constructor(options: HostOptions, parts: { store: LogStore; ownsStore: boolean; transport: Transport; address: string; incarnation: string; generation: GenerationKeeper }) {
     this.options = options;
     this.id = options.id;
     this.address = parts.address;
     this.store = parts.store;
     this.ownsStore = parts.ownsStore;
-    this.transport = parts.transport;
     this.incarnation = parts.incarnation;
     this.scheduler = options.scheduler ?? realScheduler;
     this.random = options.random ?? seededRandom(randomBytes(4).readUInt32LE(0));
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id });
+    this.generation = parts.generation;
+    this.refusal = new Promise<never>((_, reject) => (this.refuse = reject));
+    this.refusal.catch(() => undefined);
+    this.transport = new GenerationGate(parts.transport, {
+      keeper: this.generation,
+      now: () => this.scheduler.now(),
+      onStale: (peer, verdict) => this.refusedAsStale(peer, verdict),
+      logger: this.logger,
+    });
     this.ops = new OpsService(this, this.logger);
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.clusterReplicas = options.clusterReplicas ?? 3;
@@ -384,7 +413,16 @@ export class Host {
         store = await openLogStore({ engine, dir: options.dataDir });
       }
     }
-    const incarnation = await loadIdentity(store, options.id);
+    let incarnation: string;
+    let generation: GenerationKeeper;
+    try {
+      incarnation = await loadIdentity(store, options.id);
+      generation = await loadGeneration(store, options, incarnation);
+    } catch (err) {
+      // Another host's directory, or a stale one: the store this call opened must not stay open (and locked).
+      if (ownsStore) await store.close();
+      throw err;
+    }
     let transport = options.transport;
     let address = options.advertise ?? '';
     if (transport === undefined) {
@@ -401,7 +439,7 @@ export class Host {
       if (address === '') address = ws.address;
     }
     if (address === '') address = options.listen ?? options.id;
-    const host = new Host(options, { store, ownsStore, transport, address, incarnation });
+    const host = new Host(options, { store, ownsStore, transport, address, incarnation, generation });
     const peers = await store.getMeta(PEERS_KEY);
     if (peers !== undefined) host.setPeers(new Map(JSON.parse(decoder.decode(peers)) as Array<[HostId, string]>));
     await host.members.load();
@@ -416,6 +454,17 @@ export class Host {
 
   /** Joins the fleet in `zone` (the first host without `join` founds it); resolves once active. */
   async activate(zone: string, options: CallOptions = {}): Promise<void> {
+    const joining = this.join(zone, options);
+    joining.catch(() => undefined); // after a refusal, how the join ends tells nothing more
+    try {
+      // Refused as stale meanwhile: that is the answer, at once, not the timeout the refusal causes.
+      await Promise.race([joining, this.refusal]);
+    } catch (err) {
+      throw this.staleError ?? err;
+    }
+  }
+
+  private async join(zone: string, options: CallOptions): Promise<void> {
     validateName('zone', zone);
     this.checkNotStopped();
     // Locally active is not enough: a deactivate that timed out may still have been applied.
@@ -489,8 +538,14 @@ export class Host {
 
   /** Stops serving (without moving members: deactivate first for that) and closes the store. */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
+    // A second call (the host stopped itself: fail-stop, a stale data directory) waits for the first.
+    if (this.state === 'stopped') return this.stopped;
     this.state = 'stopped';
+    this.stopped = this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     this.calls.close(new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`));
     for (const t of this.timers) t.cancel();
     await this.loop.stop();
@@ -672,6 +727,7 @@ export class Host {
       quiesced,
       leaderless,
       notReplicating,
+      generation: this.generation.status(),
       ...this.replicaHealth(now),
     };
   }
@@ -697,7 +753,7 @@ export class Host {
   /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
   metrics(): HostMetrics {
     const { turns, writes, syncs, applyCutShort } = this.loop.stats;
-    const connections = this.transport instanceof WsTransport ? this.transport.connectionStats() : null;
+    const connections = this.transport.inner instanceof WsTransport ? this.transport.inner.connectionStats() : null;
     return { ...this.counters.snapshot(), loop: { turns, writes, syncs, applyCutShort }, transport: this.transport.stats(), connections, fleetOps: { ...this.ops.served } };
   }
 
@@ -923,7 +979,7 @@ export class Host {
 
   /** A seed that refused this host's handshake: a wrong cluster secret is not cured by retrying. */
   private checkNotRefused(seedId: HostId): void {
-    const failure = this.transport instanceof WsTransport ? this.transport.dialFailure(seedId) : null;
+    const failure = this.transport.inner instanceof WsTransport ? this.transport.inner.dialFailure(seedId) : null;
     if (failure?.code === CloseCode.Auth) {
       throw new FlotillaError('TRANSPORT_AUTH', `host ${seedId} refused this host: ${failure.reason}`, { host: seedId });
     }
@@ -937,8 +993,8 @@ export class Host {
       this.transport.addPeer(id, seed.slice(at + 1));
       return id;
     }
-    if (!(this.transport instanceof WsTransport)) throw new FlotillaError('BAD_ARGUMENT', `seed ${seed}: give it as id@address`);
-    const id = await this.transport.identify(seed);
+    if (!(this.transport.inner instanceof WsTransport)) throw new FlotillaError('BAD_ARGUMENT', `seed ${seed}: give it as id@address`);
+    const id = await this.transport.inner.identify(seed);
     this.transport.addPeer(id, seed);
     return id;
   }
@@ -1127,6 +1183,41 @@ export class Host {
     // (Node runs due timers first), or a pause of this process would make every peer look silent.
     this.timers.push(this.scheduler.every(period, () => this.scheduler.soon(() => this.periodic())));
     this.timers.push(this.scheduler.every(PING_MS, () => this.scheduler.soon(() => this.ping())));
+    this.timers.push(this.scheduler.every(GENERATION_ADVANCE_MS, () => this.housekeeping('generation', () => this.generation.advance(this.countedPeers()))));
+  }
+
+  /** The fleet's other hosts that count for advancing the generation: those not inactive or failed. */
+  private countedPeers(): HostId[] {
+    const meta = this.metadata;
+    if (meta === null) return [...this.knownPeers.keys()];
+    return Object.values(meta.hosts)
+      .filter((h) => h.id !== this.id && (h.state === 'active' || h.state === 'deactivating'))
+      .map((h) => h.id);
+  }
+
+  /**
+   * `peer` found this data directory older than it has seen (fleet/generation.ts). Nothing more is
+   * taken in; the mark makes every later start refuse; then the host stops. With
+   * acceptStaleDataDir, it adopts the generation the peer recorded instead, and carries on.
+   */
+  private refusedAsStale(peer: HostId, verdict: GenerationVerdict): void {
+    if (this.staleError !== null || this.state === 'stopped') return;
+    const found = this.generation.presented().floor;
+    if (this.options.acceptStaleDataDir === true) {
+      if (verdict.recorded <= found) return;
+      this.logger.warn({ peer, recorded: verdict.recorded, found }, 'UNSAFE: serving from a data directory found stale (acceptStaleDataDir): taking the generation the peer recorded; writes acknowledged after the copy may be lost');
+      this.housekeeping(`rebase/${verdict.recorded}`, () => this.generation.rebase(verdict.recorded));
+      return;
+    }
+    const err = staleDataDirError(this.id, peer, verdict.recorded, found);
+    this.staleError = err;
+    this.refuse(err);
+    this.transport.fence();
+    this.logger.error({ err, peer, recorded: verdict.recorded, found }, 'refused as stale: this host serves nothing and stops');
+    void this.generation
+      .markStale(peer, verdict.recorded)
+      .catch((markErr: unknown) => this.logger.error({ err: markErr }, 'could not mark the data directory stale'))
+      .finally(() => this.stop());
   }
 
   private periodic(): void {
@@ -1480,7 +1571,7 @@ export class Host {
       const deadline = this.scheduler.now() + timeoutMs;
       const check = () => {
         if (condition()) return resolve();
-        if (this.state === 'stopped') return reject(new FlotillaError('SHUTTING_DOWN', `host ${this.id} stopped while waiting for ${what}`));
+        if (this.state === 'stopped') return reject(this.staleError ?? new FlotillaError('SHUTTING_DOWN', `host ${this.id} stopped while waiting for ${what}`));
         if (this.scheduler.now() >= deadline) return reject(new FlotillaError('TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`));
         this.scheduler.after(10, check);
       };
@@ -1494,6 +1585,7 @@ export class Host {
   }
 
   private checkNotStopped(): void {
+    if (this.staleError !== null) throw this.staleError;
     if (this.state === 'stopped') throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`);
   }
 
@@ -1512,6 +1604,12 @@ function inPlace(member: LocalMember, voterHosts: readonly string[], learnerHost
   const wantedLearners = learnerHosts.filter((h) => !voterHosts.includes(h));
   if (learners.length !== wantedLearners.length || voters.length !== voterHosts.length || hostOfMember(member.member) !== voterHosts[0]) return false;
   return voters.every((v) => voterHosts.includes(hostOfMember(v))) && learners.every((l) => wantedLearners.includes(hostOfMember(l)));
+}
+
+/** The data directory's generation (fleet/generation-keeper.ts): a directory a peer found stale is refused here. */
+function loadGeneration(store: LogStore, options: HostOptions, incarnation: string): Promise<GenerationKeeper> {
+  const random = options.random ?? (() => randomBytes(6).readUIntLE(0, 6) / 2 ** 48);
+  return GenerationKeeper.load(store, { host: options.id, incarnation, acceptStale: options.acceptStaleDataDir === true, newProcess: () => Math.floor(random() * 2 ** 52) });
 }
 
 /** The host's identity in its store: a new data directory gets a fresh incarnation. */

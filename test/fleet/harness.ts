@@ -31,25 +31,36 @@ export class TestFleet {
 
   constructor(private readonly extra: Partial<HostOptions> = {}) {}
 
-  async start(id: string, join: string[]): Promise<Host> {
+  /** Starts a host on its disk (a new one the first time); `options` for this start only. */
+  async start(id: string, join: string[], options: Partial<HostOptions> = {}): Promise<Host> {
     let disk = this.disks.get(id);
     if (disk === undefined) {
       disk = new MemoryDisk(id);
       this.disks.set(id, disk);
     }
-    const host = await Host.start({
-      id,
-      transport: this.hub.endpoint(id),
-      store: await openLogStore({ engine: 'memory', disk }),
-      machines: { counter },
-      join,
-      tickMs: 10,
-      reconcileMs: 50,
-      hostFailureTimeoutMs: 1000,
-      ...this.extra,
-    });
-    this.hosts.set(id, host);
-    return host;
+    const transport = this.hub.endpoint(id);
+    const store = await openLogStore({ engine: 'memory', disk });
+    try {
+      const host = await Host.start({
+        id,
+        transport,
+        store,
+        machines: { counter },
+        join,
+        tickMs: 10,
+        reconcileMs: 50,
+        hostFailureTimeoutMs: 1000,
+        ...this.extra,
+        ...options,
+      });
+      this.hosts.set(id, host);
+      return host;
+    } catch (err) {
+      // A refused start (a stale data directory): the process never ran, its disk and id are free.
+      await transport.close();
+      await store.close();
+      throw err;
+    }
   }
 
   /** Starts and activates hosts h1..hn, alternating zones a and b; h1 founds the fleet. */

@@ -1,0 +1,89 @@
+// A data directory older than the fleet has seen (issue 14, finding 5), in process: 3 hosts on
+// memory disks. A copy of h2's disk is taken, W0b is written, h3 dies, W1 (200 commands) is
+// acknowledged by h1 and h2, h1 and h2 die, the copy is put back as h2's disk and h2 and h3 start.
+// Without the generation check they elect a leader without W1 and all 200 are lost; with it h3
+// refuses h2 (STORAGE_STALE names h3), the group stays leaderless until h1 returns, every W1 is
+// there, and the copy is refused at once on every later start.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { isFlotillaError } from '../../src/errors.js';
+import type { Host } from '../../src/host.js';
+import { decodeGeneration, metaKey } from '../../src/storage/encoding.js';
+import type { MemoryDisk } from '../../src/storage/memory-store.js';
+import { TestFleet, waitFor } from './harness.js';
+
+const W1 = 200;
+
+/** The generation a disk holds durably (0: none). */
+function generationOn(disk: MemoryDisk): number {
+  const bytes = disk.get(metaKey('generation'));
+  return bytes === undefined ? 0 : decodeGeneration(bytes);
+}
+
+/** How many times, sampling for `ms`, some replica of `group` on `host` knew a leader. */
+async function leaderSightings(host: Host, group: string, ms: number): Promise<string[]> {
+  const seen: string[] = [];
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    for (const m of host.status().members) if (m.group === group && m.leader !== '') seen.push(`${m.member} follows ${m.leader} at commit ${m.commit}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return seen;
+}
+
+describe('Host: a data directory put back from an older copy', () => {
+  const fleet = new TestFleet();
+  after(() => fleet.stopAll());
+
+  it('is refused by a peer that heard it later, and no acknowledged write is lost', async () => {
+    await fleet.activate(3);
+    const h1 = fleet.host('h1');
+    await h1.addGroup('g', { machine: 'counter', replicas: 3 });
+    await h1.command('g', { op: 'inc', by: 1 });
+    // Every host advances its generation once its peers accepted it.
+    await waitFor('h3 to record h2 advancing', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > 0);
+
+    const copy = fleet.disks.get('h2')!.copy();
+    const copied = generationOn(copy);
+    await h1.command('g', { op: 'inc', by: 1 }); // W0b
+    await waitFor('h3 to record a generation of h2 above the copy', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > copied);
+    await fleet.kill('h3');
+    for (let i = 0; i < W1; i++) await h1.command('g', { op: 'inc', by: 1 });
+    const expected = 2 + W1;
+    await fleet.kill('h1');
+    await fleet.kill('h2');
+
+    fleet.disks.set('h2', copy);
+    const h2 = await fleet.start('h2', ['h1@h1']);
+    const h3 = await fleet.start('h3', ['h1@h1']);
+    await assert.rejects(h2.activate('b', { timeoutMs: 10_000 }), (err) => {
+      assert.ok(isFlotillaError(err, 'STORAGE_STALE'), String(err));
+      assert.equal(err.details.peer, 'h3');
+      assert.ok((err.details.recorded as number) > (err.details.found as number), JSON.stringify(err.details));
+      assert.match(err.message, /new host id/);
+      return true;
+    });
+    await waitFor('h2 to stop itself (once its data directory is marked stale)', () => h2.localState === 'stopped', 5000);
+    // h3 alone (h2 refused, h1 down; its replicas run, activated or not) elects nobody: no state without W1 is ever served.
+    assert.deepEqual(await leaderSightings(h3, 'g', 1500), []);
+
+    // Every later start on the copy is refused at once, without asking anyone.
+    await fleet.kill('h2');
+    await assert.rejects(fleet.start('h2', ['h1@h1']), (err) => isFlotillaError(err, 'STORAGE_STALE') && err.details.peer === 'h3');
+
+    const back = await fleet.start('h1', []);
+    await back.activate('a', { timeoutMs: 30_000 });
+    await h3.activate('a', { timeoutMs: 30_000 });
+    assert.equal(await back.query('g', {}), expected);
+    assert.equal(await h3.query('g', {}), expected);
+  });
+
+  it('serves from the copy only when told to (acceptStaleDataDir), adopting what its peers recorded', async () => {
+    // h1 heard h2 until the end (after W1), h3 until before W1: the copy is below both records.
+    const records = ['h1', 'h3'].map((id) => fleet.host(id).status().generation.peers.h2 ?? 0);
+    const h2 = await fleet.start('h2', ['h1@h1'], { acceptStaleDataDir: true });
+    await h2.activate('b', { timeoutMs: 30_000 });
+    assert.ok(h2.status().generation.floor >= Math.max(...records), `floor ${h2.status().generation.floor}, records ${records.join(', ')}`);
+    await waitFor('h2 to hold a caught-up replica of g', async () => (await h2.query('g', {}, { consistency: 'local' })) === 2 + W1);
+  });
+});
