@@ -25,6 +25,8 @@ export interface HostSettings {
   machines?: string;
   adminPort?: string;
   drain: boolean;
+  /** UNSAFE: serve from a data directory the fleet found stale (HostOptions.acceptStaleDataDir). */
+  acceptStaleDataDir?: true;
   logLevel: string;
   /** Connection limits (HostOptions of the same names); unset: the host's defaults. */
   limits: Partial<Record<LimitKey, number>>;
@@ -63,6 +65,7 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
       machines: { type: 'string' },
       'admin-port': { type: 'string' },
       drain: { type: 'boolean' },
+      'accept-stale-data-dir': { type: 'boolean' },
       'log-level': { type: 'string' },
       ...Object.fromEntries(LIMIT_KEYS.map((key) => [LIMITS[key], { type: 'string' as const }])),
     },
@@ -102,6 +105,7 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
     limits: limitSettings(values as Record<string, unknown>, file),
   };
   if (advertise !== undefined) settings.advertise = advertise;
+  if (values['accept-stale-data-dir'] ?? file.acceptStaleDataDir === true) settings.acceptStaleDataDir = true;
   if (dataDir !== undefined) settings.dataDir = dataDir;
   const machines = pick(values.machines, 'machines');
   if (machines !== undefined) settings.machines = machines;
@@ -142,10 +146,10 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new UsageError(`config ${path}: join must be an array of addresses`);
     } else if ((LIMIT_KEYS as readonly string[]).includes(key)) {
       if (typeof v !== 'number') throw new UsageError(`config ${path}: ${key} must be a number`);
-    } else if (key === 'drain') {
-      if (typeof v !== 'boolean') throw new UsageError(`config ${path}: drain must be true or false`);
+    } else if (key === 'drain' || key === 'acceptStaleDataDir') {
+      if (typeof v !== 'boolean') throw new UsageError(`config ${path}: ${key} must be true or false`);
     } else {
-      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', 'drain', ...LIMIT_KEYS].join(', ')})`);
+      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', 'drain', 'acceptStaleDataDir', ...LIMIT_KEYS].join(', ')})`);
     }
   }
   return config;
@@ -182,6 +186,7 @@ export async function runHost(settings: HostSettings): Promise<number> {
     ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
     machines,
     logger: root,
+    ...(settings.acceptStaleDataDir === true ? { acceptStaleDataDir: true } : {}),
     ...settings.limits,
   });
   let admin: AdminServer | null = null;

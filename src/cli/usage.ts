@@ -69,6 +69,10 @@ Runs one host until SIGINT or SIGTERM, then stops it cleanly (a second signal ex
                            default: the examples counter and kv
   --admin-port [HOST:]PORT serve GET /metrics and /status there (host default 127.0.0.1)
   --drain                  on SIGINT/SIGTERM, move every member to other hosts before stopping
+  --accept-stale-data-dir  UNSAFE, to salvage data no other replica has: serve from a data
+                           directory the fleet refused as older than it has seen (a backup or VM
+                           snapshot put back); writes acknowledged after the copy may be lost.
+                           The safe way out is a new --id on an empty --data-dir
   --log-level LEVEL        pino level, trace ... fatal or silent (default info)
   --max-connections N      connections held at most, accepted and dialed (default: what the
                            file-descriptor soft limit allows, a quarter of it kept for the store)
@@ -78,11 +82,12 @@ Runs one host until SIGINT or SIGTERM, then stops it cleanly (a second signal ex
   --handshake-timeout-ms MS
                            from a connection's TCP accept to its authentication (default 5000)
   --config FILE            the settings as a JSON object (keys id, zone, secret, listen, advertise,
-                           join, dataDir, storage, machines, adminPort, drain, logLevel,
+                           join, dataDir, storage, machines, adminPort, drain, acceptStaleDataDir, logLevel,
                            maxConnections, maxUnauthenticatedConnections,
                            maxUnauthenticatedPerAddress, handshakeTimeoutMs); flags win
 
-Exits 0 after a clean stop, 1 when the host could not start or join or its store failed.
+Exits 0 after a clean stop, 1 when the host could not start or join, its store failed, or its
+data directory is older than the fleet has seen (STORAGE_STALE).
 `,
   status: `usage: flotilla status [--json] [fleet flags]
 

@@ -32,6 +32,17 @@ describe('flotilla flags', () => {
     });
   });
 
+  it('takes --accept-stale-data-dir (acceptStaleDataDir in a config file) only when given', async () => {
+    const base = ['--id', 'h1', '--zone', 'a', '--secret', 's', '--storage', 'memory'];
+    assert.equal((await hostSettings(base, {})).acceptStaleDataDir, undefined);
+    assert.equal((await hostSettings([...base, '--accept-stale-data-dir'], {})).acceptStaleDataDir, true);
+    const config = join(dir, 'stale.json');
+    await writeFile(config, JSON.stringify({ acceptStaleDataDir: true }));
+    assert.equal((await hostSettings(['--config', config, ...base], {})).acceptStaleDataDir, true);
+    await writeFile(config, JSON.stringify({ acceptStaleDataDir: 'yes' }));
+    await assert.rejects(hostSettings(['--config', config, ...base], {}), (err) => err instanceof UsageError && /acceptStaleDataDir must be true or false/.test(err.message));
+  });
+
   it('refuses bad host flags and config files', async () => {
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ id: 'h1', zone: 'a', secret: 's', storage: 'memory', colour: 'red' }));
