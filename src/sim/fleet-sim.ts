@@ -1,11 +1,13 @@
 // The deterministic simulation of whole fleet hosts: 4-6 real Host objects (src/host.ts) in 2-3
 // zones, in one process, on virtual time (SimClock), a simulated network (SimHub) and MemoryDisks
 // whose syncs take virtual time (SimLogStore), so a crash loses every write not yet synced. One
-// seeded PRNG decides everything, so a run is a pure function of its seed and every failure replays.
+// seeded PRNG decides everything (two: the restore fault draws from its own), so a run is a pure
+// function of its seed and every failure replays.
 //
 // Phases: setup (h1 founds the fleet, the others join, the groups are added), faults (clients run
 // while the network drops, duplicates and delays frames and partitions hosts, hosts crash and
-// restart, stall (pauses), deactivate and re-activate, extra groups come and go), converge (faults stop, every host
+// restart, stall (pauses), deactivate and re-activate, extra groups come and go, a host's disk is
+// put back from an older copy of it), converge (faults stop, every host
 // comes back and is active; within a bounded virtual time every group must sit exactly on its
 // placement with its leader on the first placed host), check (one command to every group from
 // every host, and every client operation, must succeed).
@@ -13,17 +15,20 @@
 // Checked: every replica applies the same outcome at each index (onApply), every counter
 // increment is applied at most once and only if it was acknowledged or its outcome is unknown,
 // no group has two leaders in a term, convergence, liveness after the faults, no replica found
-// another holding a different state at a snapshot (state hashes) or is degraded at the end, and the
-// client history is linearizable per key (keys are `group/key`).
+// another holding a different state at a snapshot (state hashes) or is degraded at the end, a disk
+// put back from an older copy is refused (STORAGE_STALE) and no other host ever is, and the client
+// history is linearizable per key (keys are `group/key`).
 
 import { pino, type Logger } from 'pino';
 import { HistoryRecorder, type OpInput, type Output } from '../check/history.js';
 import { FlotillaError, isFlotillaError } from '../errors.js';
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID } from '../fleet/cluster-machine.js';
+import { GENERATION_KEY, peerRecordKey } from '../fleet/generation-keeper.js';
 import { place } from '../fleet/placement.js';
 import type { Outcome } from '../group/group.js';
 import { Host, type AnyMachine, type HostStatus } from '../host.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
+import { decodeGeneration, decodePeerGeneration, metaKey } from '../storage/encoding.js';
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-store.js';
 import { FLEET_COUNTER, FLEET_KV, fleetCounter, fleetKv, replyId, type OpReply } from './fleet-machines.js';
 import { SimLogStore } from './loop-store.js';
@@ -45,6 +50,13 @@ export interface FleetFaults {
   pause: boolean;
   /** addGroup / removeGroup of extra groups. */
   groups: boolean;
+  /**
+   * A host's disk put back from an older copy of it (a backup, a VM snapshot), once every other
+   * host has durably recorded a later generation of it: it must be refused (STORAGE_STALE), and
+   * nothing acknowledged may be lost; then its own disk comes back. Its choices draw from their own
+   * PRNG, so a run is the same as without this fault until the first copy is put back.
+   */
+  restore: boolean;
 }
 
 export const ALL_FLEET_FAULTS: FleetFaults = {
@@ -56,6 +68,7 @@ export const ALL_FLEET_FAULTS: FleetFaults = {
   deactivate: true,
   pause: true,
   groups: true,
+  restore: true,
 };
 
 export const NO_FLEET_FAULTS: FleetFaults = {
@@ -67,6 +80,7 @@ export const NO_FLEET_FAULTS: FleetFaults = {
   deactivate: false,
   pause: false,
   groups: false,
+  restore: false,
 };
 
 export interface FleetSimOptions {
@@ -118,6 +132,10 @@ interface SimHost {
   deactivated: boolean;
   /** What it is doing, for the trace: 'starting since 120ms'... */
   phase: string;
+  /** A copy of its disk taken during the faults (a backup), and the generation it holds. */
+  backup: { disk: MemoryDisk; generation: number } | null;
+  /** While it runs from a copy put back: its own disk, which comes back once the copy is refused. */
+  ownDisk: MemoryDisk | null;
 }
 
 interface GroupSpec {
@@ -151,6 +169,8 @@ type OpStatus = 'ok' | 'fail' | 'unknown';
 class FleetWorld {
   private readonly clock = new SimClock();
   private readonly random: Random;
+  /** The restore fault's own choices (see FleetFaults.restore). */
+  private readonly restoreRandom: Random;
   private readonly hub: SimHub;
   private readonly hosts: SimHost[] = [];
   private readonly groups: GroupSpec[] = [];
@@ -190,6 +210,7 @@ class FleetWorld {
 
   constructor(private readonly o: FleetSimOptions) {
     this.random = seededRandom(o.seed);
+    this.restoreRandom = seededRandom(o.seed ^ 0x5e5707e);
     this.recorder = new HistoryRecorder(() => Math.round(this.clock.now * 1e6));
     this.hub = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
     const hostCount = randomInt(this.random, 4, 7);
@@ -208,6 +229,8 @@ class FleetWorld {
         busy: false,
         deactivated: false,
         phase: 'down',
+        backup: null,
+        ownDisk: null,
       });
     }
     const groupCount = randomInt(this.random, 2, 5);
@@ -273,6 +296,7 @@ class FleetWorld {
       this.clock.after(randomInt(this.random, 0, 50), () => this.startOp(c));
     }
     this.scheduleFault();
+    if (this.o.faults.restore) this.scheduleRestore();
     this.clock.after(this.o.faultMs, () => this.stopFaults());
   }
 
@@ -343,6 +367,7 @@ class FleetWorld {
       try {
         await this.inHost(sh, (host) => host.activate(sh.zone, { timeoutMs: ACTIVATE_TIMEOUT_MS }));
         if (sh.generation !== generation) return;
+        if (sh.ownDisk !== null) this.violate(`${sh.id} runs from a copy of its disk older than every other host recorded, and was not refused`);
         sh.busy = false;
         sh.deactivated = false;
         this.setPhase(sh, 'active');
@@ -350,6 +375,7 @@ class FleetWorld {
         return;
       } catch (err) {
         if (sh.generation !== generation) return;
+        if (isFlotillaError(err, 'STORAGE_STALE')) return this.refusedAsStale(sh, err);
         // BAD_ARGUMENT is a refusal that no retry changes; the rest may be the faults.
         if ((!this.faultsOn && this.faultsStoppedAt === 0) || isFlotillaError(err, 'BAD_ARGUMENT')) throw err;
         if (this.faultsStoppedAt > 0 && this.clock.now > this.faultsStoppedAt + this.o.convergeMs) {
@@ -385,7 +411,10 @@ class FleetWorld {
     this.startProcess(sh)
       .then(() => (sh.generation === generation ? this.activate(sh) : undefined))
       .catch((err: unknown) => {
-        if (sh.generation === generation) this.violate(`${sh.id} failed to restart: ${errorText(err)}`);
+        if (sh.generation !== generation) return;
+        // A copy put back and refused before: its start is refused at once.
+        if (isFlotillaError(err, 'STORAGE_STALE')) this.refusedAsStale(sh, err);
+        else this.violate(`${sh.id} failed to restart: ${errorText(err)}`);
       });
   }
 
@@ -581,9 +610,9 @@ class FleetWorld {
     });
   }
 
-  /** Hosts out of service (down, or deactivated by the simulation). */
+  /** Hosts out of service (down, deactivated by the simulation, or running from a copy put back). */
   private outOfService(): number {
-    return this.hosts.filter((h) => h.scheduler === null || h.deactivated).length;
+    return this.hosts.filter((h) => h.scheduler === null || h.deactivated || h.ownDisk !== null).length;
   }
 
   /** At most one host out at a time with 4 hosts, two with more, so 3 stay active. */
@@ -649,6 +678,66 @@ class FleetWorld {
       () => this.log(`added ${spec.name}`),
       (err: unknown) => this.log(`addGroup ${spec.name} failed: ${errorText(err)}`),
     );
+  }
+
+  // Restores: a backup of a running host's disk, put back later (FleetFaults.restore).
+
+  private scheduleRestore(): void {
+    this.clock.after(randomInt(this.restoreRandom, 300, 1500), () => {
+      if (!this.faultsOn) return;
+      this.backupOrRestore();
+      this.scheduleRestore();
+    });
+  }
+
+  /** Puts a backup back once that is sure to be noticed, or else takes a backup of a running host. */
+  private backupOrRestore(): void {
+    const restorable = this.mayTakeOneOut() && this.hosts.every((h) => h.ownDisk === null) ? this.hosts.filter((h) => this.restorable(h)) : [];
+    if (restorable.length > 0) return this.putBackCopy(restorable[randomInt(this.restoreRandom, 0, restorable.length)]!);
+    const running = this.hosts.filter((h) => h.scheduler !== null && h.backup === null && h.ownDisk === null);
+    if (running.length === 0) return;
+    const sh = running[randomInt(this.restoreRandom, 0, running.length)]!;
+    const disk = sh.disk.copy();
+    const bytes = disk.get(metaKey(GENERATION_KEY));
+    sh.backup = { disk, generation: bytes === undefined ? 0 : decodeGeneration(bytes) };
+    this.log(`backup of ${sh.id} at generation ${sh.backup.generation}`);
+  }
+
+  /**
+   * Every other host has durably recorded a generation of it above its backup's, so each refuses
+   * the copy: one that did not could form a quorum with it and lose what the others acknowledged,
+   * which no check of a data directory can notice (fleet/generation.ts).
+   */
+  private restorable(sh: SimHost): boolean {
+    const backup = sh.backup;
+    if (backup === null || sh.scheduler === null || sh.deactivated) return false;
+    return this.hosts.every((h) => {
+      if (h === sh) return true;
+      const bytes = h.disk.getDurable(metaKey(peerRecordKey(sh.id)));
+      return bytes !== undefined && decodePeerGeneration(bytes).generation > backup.generation;
+    });
+  }
+
+  /** Power loss, and the host comes back on the copy. */
+  private putBackCopy(sh: SimHost): void {
+    const backup = sh.backup!;
+    this.crash(sh);
+    sh.ownDisk = sh.disk;
+    sh.disk = backup.disk;
+    sh.backup = null;
+    this.log(`${sh.id}'s disk put back from its copy at generation ${backup.generation}`);
+    this.clock.after(randomInt(this.restoreRandom, 100, 2000), () => this.restart(sh));
+  }
+
+  /** Refused as stale: right for a copy put back (its own disk comes back), a violation otherwise. */
+  private refusedAsStale(sh: SimHost, err: unknown): void {
+    const own = sh.ownDisk;
+    if (own === null) return this.violate(`${sh.id} was refused as stale, but its disk was never put back from a copy: ${errorText(err)}`);
+    this.log(`${sh.id} refused as stale (${errorText(err)}); its own disk goes back`);
+    this.crash(sh);
+    sh.disk = own;
+    sh.ownDisk = null;
+    this.clock.after(randomInt(this.restoreRandom, 100, 1000), () => this.restart(sh));
   }
 
   private stopFaults(): void {
