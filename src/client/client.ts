@@ -212,15 +212,18 @@ export class Client {
     validateName('host', hostId);
     const timeoutMs = options.timeoutMs ?? 120_000;
     const deadline = performance.now() + timeoutMs;
-    if (!this.addresses.has(hostId)) await this.fleet();
-    if (!this.addresses.has(hostId)) throw new FlotillaError('BAD_ARGUMENT', `the fleet has no host ${hostId}`);
+    const before = stateIn(await this.fleet(), hostId);
+    if (before === undefined) throw new FlotillaError('BAD_ARGUMENT', `the fleet has no host ${hostId}`);
+    if (before === 'failed') throw hostFailed(hostId, 'it cannot drain: bring it back first (it then goes on with what it was doing)');
     await this.ops({ op: 'deactivate', timeoutMs }, 'deactivate', [hostId]);
     for (;;) {
       // Asked of the other hosts: the drained host stops following the metadata once it holds nothing.
       const view = await this.ops({ op: 'fleet' }, 'fleet', this.anyHost().filter((h) => h !== hostId));
       options.onProgress?.(view.fleet);
-      const state = Object.values(view.fleet.hosts).flat().find((h) => h.id === hostId)?.state;
+      const state = stateIn(view.fleet, hostId);
       if (state === 'inactive') return;
+      // Dead (or silent) mid-drain: it cannot finish, and waiting out the deadline tells nobody anything.
+      if (state === 'failed') throw hostFailed(hostId, 'while draining: its members are replaced on other hosts; if it comes back it goes on draining');
       if (performance.now() >= deadline) throw new FlotillaError('TIMEOUT', `host ${hostId} is still ${state ?? 'unknown'} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -396,6 +399,16 @@ export class Client {
     this.lastRefresh = now;
     this.fleet().catch((err: unknown) => this.logger.debug({ err }, 'could not refresh the fleet view'));
   }
+}
+
+/** The state the fleet view gives host `id` (undefined: no such host). */
+function stateIn(view: FleetView, id: string): string | undefined {
+  return Object.values(view.hosts).flat().find((h) => h.id === id)?.state;
+}
+
+/** deactivate of a host the fleet marked failed: it fails at once, saying so. */
+function hostFailed(id: string, what: string): FlotillaError {
+  return new FlotillaError('UNAVAILABLE', `host ${id} is failed (silent past the fleet's failure timeout): ${what}`, { host: id, state: 'failed' });
 }
 
 /** Host ids of the given addresses ('id@addr' as given, a bare address asked of its listener). */
