@@ -13,6 +13,8 @@ import type { MemoryDisk } from '../../src/storage/memory-store.js';
 import { TestFleet, waitFor } from './harness.js';
 
 const W1 = 200;
+/** Deadline of each activation: generous, a loaded machine (other test files at once) is slow to elect. */
+const ACTIVATE_MS = 90_000;
 
 /** The generation a disk holds durably (0: none). */
 function generationOn(disk: MemoryDisk): number {
@@ -41,12 +43,12 @@ describe('Host: a data directory put back from an older copy', () => {
     await h1.addGroup('g', { machine: 'counter', replicas: 3 });
     await h1.command('g', { op: 'inc', by: 1 });
     // Every host advances its generation once its peers accepted it.
-    await waitFor('h3 to record h2 advancing', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > 0);
+    await waitFor('h3 to record h2 advancing', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > 0, ACTIVATE_MS);
 
     const copy = fleet.disks.get('h2')!.copy();
     const copied = generationOn(copy);
     await h1.command('g', { op: 'inc', by: 1 }); // W0b
-    await waitFor('h3 to record a generation of h2 above the copy', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > copied);
+    await waitFor('h3 to record a generation of h2 above the copy', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > copied, ACTIVATE_MS);
     await fleet.kill('h3');
     for (let i = 0; i < W1; i++) await h1.command('g', { op: 'inc', by: 1 });
     const expected = 2 + W1;
@@ -56,7 +58,7 @@ describe('Host: a data directory put back from an older copy', () => {
     fleet.disks.set('h2', copy);
     const h2 = await fleet.start('h2', ['h1@h1']);
     const h3 = await fleet.start('h3', ['h1@h1']);
-    await assert.rejects(h2.activate('b', { timeoutMs: 10_000 }), (err) => {
+    await assert.rejects(h2.activate('b', { timeoutMs: ACTIVATE_MS }), (err) => {
       assert.ok(isFlotillaError(err, 'STORAGE_STALE'), String(err));
       assert.equal(err.details.peer, 'h3');
       assert.ok((err.details.recorded as number) > (err.details.found as number), JSON.stringify(err.details));
@@ -72,8 +74,8 @@ describe('Host: a data directory put back from an older copy', () => {
     await assert.rejects(fleet.start('h2', ['h1@h1']), (err) => isFlotillaError(err, 'STORAGE_STALE') && err.details.peer === 'h3');
 
     const back = await fleet.start('h1', []);
-    await back.activate('a', { timeoutMs: 30_000 });
-    await h3.activate('a', { timeoutMs: 30_000 });
+    await back.activate('a', { timeoutMs: ACTIVATE_MS });
+    await h3.activate('a', { timeoutMs: ACTIVATE_MS });
     assert.equal(await back.query('g', {}), expected);
     assert.equal(await h3.query('g', {}), expected);
   });
@@ -82,8 +84,8 @@ describe('Host: a data directory put back from an older copy', () => {
     // h1 heard h2 until the end (after W1), h3 until before W1: the copy is below both records.
     const records = ['h1', 'h3'].map((id) => fleet.host(id).status().generation.peers.h2 ?? 0);
     const h2 = await fleet.start('h2', ['h1@h1'], { acceptStaleDataDir: true });
-    await h2.activate('b', { timeoutMs: 30_000 });
+    await h2.activate('b', { timeoutMs: ACTIVATE_MS });
     assert.ok(h2.status().generation.floor >= Math.max(...records), `floor ${h2.status().generation.floor}, records ${records.join(', ')}`);
-    await waitFor('h2 to hold a caught-up replica of g', async () => (await h2.query('g', {}, { consistency: 'local' })) === 2 + W1);
+    await waitFor('h2 to hold a caught-up replica of g', async () => (await h2.query('g', {}, { consistency: 'local' })) === 2 + W1, ACTIVATE_MS);
   });
 });
