@@ -648,13 +648,23 @@ export class Host {
     }
   }
 
-  /** One line per thing wrong with the replicas here (of `group`, or all): degraded ones, state mismatches. */
+  /**
+   * One line per thing wrong with the replicas here (of `group`, or all): degraded ones, state
+   * mismatches, leaders that cannot replicate.
+   */
   replicaWarnings(group?: string): string[] {
     // One group's alone when asked for one: the fleet view asks every group's leader.
     const member = group === undefined ? undefined : this.memberFor(group);
-    const members = group === undefined ? this.members.all() : member === undefined ? [] : [member];
-    const { degraded, stateMismatches } = this.replicaHealth(this.scheduler.now(), members);
+    const members = group === undefined ? [...this.members.all()] : member === undefined ? [] : [member];
+    const now = this.scheduler.now();
+    const { degraded, stateMismatches } = this.replicaHealth(now, members);
     const lines = degraded.map((d) => `group ${d.group} on ${this.id}: ${d.reason}`);
+    const names = new Map(members.map((m) => [m.groupId, m.group]));
+    for (const stall of this.stallWatch.stalled(now)) {
+      const name = names.get(stall.groupId);
+      if (name === undefined) continue;
+      lines.push(`group ${name}: its leader on ${this.id} has committed nothing for ${(stall.sinceMs / 1000).toFixed(1)} s (commit ${stall.commit}, last index ${stall.lastIndex})`);
+    }
     for (const x of stateMismatches) {
       const hashes = Object.entries(x.hashes).map(([host, hash]) => `${host} ${hash}`).join(', ');
       lines.push(`group ${x.group}: replicas hold different states at index ${x.index} (${hashes})`);

@@ -105,11 +105,16 @@ describe('a leader whose appends do not get through', () => {
     assert.equal(leaderHost.status().members.find((m) => m.group === 'g')?.role, 'leader', 'it still leads: CheckQuorum is satisfied by the heartbeats');
     assert.equal(leaderHost.status().leaderless.length, 0, 'and the group is not leaderless');
     assert.match(render(collect({ host: leaderHost })), /^flotilla_not_replicating_groups 1$/m);
+    assert.ok(
+      [leaderHost.replicaWarnings('g'), leaderHost.replicaWarnings()].every((lines) => lines.some((w) => /^group g: its leader on h\d has committed nothing for/.test(w))),
+      `flotilla status warns of it, asked for g and for every group: ${JSON.stringify(leaderHost.replicaWarnings())}`,
+    );
     const logged = warnings.filter((w) => w.includes('group leader commits nothing') && w.includes('"group":"g"'));
     assert.equal(logged.length, 1, `one warn line for the streak: ${warnings.join('')}`);
 
     droppedGroup = -1;
     await waitFor('g to commit again and leave the list', () => hosts.every((h) => h.status().notReplicating.length === 0));
+    assert.deepEqual(leaderHost.replicaWarnings('g'), [], 'and the warning is gone');
     assert.ok(((await h1.command('g', { op: 'inc', by: 1 })) as number) >= 2);
   });
 });
