@@ -130,8 +130,13 @@ async function rawRequest(fleet: TestFleet, first: string, payload: Uint8Array, 
       endpoint.flush();
       await waitFor('the answer', () => answers.some((a) => a.requestId === attempt));
       const answer = answers.find((a) => a.requestId === attempt)!;
-      if (answer.error?.code !== 'NOT_LEADER' || answer.leaderHint === '' || attempt === 5) return answer;
-      to = answer.leaderHint;
+      if (answer.error?.code !== 'NOT_LEADER' || attempt === 20) return answer;
+      // Leadership moves on a loaded machine: follow the hint, or ask again once a leader is known.
+      if (answer.leaderHint !== '') to = answer.leaderHint;
+      else {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        to = await leaderOf(fleet, 'kv');
+      }
     }
   } finally {
     await endpoint.close();
