@@ -18,6 +18,7 @@ import type { ClientRequestItem, ClientResponseItem } from '../../src/transport/
 import { counter } from '../fleet/harness.js';
 import { rawDial } from '../transport/fixtures/raw-peer.js';
 import { within } from '../transport/fixtures/wait.js';
+import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'bad requests test secret';
 const GROUP = 'orders';
@@ -70,14 +71,8 @@ describe('bad requests over the wire', () => {
     Host.start({ id, listen: '127.0.0.1:0', join, storage: 'memory', secret: SECRET, machines: { counter }, tickMs: 20, reconcileMs: 50 });
 
   before(async () => {
-    const h1 = await start('h1', []);
-    await h1.activate('a');
-    hosts.push(h1);
-    for (const [id, zone] of [['h2', 'b'], ['h3', 'a']] as const) {
-      const h = await start(id, [h1.address]);
-      await h.activate(zone);
-      hosts.push(h);
-    }
+    hosts.push(...(await activateThreeHosts(start)));
+    const h1 = hosts[0]!;
     await h1.addGroup(GROUP, { machine: 'counter', replicas: 3 });
     const leaderId = await h1.whereIsLeader(GROUP);
     leader = hosts.find((h) => h.id === leaderId)!;

@@ -13,6 +13,7 @@ import { FlotillaError } from '../../src/errors.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../../src/fleet/request-window.js';
 import { Host } from '../../src/host.js';
 import { counter } from '../fleet/harness.js';
+import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'burst test secret';
 const COUNT = Number(process.env.BURST_COMMANDS ?? 100_000);
@@ -48,14 +49,8 @@ describe('a burst of commands fired at once', () => {
   let client: Client;
 
   before(async () => {
-    const h1 = await startHost('h1', []);
-    await h1.activate('a');
-    hosts.push(h1);
-    for (const [id, zone] of [['h2', 'b'], ['h3', 'a']] as const) {
-      const h = await startHost(id, [h1.address]);
-      await h.activate(zone);
-      hosts.push(h);
-    }
+    hosts.push(...(await activateThreeHosts(startHost)));
+    const h1 = hosts[0]!;
     await h1.addGroup('burst', { machine: 'counter', replicas: 3 });
     client = await connect({ hosts: hosts.map((h) => `${h.id}@${h.address}`), secret: SECRET });
   });

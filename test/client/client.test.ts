@@ -7,6 +7,7 @@ import { connect, type Client } from '../../src/client/client.js';
 import { FlotillaError } from '../../src/errors.js';
 import { Host } from '../../src/host.js';
 import { counter, waitFor } from '../fleet/harness.js';
+import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'client test secret';
 
@@ -30,14 +31,8 @@ describe('client', () => {
   let client: Client;
 
   before(async () => {
-    const h1 = await startHost('h1', []);
-    await h1.activate('a');
-    hosts.push(h1);
-    for (const [id, zone] of [['h2', 'b'], ['h3', 'a']] as const) {
-      const h = await startHost(id, [h1.address]);
-      await h.activate(zone);
-      hosts.push(h);
-    }
+    hosts.push(...(await activateThreeHosts(startHost)));
+    const h1 = hosts[0]!;
     await h1.addGroup('orders', { machine: 'counter', replicas: 3 });
     client = await connect({ hosts: hosts.map((h) => h.address), secret: SECRET, timeoutMs: 10_000 });
   });

@@ -11,6 +11,7 @@ import { connect, type Client } from '../../src/client/client.js';
 import { FlotillaError } from '../../src/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
 import { Host, type AnyMachine } from '../../src/host.js';
+import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'size limits test secret';
 const GROUP = 'g2';
@@ -68,14 +69,8 @@ describe('size limits over the ws transport', () => {
     Host.start({ id, listen: '127.0.0.1:0', join, storage: 'memory', secret: SECRET, machines: { blobs }, tickMs: 20, reconcileMs: 50, timeoutMs: COMMAND_TIMEOUT_MS });
 
   before(async () => {
-    const h1 = await start('h1', []);
-    await h1.activate('a');
-    hosts.push(h1);
-    for (const [id, zone] of [['h2', 'b'], ['h3', 'a']] as const) {
-      const h = await start(id, [h1.address]);
-      await h.activate(zone);
-      hosts.push(h);
-    }
+    hosts.push(...(await activateThreeHosts(start)));
+    const h1 = hosts[0]!;
     await h1.addGroup(GROUP, { machine: 'blobs', replicas: 3 });
     const leaderId = await h1.whereIsLeader(GROUP);
     leader = hosts.find((h) => h.id === leaderId)!;

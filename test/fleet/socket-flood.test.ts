@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { Host } from '../../src/host.js';
 import { counter, waitFor } from './harness.js';
+import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'socket flood test secret';
 const FLOOD_SOCKETS = 300;
@@ -60,14 +61,8 @@ describe('a socket flood from another process', { skip: process.platform !== 'li
     Host.start({ id, listen: '127.0.0.1:0', join, storage: 'memory', secret: SECRET, machines: { counter }, tickMs: 20, reconcileMs: 50, hostFailureTimeoutMs: 3_000, ...extra });
 
   before(async () => {
-    const h1 = await start('h1', [], LIMITS);
-    await h1.activate('a');
-    hosts.push(h1);
-    for (const [id, zone] of [['h2', 'b'], ['h3', 'a']] as const) {
-      const h = await start(id, [h1.address]);
-      await h.activate(zone);
-      hosts.push(h);
-    }
+    hosts.push(...(await activateThreeHosts((id, join) => start(id, join, id === 'h1' ? LIMITS : {}))));
+    const h1 = hosts[0]!;
     await h1.addGroup('g', { machine: 'counter', replicas: 3 });
   });
 
