@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'flotilla', 'node');
 /** What runs on each Node: a folder means every *.test.ts directly in it. Each must exist. */
-const TESTS = ['test/storage/', 'test/host/rocksdb-restart.test.ts', 'test/package/package.test.ts'];
+const TESTS = ['test/storage/', 'test/package/package.test.ts'];
 const DEMO = 'src/demo/demo.ts';
 const USAGE = 'usage: node scripts/test-node.mjs <major | x.y.z> [...]   e.g. 22 24, or 22.23.5';
 

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { HostCounters, type HostMetrics } from './admin/host-stats.js';
-import { FlotillaError } from './errors.js';
+import { FlotillaError } from './common/errors.js';
 import { decodeAdminReply, decodeAdminRequest, encodeAdmin, type AdminReply, type AdminRequest } from './fleet/admin.js';
 import {
   CLUSTER_GROUP,
@@ -40,10 +40,10 @@ import { nextStep, type ReconcileStep } from './fleet/reconciler.js';
 import { Router, toFlotilla } from './fleet/router.js';
 import { Group, type Outcome, type StateHash } from './group/group.js';
 import { jsonCodec, type StateMachine } from './group/state-machine.js';
-import { HostLoop } from './host/host-loop.js';
-import { StallWatch } from './host/stall-watch.js';
-import { wireLoopToTransport, type RaftWiring } from './host/raft-wiring.js';
-import { realScheduler, type Scheduler, type Timer } from './host/scheduler.js';
+import { HostLoop } from './loop/host-loop.js';
+import { StallWatch } from './loop/stall-watch.js';
+import { wireLoopToTransport, type RaftWiring } from './loop/raft-wiring.js';
+import { realScheduler, type Scheduler, type Timer } from './common/scheduler.js';
 import { isMember, isVoter } from './raft/membership.js';
 import { DEFAULT_RAFT_CONFIG } from './raft/raft.js';
 import { seededRandom, type Random } from './raft/random.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Group } from '../../src/group/group.js';
 import type { Codec, StateMachine } from '../../src/group/state-machine.js';
-import { HostLoop } from '../../src/host/host-loop.js';
+import { HostLoop } from '../../src/loop/host-loop.js';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { EntryType, Role, type Entry, type Membership } from '../../src/raft/types.js';

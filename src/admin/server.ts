@@ -3,7 +3,7 @@
 // address only operators reach.
 
 import { createServer } from 'node:http';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { formatAddress, parseAddress } from '../transport/address.js';
 import { fleetView } from '../fleet/ops-service.js';
 import { collect, render, type MetricSources } from './metrics.js';

@@ -18,7 +18,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Client } from '../client/client.js';
 import { HostCallError, within, type HostProcess } from '../demo/host-client.js';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { fleetLimits } from '../fleet/limits.js';
 import type { FloodCounts } from './flood-process.js';
 import { HISTORY_KV } from './machines.js';

@@ -23,7 +23,7 @@
 // group.ts halt.)
 
 import { HistoryRecorder, type HistoryOp, type OpInput, type Output } from '../check/history.js';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { randomInt, type Random } from '../raft/random.js';
 import { within } from '../demo/host-client.js';
 import { HISTORY_COUNTER, HISTORY_KV } from './machines.js';

@@ -7,7 +7,7 @@
 // The meaning of each operation (what it does to a key, what its output must be) is in kv-model.ts.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 
 /** What a client asks for. `value`, `expected` and `n` appear only on the operations that use them. */
 export type OpInput =

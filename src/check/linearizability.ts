@@ -22,7 +22,7 @@
 // interchangeable ones (same request) are used in call order only, and the cache also prunes a
 // state when one with fewer timed-out ops linearized was explored (see VisitedCache).
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { describeOp, parseOp, type HistoryOp, type Output } from './history.js';
 import { INITIAL_VALUE, showValue, stepKv, type KvValue } from './kv-model.js';
 

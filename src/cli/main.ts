@@ -4,7 +4,7 @@
 // or logger code, so they answer in a few tens of milliseconds.
 
 import { readFileSync } from 'node:fs';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { HELP, UsageError, isSubcommand, usageOf, type Subcommand } from './usage.js';
 
 /** Where the command writes (the process's streams; the tests pass their own). */

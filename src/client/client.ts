@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { encodeAdmin } from '../fleet/admin.js';
 import { CLUSTER_GROUP, type ClusterCommand, type ClusterReply, type GroupRecord } from '../fleet/cluster-machine.js';
 import { hostOfMember } from '../fleet/member-id.js';
@@ -17,7 +17,7 @@ import { validateName } from '../fleet/names.js';
 import { RequestWindow, checkWindowLimits, windowLimits, type WindowStats } from '../fleet/request-window.js';
 import { Router } from '../fleet/router.js';
 import { jsonCodec } from '../group/state-machine.js';
-import { realScheduler } from '../host/scheduler.js';
+import { realScheduler } from '../common/scheduler.js';
 import { CloseCode } from '../transport/connection.js';
 import type { Consistency, HostId } from '../transport/items.js';
 import { WsTransport } from '../transport/ws-transport.js';

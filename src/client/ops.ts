@@ -4,7 +4,7 @@
 // client requests to the reserved group name OPS_GROUP with a JSON payload; every host answers
 // them (src/fleet/ops-service.ts).
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { HostState } from '../fleet/cluster-machine.js';
 
 /** Not a valid user group name (names.ts forbids '$'), so it never collides with one. */

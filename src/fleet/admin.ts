@@ -3,7 +3,7 @@
 // to the cluster group), 'prepare' by the host that is to hold a new replica, 'memberStatus' by the
 // group's leader.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { ClusterCommand } from './cluster-machine.js';
 
 export type AdminRequest =

@@ -11,9 +11,9 @@
 // while few commands are in flight (a burst through the client window did, with BAD_ARGUMENT):
 // then a new command waits for the oldest to be answered, in order, within its deadline.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { DEFAULT_MAX_REPLIES_PER_SESSION } from '../group/group.js';
-import type { Scheduler } from '../host/scheduler.js';
+import type { Scheduler } from '../common/scheduler.js';
 
 /** Seqs from ackedBelow to the newest, at most: every group of a fleet keeps this many replies per client. */
 export const MAX_SESSION_SPAN = DEFAULT_MAX_REPLIES_PER_SESSION;

@@ -7,7 +7,7 @@
 // with a code rather than throws: the caller gets the exact FlotillaError code back. State is
 // mutated in place: commands check everything before they change anything.
 
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../common/errors.js';
 import type { StateMachine } from '../group/state-machine.js';
 import { memberId } from './member-id.js';
 import { place, type HostInfo } from './placement.js';

@@ -3,7 +3,7 @@
 // presented (its PeerRecord, written with the next advance), and the mark a peer's stale verdict
 // leaves, so every later start refuses at once without asking anyone.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { LogStore } from '../storage/log-store.js';
 import {
   DecodeError,

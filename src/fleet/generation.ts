@@ -51,7 +51,7 @@
 // not judged here; the cluster group refuses it (cluster-machine.ts activateHost) and it holds no
 // replica that could vote.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { HostId } from '../transport/items.js';
 
 /** How often a host process advances its data directory's generation (a synced write). */

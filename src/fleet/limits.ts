@@ -28,7 +28,7 @@
 // The numbers are protocol constants: every host derives the same ones from the same frame, so no
 // host sends what its peers refuse. A host whose transport had a larger frame than its peers would
 // send Appends they close the connection on (test/fleet/limits.test.ts pins the numbers above).
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { maxPayloadBytes } from '../group/entry-format.js';
 import { MAX_JSON_DEPTH } from '../group/json-value.js';
 import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';

@@ -2,7 +2,7 @@
 // one timer, and anything received from a peer counts as hearing from it. The cluster leader's
 // host uses `silentFor` to mark hosts failed; the router skips hosts it suspects.
 
-import type { Scheduler } from '../host/scheduler.js';
+import type { Scheduler } from '../common/scheduler.js';
 import type { HostId } from '../transport/items.js';
 
 export class Liveness {

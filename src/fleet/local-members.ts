@@ -4,9 +4,9 @@
 // deleted), so a replica is never recreated under an id it once used: a wiped replica answering
 // under an old id could vote twice in a term.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { Group } from '../group/group.js';
-import type { HostLoop } from '../host/host-loop.js';
+import type { HostLoop } from '../loop/host-loop.js';
 import type { Membership, NodeId } from '../raft/types.js';
 import type { GroupRecord, LogStore } from '../storage/log-store.js';
 import { memberSerial } from './member-id.js';

@@ -5,7 +5,7 @@
 // id the host refused before (see the tombstones in host.ts). Founding members are `${hostId}~1`.
 // Host ids cannot contain '~' (names.ts), so the host part is everything before the last '~'.
 
-import type { MemberNaming } from '../host/raft-wiring.js';
+import type { MemberNaming } from '../loop/raft-wiring.js';
 import type { NodeId } from '../raft/types.js';
 import { MAX_NAME_LENGTH } from './names.js';
 

@@ -3,7 +3,7 @@
 // ambiguity, no separators that could be confused with the NUL that placement puts between a
 // group name and a host id, nothing that needs quoting.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 
 export type NameKind = 'group' | 'zone' | 'host';
 

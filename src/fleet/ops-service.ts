@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import { OPS_GROUP, decodeOpsRequest, encodeOps, type FleetView, type OpsReply } from '../client/ops.js';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { Host } from '../host.js';
 
 export { OPS_GROUP };

@@ -11,7 +11,7 @@
 // best-scoring host the first entry, the preferred leader; leaders therefore spread evenly over
 // all hosts.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { murmur3Utf8 } from './murmur3.js';
 
 export interface HostInfo {

@@ -7,7 +7,7 @@
 // a follower was answered NOT_LEADER rather than refused.
 
 import { OPS_GROUP } from '../client/ops.js';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { utf8Length } from '../group/binary.js';
 import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
 import type { ClientRequestItem } from '../transport/items.js';

@@ -9,8 +9,8 @@
 // A call's work starts only once it has a slot, so its payload is encoded then, not when it was
 // queued: a queued call holds its value, and no burst encodes or sends everything in one go.
 
-import { FlotillaError } from '../errors.js';
-import type { Scheduler, Timer } from '../host/scheduler.js';
+import { FlotillaError } from '../common/errors.js';
+import type { Scheduler, Timer } from '../common/scheduler.js';
 
 export interface WindowLimits {
   /** Calls running at once, at most (each has at most one request on the wire). */

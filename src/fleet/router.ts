@@ -10,9 +10,9 @@
 // (the command certainly was not applied); TIMEOUT if the deadline passed after an attempt that may
 // have been applied (outcome unknown).
 
-import { FlotillaError, type ErrorCode } from '../errors.js';
+import { FlotillaError, type ErrorCode } from '../common/errors.js';
 import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
-import type { Scheduler } from '../host/scheduler.js';
+import type { Scheduler } from '../common/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
 import { refusal, type Transport } from '../transport/transport.js';

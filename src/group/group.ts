@@ -10,7 +10,7 @@
 // the other replicas' (state-hash.ts).
 
 import { pino, type Logger } from 'pino';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { assert } from '../raft/assert.js';
 import type { MembershipChange } from '../raft/membership.js';
 import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus, type Ready } from '../raft/raft.js';

@@ -12,7 +12,7 @@
 // when it runs, which differs between replicas, so a command that overflows on one replica could
 // succeed on another.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 
 /** Arrays and objects nested at most this deep in a command, query or reply. */
 export const MAX_JSON_DEPTH = 64;

@@ -3,7 +3,7 @@
 // apply, in log order, and every bound on it is decided by the log alone. The table is part of the
 // group's snapshot, so a restart or a follower given a snapshot still recognises retries.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { ByteReader, ByteWriter, utf8Length } from './binary.js';
 
 export interface Session {

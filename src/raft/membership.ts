@@ -5,7 +5,7 @@
 // and a member added later needs no out-of-band bootstrap. A configuration takes effect as soon
 // as it is appended (Raft thesis 4.1), and a leader appends at most one at a time.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { Membership, NodeId } from './types.js';
 
 export type MembershipChange =

@@ -22,7 +22,7 @@
 // membership changes (thesis 4.1 with the "commit an entry of your term first" fix), and
 // chunked snapshot transfer.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { assert } from './assert.js';
 import { RaftLog } from './log.js';
 import {

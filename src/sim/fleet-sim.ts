@@ -21,7 +21,7 @@
 
 import { pino, type Logger } from 'pino';
 import { HistoryRecorder, type OpInput, type Output } from '../check/history.js';
-import { FlotillaError, isFlotillaError } from '../errors.js';
+import { FlotillaError, isFlotillaError } from '../common/errors.js';
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID } from '../fleet/cluster-machine.js';
 import { GENERATION_KEY, peerRecordKey } from '../fleet/generation-keeper.js';
 import { place } from '../fleet/placement.js';

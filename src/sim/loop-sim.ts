@@ -1,4 +1,4 @@
-// The deterministic simulation of the real runtime: 3-5 hosts, each a HostLoop (src/host/host-loop.ts)
+// The deterministic simulation of the real runtime: 3-5 hosts, each a HostLoop (src/loop/host-loop.ts)
 // driving real Groups (src/group/group.ts) of a key-value machine, on a MemoryDisk whose syncs take
 // virtual time, wired with wireLoopToTransport to a SimTransport on the simulated network. One
 // seeded PRNG decides everything, and virtual time (SimClock) orders it, so a run is a pure
@@ -15,10 +15,10 @@
 
 import { HistoryRecorder, type OpInput } from '../check/history.js';
 import { pino, type Logger } from 'pino';
-import { isFlotillaError } from '../errors.js';
+import { isFlotillaError } from '../common/errors.js';
 import { Group, type GroupOptions, type Outcome } from '../group/group.js';
-import { HostLoop } from '../host/host-loop.js';
-import { wireLoopToTransport, type RaftWiring } from '../host/raft-wiring.js';
+import { HostLoop } from '../loop/host-loop.js';
+import { wireLoopToTransport, type RaftWiring } from '../loop/raft-wiring.js';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/raft.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
 import { Role, type NodeId } from '../raft/types.js';

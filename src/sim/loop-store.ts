@@ -4,8 +4,8 @@
 // write whose fsync had not returned, and the host loop's turn waiting on it never sends or
 // applies anything.
 
-import { FlotillaError } from '../errors.js';
-import type { Scheduler } from '../host/scheduler.js';
+import { FlotillaError } from '../common/errors.js';
+import type { Scheduler } from '../common/scheduler.js';
 import type { Entry } from '../raft/types.js';
 import type { GroupRecord, LogStore, WriteBatch } from '../storage/log-store.js';
 import type { MemoryLogStore } from '../storage/memory-store.js';

@@ -2,7 +2,7 @@
 // that connects them (persist a ready, wait for the sync, send, apply, advance), in virtual time.
 
 import type { OpInput, Output } from '../check/history.js';
-import { isFlotillaError } from '../errors.js';
+import { isFlotillaError } from '../common/errors.js';
 import { Raft, type RaftConfig, type Ready } from '../raft/raft.js';
 import { EntryType, Role, type Entry, type Message, type NodeId } from '../raft/types.js';
 import { decodeCommand, encodeCommand, KvMachine } from './kv-machine.js';

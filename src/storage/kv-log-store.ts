@@ -3,7 +3,7 @@
 // segfaults when used while closed, so nothing reaches a backend unless the store is open),
 // fail-stop after a write error, the format version check, serialized writes, and decoding.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
 import { NONE } from '../raft/types.js';
 import {

@@ -11,7 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { KvBackend, KvOp, KvRangeOptions } from './kv-backend.js';
 import { KvLogStore } from './kv-log-store.js';
 

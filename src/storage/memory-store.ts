@@ -3,7 +3,7 @@
 // sync:true write makes everything so far durable, and crash() (power loss) drops what was never
 // synced. Every promise resolves at once and nothing depends on time or randomness.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { KvBackend, KvOp, KvRangeOptions } from './kv-backend.js';
 import { KvLogStore } from './kv-log-store.js';
 import { SortedMap } from './sorted-map.js';

@@ -1,6 +1,6 @@
 // Picks a LogStore engine by name: what a host's `storage` option selects.
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { createLmdbStore } from './lmdb-store.js';
 import type { LogStore } from './log-store.js';
 import { MemoryDisk, MemoryLogStore } from './memory-store.js';

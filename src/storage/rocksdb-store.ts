@@ -40,7 +40,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { KvBackend, KvOp, KvRangeOptions } from './kv-backend.js';
 import { KvLogStore } from './kv-log-store.js';
 import { RocksWriter } from './rocksdb-writer.js';

@@ -3,7 +3,7 @@
 // (truncate, compact, delete group) into key deletes needs the stored log bounds, which the store
 // knows only when it writes (see write-plan.ts).
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
 import { EntryType } from '../raft/types.js';
 import {

@@ -4,7 +4,7 @@
 // (RocksDB's native range delete is not in the batches of the `@nxtedition/rocksdb` binding, and
 // its clear() is not part of a batch, so it cannot be atomic with the rest of the turn.)
 
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { RecordKind, entryKey, groupKey } from './encoding.js';
 import type { KvOp } from './kv-backend.js';
 import type { LogicalOp } from './write-batch.js';

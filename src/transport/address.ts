@@ -1,5 +1,5 @@
 // Host addresses are 'host:port' strings ('[v6]:port' for IPv6 literals).
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 
 export interface HostPort {
   host: string;

@@ -3,7 +3,7 @@
 // small frame apiece, one write call each (writev was the largest single cost of a host at 100
 // groups x 256 in flight). A coalesced flush runs once, soon after all of them have queued.
 
-import type { Scheduler } from '../host/scheduler.js';
+import type { Scheduler } from '../common/scheduler.js';
 import type { Transport } from './transport.js';
 
 /** A flush() that runs at most once per macrotask, after whatever else queues meanwhile. */

@@ -7,7 +7,7 @@
 // becomes a FlotillaError TRANSPORT_PROTOCOL, never a crash or a Long.
 import protobuf from './protobuf-runtime.js';
 import { flotilla } from './generated/flotilla.js';
-import { FlotillaError, type ErrorCode } from '../errors.js';
+import { FlotillaError, type ErrorCode } from '../common/errors.js';
 import type { Entry, Message, SnapshotChunk } from '../raft/types.js';
 import type { CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RequestKind, WireItem } from './items.js';
 import { checkIncoming, checkOutgoing } from './validate.js';

@@ -1,6 +1,6 @@
 // What travels between hosts, as plain TS data. The codec maps these onto the protobuf schema in
 // proto/flotilla.proto; nothing above transport/ sees a generated class.
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../common/errors.js';
 import type { Message, NodeId } from '../raft/types.js';
 
 /** A host's stable id (the same id its Raft members use). */

@@ -4,7 +4,7 @@
 // The contract has no timers in it: send() only queues, flush() only hands frames to the network,
 // handlers run when the implementation receives something. So an implementation driven by virtual
 // time needs nothing but its own delivery step.
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { HostId, Item } from './items.js';
 
 /**

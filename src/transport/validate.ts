@@ -2,7 +2,7 @@
 // violation is the sender's bug: BAD_ARGUMENT, thrown where it was made) and after decoding (a
 // violation is a broken or hostile peer: TRANSPORT_PROTOCOL, and the connection is closed).
 // Checking before encoding also means one bad item can never make a healthy peer drop the link.
-import { FlotillaError, type ErrorCode } from '../errors.js';
+import { FlotillaError, type ErrorCode } from '../common/errors.js';
 import { EntryType, MessageType, type Message, type SnapshotChunk } from '../raft/types.js';
 import type { DataGenerationField, GroupBeat, GroupStateHash, WireItem } from './items.js';
 

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, get as httpGet, type IncomingMessage,
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import { AcceptGate, type AcceptLimits, type AcceptStats } from './accept-gate.js';
 import { formatAddress, parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';

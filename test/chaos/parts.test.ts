@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { FAULT_KINDS, MAX_OUT, planFaults } from '../../src/chaos/faults.js';
 import { HISTORY_COUNTER, HISTORY_KV } from '../../src/chaos/machines.js';

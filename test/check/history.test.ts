@@ -13,7 +13,7 @@ import {
   writeHistory,
   type HistoryOp,
 } from '../../src/check/history.js';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 
 const sample: HistoryOp[] = [
   { client: 1, op: 'put', key: 'k', value: 'a', output: null, call: 0, return: 10, ok: true },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { checkLinearizability, type CheckResult } from '../../src/check/linearizability.js';
 import { stepKv, type KvValue } from '../../src/check/kv-model.js';
 import type { HistoryOp, OpInput, Output } from '../../src/check/history.js';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { seededRandom as mulberry32 } from '../../src/raft/random.js';
 
 // Builders: an input, then how it went. Times are small integers standing for nanoseconds.

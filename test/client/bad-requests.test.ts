@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { connect, type Client } from '../../src/client/client.js';
 import { OPS_GROUP, encodeOps } from '../../src/client/ops.js';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
 import { Host } from '../../src/host.js';
 import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';

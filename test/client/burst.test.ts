@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../../src/fleet/request-window.js';
 import { Host } from '../../src/host.js';
 import { counter } from '../fleet/harness.js';

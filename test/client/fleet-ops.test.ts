@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { OPS_GROUP } from '../../src/client/ops.js';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host.js';
 import { WsTransport } from '../../src/transport/ws-transport.js';
 import { counter, waitFor } from '../fleet/harness.js';

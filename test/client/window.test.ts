@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { connect, type Client } from '../../src/client/client.js';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import type { ClusterReply, GroupRecord } from '../../src/fleet/cluster-machine.js';
 import { CLUSTER_GROUP } from '../../src/fleet/cluster-machine.js';
 import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';

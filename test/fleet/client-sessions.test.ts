@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientSessions, MAX_SESSION_SPAN } from '../../src/fleet/client-sessions.js';
 import { DEFAULT_MAX_REPLIES_PER_SESSION } from '../../src/group/group.js';
-import { realScheduler } from '../../src/host/scheduler.js';
-import { FlotillaError } from '../../src/errors.js';
+import { realScheduler } from '../../src/common/scheduler.js';
+import { FlotillaError } from '../../src/common/errors.js';
 
 const LONG = () => realScheduler.now() + 60_000;
 

@@ -2,7 +2,7 @@
 // its durable side (fleet/generation-keeper.ts) on a memory disk.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { judge, type DataGeneration, type PeerRecord } from '../../src/fleet/generation.js';
 import { GenerationKeeper, type KeeperOptions } from '../../src/fleet/generation-keeper.js';
 import { MemoryDisk, MemoryLogStore } from '../../src/storage/memory-store.js';

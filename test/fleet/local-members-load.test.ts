@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LocalMembers, type MemberInfo, type ReplicaFactory } from '../../src/fleet/local-members.js';
 import { Group } from '../../src/group/group.js';
-import { HostLoop } from '../../src/host/host-loop.js';
+import { HostLoop } from '../../src/loop/host-loop.js';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { Role } from '../../src/raft/types.js';
 import type { LogStore } from '../../src/storage/log-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
-import { listMachine } from '../host/harness.js';
+import { listMachine } from '../loop/harness.js';
 
 const INFO: MemberInfo = { groupId: 7, group: 'g7', machine: 'list', member: 'h5~3' };
 

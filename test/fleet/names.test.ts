@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { MAX_NAME_LENGTH, validateName, type NameKind } from '../../src/fleet/names.js';
 
 /** Asserts that validation fails with BAD_NAME and a message matching `pattern`. */

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { murmur3, murmur3Utf8 } from '../../src/fleet/murmur3.js';
 import {
   place,

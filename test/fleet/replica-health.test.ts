@@ -9,7 +9,7 @@ import { collect, render } from '../../src/admin/metrics.js';
 import { formatFleet } from '../../src/cli/fleet-commands.js';
 import { kvMachine } from '../../src/cli/machines.js';
 import { fleetView } from '../../src/fleet/ops-service.js';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import type { AnyMachine, Host } from '../../src/host.js';
 import type { ClientRequestItem, ClientResponseItem } from '../../src/transport/items.js';
 import { TestFleet, counter, waitFor } from './harness.js';

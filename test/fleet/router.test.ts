@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
 import { Router } from '../../src/fleet/router.js';
-import { realScheduler } from '../../src/host/scheduler.js';
+import { realScheduler } from '../../src/common/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, HostId } from '../../src/transport/items.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
 import { Host, type AnyMachine } from '../../src/host.js';
 import { activateThreeHosts } from '../fixtures/three-hosts.js';

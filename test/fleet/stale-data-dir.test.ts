@@ -6,7 +6,7 @@
 // there, and the copy is refused at once on every later start.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import type { Host } from '../../src/host.js';
 import { decodeGeneration, metaKey } from '../../src/storage/encoding.js';
 import type { MemoryDisk } from '../../src/storage/memory-store.js';

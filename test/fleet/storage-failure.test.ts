@@ -4,7 +4,7 @@
 // hosts keep taking commands for every group.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { TestFleet, waitFor } from './harness.js';
 
 describe('Host: a disk that fails', () => {

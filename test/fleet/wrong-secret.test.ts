@@ -2,7 +2,7 @@
 // and activate() says so (TRANSPORT_AUTH) at once rather than timing out as if they were down.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host.js';
 import { counter } from './harness.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { Role } from '../../src/raft/types.js';
 import { openLogStore } from '../../src/storage/open-store.js';
-import { type ListGroup, TestFleet, waitFor } from '../host/harness.js';
+import { type ListGroup, TestFleet, waitFor } from '../loop/harness.js';
 import { type ListOptions, atLeader, moveLeadership, tuning } from './helpers.js';
 
 const HOSTS = ['a', 'b', 'c'];

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { FlotillaError, isFlotillaError } from '../../src/errors.js';
+import { FlotillaError, isFlotillaError } from '../../src/common/errors.js';
 import type { Outcome } from '../../src/group/group.js';
 import { Role } from '../../src/raft/types.js';
 import { MemoryLogStore } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
-import { TestFleet, waitFor } from '../host/harness.js';
+import { TestFleet, waitFor } from '../loop/harness.js';
 
 const HOSTS = ['a', 'b', 'c'];
 const G = 7;

@@ -1,9 +1,9 @@
 // Helpers for group tests that must hold however often leadership moves (a loaded machine misses
 // heartbeats and elects again): calls at the leader are retried while it is not the leader.
 
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import type { GroupOptions } from '../../src/group/group.js';
-import { type GroupTuning, type ListCommand, type ListGroup, type TestFleet, sleep, TICK_MS, waitFor } from '../host/harness.js';
+import { type GroupTuning, type ListCommand, type ListGroup, type TestFleet, sleep, TICK_MS, waitFor } from '../loop/harness.js';
 
 export type ListOptions = Partial<GroupOptions<string[], ListCommand, number, null>>;
 

@@ -2,7 +2,7 @@
 // strings only, and values JSON cannot encode are BAD_ARGUMENT saying why.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { MAX_JSON_DEPTH, checkJsonDepth, toJsonText } from '../../src/group/json-value.js';
 import { jsonCodec, jsonReplyCodec } from '../../src/group/state-machine.js';
 

@@ -2,12 +2,12 @@
 // proposing it (BAD_ARGUMENT naming maxCommandBytes); one at the limit goes on to be proposed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { maxPayloadBytes } from '../../src/group/entry-format.js';
 import { Group, newGroupCounters } from '../../src/group/group.js';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
-import { listMachine } from '../host/harness.js';
+import { listMachine } from '../loop/harness.js';
 
 const MAX_ENTRY_BYTES = 2000;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { decodeLogCommand, encodeLogCommand } from '../../src/group/entry-format.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from '../../src/group/sessions.js';
 import { decodeGroupSnapshot, encodeGroupSnapshot } from '../../src/group/snapshot-format.js';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import type { Session } from '../../src/group/group.js';
 import { decodeGroupSnapshot } from '../../src/group/snapshot-format.js';
 import type { MemoryLogStore } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
-import { type ListCommand, type ListGroup, TestFleet, waitFor } from '../host/harness.js';
+import { type ListCommand, type ListGroup, TestFleet, waitFor } from '../loop/harness.js';
 import { type ListOptions, atLeader, moveLeadership, tuning } from './helpers.js';
 
 const HOSTS = ['a', 'b', 'c'];

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { newGroupCounters, type GroupCounters } from '../../src/group/group.js';
 import type { StateMachine } from '../../src/group/state-machine.js';
 import { openLogStore } from '../../src/storage/open-store.js';
 import type { MemoryLogStore } from '../../src/storage/memory-store.js';
-import { TestFleet, listMachine, sleep, waitFor, type ListCommand } from '../host/harness.js';
+import { TestFleet, listMachine, sleep, waitFor, type ListCommand } from '../loop/harness.js';
 import { tuning } from './helpers.js';
 
 const HOSTS = ['a', 'b', 'c'];

@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { randomInt, seededRandom, type Random } from '../../src/raft/random.js';
 import { bytes, Cluster } from './harness.js';
 

@@ -14,7 +14,7 @@
 
 import assert from 'node:assert/strict';
 
-import { isFlotillaError, type ErrorCode } from '../../src/errors.js';
+import { isFlotillaError, type ErrorCode } from '../../src/common/errors.js';
 import {
   bootstrapState,
   DEFAULT_RAFT_CONFIG,

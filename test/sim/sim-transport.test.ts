@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { EntryType, MessageType, message } from '../../src/raft/types.js';
 import type { HostId, Item, RaftItem } from '../../src/transport/items.js';

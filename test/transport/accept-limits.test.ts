@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { FlotillaError } from '../../src/errors.js';
+import { FlotillaError } from '../../src/common/errors.js';
 import { fdBudget, readSoftFdLimit } from '../../src/transport/fd-limit.js';
 import type { WsTransport } from '../../src/transport/ws-transport.js';
 import { closeAll, link, startHost } from './fixtures/hosts.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import type { ClientRequestItem } from '../../src/transport/items.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import { refusal, type SendStatus } from '../../src/transport/transport.js';

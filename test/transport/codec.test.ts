@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { EntryType, MessageType } from '../../src/raft/types.js';
 import { decodeFrame, encodeEnvelope, encodeFrame, packFrame, PROTOCOL_VERSION } from '../../src/transport/codec.js';
 import { flotilla } from '../../src/transport/generated/flotilla.js';

@@ -1,4 +1,4 @@
-// Applying in bounded slices (src/host/apply-budget.ts and HostLoop's finishAll): a turn applies
+// Applying in bounded slices (src/loop/apply-budget.ts and HostLoop's finishAll): a turn applies
 // within a budget of time and entries shared by all its groups, the groups the budget ran out on
 // go first next turn, a group with entries left keeps getting turns even while quiesced; with real
 // groups, a reply and a read wait for their entry to be applied, applied never passes commit, and
@@ -6,10 +6,10 @@
 // arrived while the process was paused, not before them.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { FlotillaError } from '../../src/errors.js';
-import type { ApplyBudget } from '../../src/host/apply-budget.js';
-import { HostLoop, type LoopGroup } from '../../src/host/host-loop.js';
-import { realScheduler, type Scheduler } from '../../src/host/scheduler.js';
+import type { FlotillaError } from '../../src/common/errors.js';
+import type { ApplyBudget } from '../../src/loop/apply-budget.js';
+import { HostLoop, type LoopGroup } from '../../src/loop/host-loop.js';
+import { realScheduler, type Scheduler } from '../../src/common/scheduler.js';
 import { MessageType, message, type Message } from '../../src/raft/types.js';
 import { openLogStore } from '../../src/storage/open-store.js';
 import { TestFleet, listMachine, waitFor, type ListCommand } from './harness.js';

@@ -11,11 +11,11 @@
 // messages that would have stopped them.
 
 import { pino, type Logger } from 'pino';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError } from '../common/errors.js';
 import type { Message, NodeId } from '../raft/types.js';
 import type { LogStore, WriteBatch } from '../storage/log-store.js';
 import { TurnApplyBudget, type ApplyBudget } from './apply-budget.js';
-import { realScheduler, type Scheduler, type Timer } from './scheduler.js';
+import { realScheduler, type Scheduler, type Timer } from '../common/scheduler.js';
 
 /** What the loop needs of a group (group/group.ts). */
 export interface LoopGroup {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { FlotillaError, isFlotillaError } from '../../src/errors.js';
-import { HostLoop, type LoopGroup } from '../../src/host/host-loop.js';
-import { realScheduler } from '../../src/host/scheduler.js';
+import { FlotillaError, isFlotillaError } from '../../src/common/errors.js';
+import { HostLoop, type LoopGroup } from '../../src/loop/host-loop.js';
+import { realScheduler } from '../../src/common/scheduler.js';
 import { MessageType, message, type Entry, type Message } from '../../src/raft/types.js';
 import type { GroupRecord, LogStore, WriteBatch } from '../../src/storage/log-store.js';
 import type { MemoryLogStore } from '../../src/storage/memory-store.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { LogStore } from '../../src/storage/log-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
-import { TestFleet, waitFor } from './harness.js';
+import { TestFleet, waitFor } from '../loop/harness.js';
 
 const HOSTS = ['r1', 'r2', 'r3'];
 const GROUPS = [1, 2];

@@ -3,12 +3,12 @@
 
 import { Group, type GroupOptions } from '../../src/group/group.js';
 import type { StateMachine } from '../../src/group/state-machine.js';
-import { HostLoop, type HostLoopOptions, type Outgoing } from '../../src/host/host-loop.js';
+import { HostLoop, type HostLoopOptions, type Outgoing } from '../../src/loop/host-loop.js';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/raft.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { Role } from '../../src/raft/types.js';
 import type { LogStore } from '../../src/storage/log-store.js';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 
 /** A list of strings: `append` adds one, `fail` throws; queries read the list. */
 export type ListCommand = { op: 'append'; value: string } | { op: 'fail'; message: string };

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { Host } from '../../src/host.js';
-import { counter, waitFor } from './harness.js';
+import { counter, waitFor } from '../fleet/harness.js';
 import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'socket flood test secret';

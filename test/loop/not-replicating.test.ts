@@ -1,4 +1,4 @@
-// A leader that cannot replicate is reported (src/host/stall-watch.ts, Host.status().notReplicating):
+// A leader that cannot replicate is reported (src/loop/stall-watch.ts, Host.status().notReplicating):
 // the watch's rules, then three in-process hosts whose transport drops every Append of one group
 // while heartbeats go through, so its leader stays leader and commits nothing: the host reports the
 // group, logs it once, shows it in /metrics, and forgets it once appends flow again.
@@ -7,9 +7,9 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { collect, render } from '../../src/admin/metrics.js';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host.js';
-import { StallWatch } from '../../src/host/stall-watch.js';
+import { StallWatch } from '../../src/loop/stall-watch.js';
 import { MessageType } from '../../src/raft/types.js';
 import { MemoryDisk } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isFlotillaError } from '../../src/errors.js';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
-import { TestFleet, counter, waitFor } from './harness.js';
+import { TestFleet, counter, waitFor } from '../fleet/harness.js';
 
 /** Every member of `group` on live hosts, as host ids, voters only. */
 function voterHosts(fleet: TestFleet, group: string): string[] {

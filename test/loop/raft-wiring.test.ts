@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
-import { beatsPerItem, hashesPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/host/raft-wiring.js';
+import { beatsPerItem, hashesPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/loop/raft-wiring.js';
 import { MessageType, message, type Message } from '../../src/raft/types.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import type { Item } from '../../src/transport/items.js';

@@ -1,5 +1,5 @@
 // Three hosts in three processes: RocksDB stores, WebSocket transport, host loops wired to it
-// (src/host/raft-wiring.ts), 20 counter groups. Checks progress on every host, one connection per
+// (src/loop/raft-wiring.ts), 20 counter groups. Checks progress on every host, one connection per
 // host pair, progress with one host SIGKILLed, and that the killed host catches up after a restart
 // on its old data directory.
 import assert from 'node:assert/strict';
