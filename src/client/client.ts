@@ -66,7 +66,6 @@ export interface ClientAddGroupOptions extends ClientCallOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const json = jsonCodec<unknown>();
 /** Fleet views asked to learn host addresses, at most this often. */
 const REFRESH_MS = 1000;
 /** One fleet operation's attempt: a host answers these from its own state. */
@@ -286,7 +285,8 @@ export class Client {
   /** A call that has its slot in the window: encoded now (not while it waited), then routed. */
   private async send<R>(group: string, kind: 'command' | 'query', value: unknown, timeoutMs: number, consistency?: Consistency): Promise<R> {
     const deadline = performance.now() + timeoutMs;
-    const payload = json.encode(value);
+    // Named as host.command names it, so the error says which call it was.
+    const payload = jsonCodec<unknown>(`group ${group}: the ${kind}`).encode(value);
     this.router.checkPayload(group, kind, payload);
     await this.groupRecord(group, timeoutMs);
     const remaining = Math.max(1, deadline - performance.now());

@@ -4,7 +4,7 @@
 // command over maxCommandBytes or a query over maxQueryBytes is BAD_ARGUMENT naming the limit,
 // from the leader's host and from a follower's alike (issue 14: a bad name was answered TIMEOUT
 // after 5 s, having been bounced as NOT_LEADER). A connect() client refuses the same requests
-// without sending anything.
+// without sending anything, and names the group of a value with no JSON encoding.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
@@ -143,6 +143,8 @@ describe('bad requests over the wire', () => {
     }
     const big = { op: 'inc', by: 1, pad: 'x'.repeat(maxCommandBytes) };
     await assert.rejects(client.command(GROUP, big), (err: unknown) => err instanceof FlotillaError && err.code === 'BAD_ARGUMENT' && /maxCommandBytes/.test(err.message));
+    await assert.rejects(client.command(GROUP, { op: 'inc', by: 1n }), (err: unknown) => err instanceof FlotillaError && err.code === 'BAD_ARGUMENT' && /^group orders: the command has no JSON encoding: it holds a BigInt/.test(err.message));
+    await assert.rejects(client.query(GROUP, () => 1), (err: unknown) => err instanceof FlotillaError && err.code === 'BAD_ARGUMENT' && /^group orders: the query has no JSON encoding: it is a function/.test(err.message));
     assert.equal(client.stats().requestsSent - before, 0, 'no request left the client');
   });
 });
