@@ -20,6 +20,7 @@
 // done (a microtask), one item per destination host, with no beats of their own. They are best
 // effort: one the transport refuses is not sent again (the next snapshot brings another).
 
+import { realScheduler, type Scheduler } from '../common/scheduler.js';
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
 import type { GroupBeat, GroupStateHash, HostId } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
@@ -102,8 +103,9 @@ interface PendingBeats {
 /**
  * @param members how member ids map to hosts; messages to a member on this host are stepped
  * locally, in a later event-loop turn.
+ * @param scheduler where that later turn comes from: the loop's own (the simulation's is virtual).
  */
-export function wireLoopToTransport(transport: Transport, members: MemberNaming = IDENTITY_MEMBERS): RaftWiring {
+export function wireLoopToTransport(transport: Transport, members: MemberNaming = IDENTITY_MEMBERS, scheduler: Scheduler = realScheduler): RaftWiring {
   let receiver: RaftReceiver | null = null;
   let hashReceiver: StateHashReceiver | null = null;
   const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0 };
@@ -168,7 +170,7 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming 
     }
     transport.flush();
     if (local.length > 0) {
-      setImmediate(() => {
+      scheduler.soon(() => {
         for (const { groupId, message } of local) receiver?.step(groupId, message);
       });
     }

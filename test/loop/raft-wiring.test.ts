@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Scheduler } from '../../src/common/scheduler.js';
 import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
 import { beatsPerItem, hashesPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/loop/raft-wiring.js';
 import { MessageType, message, type Message } from '../../src/raft/types.js';
@@ -59,6 +60,24 @@ describe('raft wiring', () => {
     assert.equal(stepped.length, 2000);
     assert.equal(raw.length, Math.ceil(2000 / beatsPerItem(frame, 'h1', 'h2')));
     assert.ok(raw.length > 1, 'more than one item');
+  });
+
+  it("steps a message to a member on its own host in a later turn of the scheduler it was given, never at once or on a real timer", async () => {
+    const hub = new MemoryHub();
+    const t1 = hub.endpoint('h1');
+    const later: Array<() => void> = [];
+    const scheduler: Scheduler = { now: () => 0, after: () => ({ cancel: () => undefined }), every: () => ({ cancel: () => undefined }), soon: (run) => later.push(run) };
+    const w1 = wireLoopToTransport(t1, FLEET_MEMBERS, scheduler);
+    const stepped: Message[] = [];
+    w1.attach({ step: (_groupId, m) => stepped.push(m), unreachable: () => undefined });
+    const m = message({ type: MessageType.Append, from: 'h1~5', to: 'h1~3', term: 2, index: 1, logTerm: 1 });
+    w1.send([{ groupId: 7, message: m }]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(stepped, [], 'not stepped at once, nor on an event-loop turn of its own');
+    assert.equal(later.length, 1);
+    later[0]!();
+    assert.deepEqual(stepped, [m]);
+    assert.equal(w1.stats.sent, 0, 'it never went to the transport');
   });
 
   it('sends a heartbeat whose member ids have no serial as a plain message', () => {
