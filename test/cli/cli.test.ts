@@ -3,68 +3,33 @@
 // meets (bad flags, a wrong secret, an unreachable host), deactivate, and clean stops on SIGTERM
 // (draining first with --drain) and SIGINT.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { waitFor } from '../transport/fixtures/wait.js';
-import { BIN, flotilla } from './fixtures/flotilla.js';
+import { FlotillaHost } from '../fixtures/flotilla-host.js';
+import { flotilla } from './fixtures/flotilla.js';
 
 const SECRET = 'cli test secret';
 const START_MS = 20_000;
 
-class HostProcess {
-  readonly logs: Array<Record<string, unknown>> = [];
-  readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
-  private stderr = '';
-
-  constructor(readonly id: string, args: string[]) {
-    this.child = spawn(process.execPath, [BIN, 'host', ...args], { env: { ...process.env, FLOTILLA_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) this.logs.push(JSON.parse(line) as Record<string, unknown>);
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-
-  logged(msg: string): Record<string, unknown> | undefined {
-    return this.logs.find((l) => l.msg === msg);
-  }
-
-  async started(): Promise<{ address: string; admin: string | undefined }> {
-    await waitFor(`${this.id} to be active (stderr: ${this.stderr})`, () => this.logged('host active') !== undefined, START_MS);
-    const line = this.logged('host started; activating')!;
-    return { address: String(line.address), admin: typeof line.admin === 'string' ? line.admin : undefined };
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-}
-
 describe('flotilla command', () => {
   let dir: string;
-  const hosts: HostProcess[] = [];
+  const hosts: FlotillaHost[] = [];
   let seed = '';
   let admin: string | undefined;
   const as = (address: string) => ['--host', address, '--secret', SECRET];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'flotilla-cli-'));
-    const h1 = new HostProcess('h1', ['--id', 'h1', '--zone', 'a', '--storage', 'memory', '--admin-port', '127.0.0.1:0']);
+    const h1 = new FlotillaHost('h1', ['--id', 'h1', '--zone', 'a', '--storage', 'memory', '--admin-port', '127.0.0.1:0'], SECRET);
     hosts.push(h1);
-    ({ address: seed, admin } = await h1.started());
-    hosts.push(new HostProcess('h2', ['--id', 'h2', '--zone', 'b', '--storage', 'memory', '--join', seed]));
+    ({ address: seed, admin } = await h1.started(START_MS));
+    hosts.push(new FlotillaHost('h2', ['--id', 'h2', '--zone', 'b', '--storage', 'memory', '--join', seed], SECRET));
     const config = join(dir, 'h3.json');
     await writeFile(config, JSON.stringify({ id: 'h3', zone: 'a', join: [seed], storage: 'rocksdb', dataDir: join(dir, 'h3'), drain: true }));
-    hosts.push(new HostProcess('h3', ['--config', config]));
-    await Promise.all(hosts.map((h) => h.started()));
+    hosts.push(new FlotillaHost('h3', ['--config', config], SECRET));
+    await Promise.all(hosts.map((h) => h.started(START_MS)));
   });
 
   after(async () => {
@@ -127,7 +92,7 @@ describe('flotilla command', () => {
     assert.match(status.stdout, /\bh2\b.*inactive/);
     assert.match(status.stdout, /^orders +counter +3 +(h1|h3) /m);
 
-    const [h1, h2, h3] = hosts as [HostProcess, HostProcess, HostProcess];
+    const [h1, h2, h3] = hosts as [FlotillaHost, FlotillaHost, FlotillaHost];
     h3.signal('SIGTERM');
     assert.equal(await h3.exited, 0);
     assert.ok(h3.logged('draining: moving every member to other hosts') !== undefined, 'h3 drains first (--drain in its config)');
