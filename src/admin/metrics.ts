@@ -37,6 +37,11 @@ export function collect(sources: MetricSources): Family[] {
     gauge('flotilla_not_replicating_groups', 'Groups led here that have committed nothing with entries waiting for over 6 election timeouts (status().notReplicating).', [{ value: status.notReplicating.length }]),
     gauge('flotilla_degraded_groups', 'Groups whose replica here is degraded: its snapshots fail (its log is not compacted) or it stalled on a snapshot that does not restore (status().degraded says why).', [{ value: status.degraded.length }]),
     gauge('flotilla_state_mismatched_groups', "Groups whose replica here and another host's held different states at the same applied index, not resolved since (status().stateMismatches).", [{ value: new Set(status.stateMismatches.map((x) => x.group)).size }]),
+    gauge('flotilla_data_dir_generation', "This data directory's generation: current (this start's), and floor (the lowest a peer may still find it at; see docs/OPERATIONS.md).", [
+      { labels: { kind: 'current' }, value: status.generation.current },
+      { labels: { kind: 'floor' }, value: status.generation.floor },
+    ]),
+    gauge('flotilla_peer_data_dir_generation', "Each peer's data directory generation as this host has durably recorded it: a peer that comes back below it is refused (STORAGE_STALE).", Object.entries(status.generation.peers).map(([peer, value]) => ({ labels: { peer }, value }))),
     gauge('flotilla_member_term', 'Raft term of each replica on this host.', status.members.map((m) => ({ labels: { group: m.group }, value: m.term }))),
     gauge('flotilla_member_commit_index', 'Commit index of each replica on this host.', status.members.map((m) => ({ labels: { group: m.group }, value: m.commit }))),
     gauge('flotilla_member_applied_index', 'Applied index of each replica on this host.', status.members.map((m) => ({ labels: { group: m.group }, value: m.applied }))),

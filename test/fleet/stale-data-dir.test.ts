@@ -6,6 +6,7 @@
 // there, and the copy is refused at once on every later start.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { collect, render } from '../../src/admin/metrics.js';
 import { isFlotillaError } from '../../src/common/errors.js';
 import type { Host } from '../../src/host.js';
 import { decodeGeneration, metaKey } from '../../src/storage/encoding.js';
@@ -49,6 +50,14 @@ describe('Host: a data directory put back from an older copy', () => {
     const copied = generationOn(copy);
     await h1.command('g', { op: 'inc', by: 1 }); // W0b
     await waitFor('h3 to record a generation of h2 above the copy', () => (fleet.host('h3').status().generation.peers.h2 ?? 0) > copied, ACTIVATE_MS);
+    // What h3 holds against h2, and h2's own generation, are on /metrics for an operator.
+    const h3Text = render(collect({ host: fleet.host('h3') }));
+    assert.match(h3Text, new RegExp(`^flotilla_peer_data_dir_generation\\{peer="h2"\\} ${fleet.host('h3').status().generation.peers.h2}$`, 'm'));
+    const h2Generation = fleet.host('h2').status().generation;
+    const h2Text = render(collect({ host: fleet.host('h2') }));
+    assert.match(h2Text, new RegExp(`^flotilla_data_dir_generation\\{kind="current"\\} ${h2Generation.current}$`, 'm'));
+    assert.match(h2Text, new RegExp(`^flotilla_data_dir_generation\\{kind="floor"\\} ${h2Generation.floor}$`, 'm'));
+    assert.ok(h2Generation.current > copied, `h2 runs at a generation above the copy's (${h2Generation.current} > ${copied})`);
     await fleet.kill('h3');
     for (let i = 0; i < W1; i++) await h1.command('g', { op: 'inc', by: 1 });
     const expected = 2 + W1;
