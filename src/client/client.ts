@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../common/errors.js';
 import { encodeAdmin } from '../fleet/admin.js';
-import { CLUSTER_GROUP, type ClusterCommand, type ClusterReply, type GroupRecord } from '../fleet/cluster-machine.js';
+import { CLUSTER_GROUP, type ClusterCommand, type GroupRecord } from '../fleet/cluster-machine.js';
+import { decodeClusterReply } from '../fleet/cluster-protocol.js';
 import { hostOfMember } from '../fleet/member-id.js';
 import { fleetLimits } from '../fleet/limits.js';
 import { validateName } from '../fleet/names.js';
@@ -191,7 +192,7 @@ export class Client {
     validateName('group', name);
     const command: ClusterCommand = { op: 'removeGroup', name };
     const bytes = await this.route(CLUSTER_GROUP, 'command', encoder.encode(JSON.stringify(command)), { timeoutMs: options.timeoutMs ?? this.timeoutMs });
-    const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+    const reply = decodeClusterReply(bytes);
     if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
     this.groupRecords.delete(name);
   }
@@ -324,7 +325,7 @@ export class Client {
 
   private async askGroupRecord(name: string, timeoutMs: number): Promise<GroupRecord> {
     const bytes = await this.route(CLUSTER_GROUP, 'query', encoder.encode(JSON.stringify({ op: 'group', name })), { timeoutMs });
-    const reply = JSON.parse(decoder.decode(bytes)) as ClusterReply;
+    const reply = decodeClusterReply(bytes);
     if (!reply.ok) throw new FlotillaError(reply.code, reply.message);
     if (reply.group === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
     this.groupRecords.set(name, reply.group);

@@ -1,10 +1,12 @@
 // Fleet housekeeping requests between hosts ('admin' client requests, JSON payload). Each is
 // answered by the host the router reaches: 'join' by any active host (it forwards the activation
 // to the cluster group), 'prepare' by the host that is to hold a new replica, 'memberStatus' by the
-// group's leader.
+// group's leader. Each is checked field by field as it arrives: a malformed request is BAD_ARGUMENT
+// (to whoever sent it), a malformed reply TRANSPORT_PROTOCOL (the answering host speaks another
+// protocol).
 
-import { FlotillaError } from '../common/errors.js';
-import type { ClusterCommand } from './cluster-machine.js';
+import { Decode } from '../common/decode.js';
+import { clusterCommand, clusterReply, type ClusterCommand, type ClusterReply } from './cluster-protocol.js';
 
 export type AdminRequest =
   /** A host asks to be activated (forwarded as a cluster command by the receiving host). */
@@ -24,36 +26,61 @@ export type AdminReply =
   | { op: 'memberStatus'; member: boolean }
   /** `warnings`: what is wrong with the leader's replica (Host.replicaWarnings); hosts that predate it send none. */
   | { op: 'leaderCheck'; leader: string; warnings?: string[] }
-  | { op: 'cluster'; reply: unknown };
+  | { op: 'cluster'; reply: ClusterReply };
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export function encodeAdmin(value: AdminRequest | AdminReply): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
+const ADMIN_OPS = ['join', 'cluster', 'prepare', 'memberStatus', 'leaderCheck'] as const;
+
 export function decodeAdminRequest(bytes: Uint8Array): AdminRequest {
-  const value = parseJson(bytes);
-  const op = typeof value === 'object' && value !== null ? (value as { op?: unknown }).op : undefined;
-  if (op !== 'join' && op !== 'cluster' && op !== 'prepare' && op !== 'memberStatus' && op !== 'leaderCheck') {
-    throw new FlotillaError('BAD_ARGUMENT', `unknown admin request ${JSON.stringify(op)}`);
+  const d = new Decode('BAD_ARGUMENT', 'an admin request');
+  const o = d.object(d.json(bytes), '');
+  switch (d.oneOf(o.op, 'op', ADMIN_OPS)) {
+    case 'join': {
+      const command = clusterCommand(d, o.command, 'command');
+      if (command.op !== 'activateHost') d.fail('command.op', 'activateHost', command.op);
+      break;
+    }
+    case 'cluster':
+      clusterCommand(d, o.command, 'command');
+      break;
+    case 'prepare':
+      for (const key of ['group', 'machine', 'member'] as const) d.string(o[key], key);
+      d.int(o.groupId, 'groupId');
+      d.int(o.term, 'term');
+      break;
+    case 'memberStatus':
+      d.int(o.groupId, 'groupId');
+      d.string(o.member, 'member');
+      break;
+    case 'leaderCheck':
+      break;
   }
-  return value as AdminRequest;
+  return o as AdminRequest;
 }
 
 export function decodeAdminReply<T extends AdminReply['op']>(bytes: Uint8Array, op: T): Extract<AdminReply, { op: T }> {
-  const value = parseJson(bytes);
-  if (typeof value !== 'object' || value === null || (value as { op?: unknown }).op !== op) {
-    throw new FlotillaError('BAD_ARGUMENT', `expected an admin ${op} reply`);
+  const d = new Decode('TRANSPORT_PROTOCOL', `an admin ${op} reply`);
+  const o = d.object(d.json(bytes), '');
+  d.oneOf(o.op, 'op', [op]);
+  switch (op as AdminReply['op']) {
+    case 'prepare':
+      if (!d.boolean(o.ok, 'ok')) d.int(o.tombstone, 'tombstone');
+      break;
+    case 'memberStatus':
+      d.boolean(o.member, 'member');
+      break;
+    case 'leaderCheck':
+      d.string(o.leader, 'leader');
+      d.optional(o.warnings, 'warnings', (v, path) => d.array(v, path, d.string));
+      break;
+    case 'cluster':
+      clusterReply(d, o.reply, 'reply');
+      break;
   }
-  return value as Extract<AdminReply, { op: T }>;
-}
-
-function parseJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw new FlotillaError('BAD_ARGUMENT', 'admin payload is not JSON');
-  }
+  return o as Extract<AdminReply, { op: T }>;
 }

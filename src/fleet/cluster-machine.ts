@@ -5,81 +5,22 @@
 //
 // Expected refusals (a group that exists, a host id taken by another data directory) are replies
 // with a code rather than throws: the caller gets the exact FlotillaError code back. State is
-// mutated in place: commands check everything before they change anything.
+// mutated in place: commands check everything before they change anything. The messages and
+// their validators are in cluster-protocol.ts: a malformed command or query (any peer that knows
+// the secret may send one) is refused BAD_ARGUMENT, a snapshot that is no cluster state is
+// STORAGE_CORRUPT.
 
-import type { ErrorCode } from '../common/errors.js';
+import { FlotillaError, type ErrorCode } from '../common/errors.js';
 import type { StateMachine } from '../group/state-machine.js';
+import { decodeClusterCommand, decodeClusterQuery, decodeClusterState, type ClusterCommand, type ClusterQuery, type ClusterReply, type ClusterState, type HostRecord, type GroupRecord } from './cluster-protocol.js';
 import { memberId } from './member-id.js';
 import { place, type HostInfo } from './placement.js';
+
+export type { ClusterCommand, ClusterQuery, ClusterReply, ClusterState, GroupConfig, GroupRecord, HostRecord, HostState } from './cluster-protocol.js';
 
 /** The cluster group's id and (reserved, not a valid user group name) name. */
 export const CLUSTER_GROUP_ID = 0;
 export const CLUSTER_GROUP = '$cluster';
-
-/**
- * active: takes members; deactivating: members move off, then it becomes inactive; failed:
- * silent past the failure timeout, members replaced; inactive: drained, holds nothing.
- */
-export type HostState = 'active' | 'deactivating' | 'inactive' | 'failed';
-
-export interface HostRecord {
-  id: string;
-  zone: string;
-  address: string;
-  /** Identifies the data directory: a host id cannot come back with a different one. */
-  incarnation: string;
-  state: HostState;
-  /** Metadata version at which this incarnation first activated. */
-  registeredAt: number;
-  /** While failed: the state to go back to when it is heard again (a draining host keeps draining). */
-  resumeState?: 'active' | 'deactivating';
-  /** The activate() call that last made it active (see ClusterCommand activateHost). */
-  activation: string;
-}
-
-/** Per-group settings a user may choose at addGroup. */
-export interface GroupConfig {
-  snapshotEvery?: number;
-  maxPendingCommands?: number;
-}
-
-export interface GroupRecord {
-  name: string;
-  id: number;
-  machine: string;
-  replicas: number;
-  config: GroupConfig;
-  /** Metadata version at which the group was added. */
-  createdAt: number;
-  /** The founding members, placed when the group was added; each host creates its own. */
-  founders: string[];
-}
-
-export interface ClusterState {
-  /** Commands applied so far: a logical clock the same on every replica. */
-  version: number;
-  hosts: Record<string, HostRecord>;
-  groups: Record<string, GroupRecord>;
-  nextGroupId: number;
-}
-
-export type ClusterCommand =
-  /**
-   * `activation` names one activate() call: its attempts go through different seed hosts, each
-   * with its own session, so a late attempt must be recognised as that call's and change nothing.
-   */
-  | { op: 'activateHost'; id: string; zone: string; address: string; incarnation: string; activation: string }
-  /** With `from`, only if the host is still in that state (a failure marking decided on an older view). */
-  | { op: 'setHostState'; id: string; state: HostState; incarnation: string; from?: HostState }
-  | { op: 'addGroup'; name: string; machine: string; replicas: number; config: GroupConfig }
-  | { op: 'removeGroup'; name: string };
-
-export type ClusterReply =
-  | { ok: true; group?: GroupRecord; host?: HostRecord; state?: ClusterState }
-  | { ok: false; code: ErrorCode; message: string };
-
-/** 'state': the whole metadata, for a host that holds no replica of the cluster group (a draining one). */
-export type ClusterQuery = { op: 'group'; name: string } | { op: 'state' };
 
 /** Active hosts, sorted by id: what placement distributes members over. */
 export function activeHosts(state: ClusterState): HostInfo[] {
@@ -155,27 +96,46 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
   }
 }
 
+/**
+ * A command or query as `decode` checks it: a malformed one (from any peer that knows the secret)
+ * is refused BAD_ARGUMENT, alike on every replica, before it changes anything.
+ */
+function checked<T>(decode: (value: unknown) => T, value: unknown): T {
+  try {
+    return decode(value);
+  } catch (err) {
+    if (err instanceof FlotillaError) refuse(err.code, err.message);
+    throw err;
+  }
+}
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+
+/** What `run` replies, or the refusal it threw as a reply; anything else thrown goes on. */
+function orRefusal(run: () => ClusterReply): ClusterReply {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof Refusal) return { ok: false, code: err.code, message: err.message };
+    throw err;
+  }
+}
+
+function answer(state: ClusterState, q: ClusterQuery): ClusterReply {
+  if (q.op === 'group') {
+    const group = state.groups[q.name];
+    return group === undefined ? { ok: false, code: 'NO_SUCH_GROUP', message: `no group named ${q.name}` } : { ok: true, group };
+  }
+  return { ok: true, state };
+}
 
 export const clusterMachine: StateMachine<ClusterState, ClusterCommand, ClusterReply, ClusterQuery> = {
   init: () => ({ version: 0, hosts: {}, groups: {}, nextGroupId: 1 }),
   command(state, cmd) {
     state.version++;
-    try {
-      return { state, reply: apply(state, cmd) };
-    } catch (err) {
-      if (err instanceof Refusal) return { state, reply: { ok: false, code: err.code, message: err.message } };
-      throw err;
-    }
+    return { state, reply: orRefusal(() => apply(state, checked(decodeClusterCommand, cmd))) };
   },
-  query(state, q) {
-    if (q.op === 'group') {
-      const group = state.groups[q.name];
-      return group === undefined ? { ok: false, code: 'NO_SUCH_GROUP', message: `no group named ${q.name}` } : { ok: true, group };
-    }
-    return { ok: true, state };
-  },
+  query: (state, q) => orRefusal(() => answer(state, checked(decodeClusterQuery, q))),
   snapshot: (state) => encoder.encode(JSON.stringify(state)),
-  restore: (bytes) => JSON.parse(decoder.decode(bytes)) as ClusterState,
+  restore: decodeClusterState,
 };

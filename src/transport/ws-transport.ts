@@ -9,6 +9,7 @@ import { createServer as createHttpServer, get as httpGet, type IncomingMessage,
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
+import { Decode } from '../common/decode.js';
 import { FlotillaError } from '../common/errors.js';
 import { AcceptGate, type AcceptLimits, type AcceptStats } from './accept-gate.js';
 import { formatAddress, parseAddress } from './address.js';
@@ -50,6 +51,14 @@ export interface WsTransportOptions extends QueueOptions {
 }
 
 const IDENTITY_PATH = '/flotilla/id';
+
+/** The host id in the body of an answer at IDENTITY_PATH, `{ "id": "h1" }`. */
+function identityOf(body: string): HostId {
+  const d = new Decode('TRANSPORT_PROTOCOL', 'its identity');
+  const id = d.string(d.object(d.json(body), '').id, 'id');
+  if (id === '') d.fail('id', 'a host id', id);
+  return id;
+}
 const DEFAULT_MAX_UNAUTHENTICATED = 128;
 const DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 32;
 
@@ -198,9 +207,8 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
         });
         res.on('end', () => {
           try {
-            const id = (JSON.parse(body) as { id?: unknown }).id;
-            if (res.statusCode !== 200 || typeof id !== 'string' || id === '') throw new Error(`status ${res.statusCode ?? 0}`);
-            resolve(id);
+            if (res.statusCode !== 200) throw new Error(`status ${res.statusCode ?? 0}`);
+            resolve(identityOf(body));
           } catch (err) {
             reject(new FlotillaError('TRANSPORT_PROTOCOL', `${address} is not a flotilla host: ${err instanceof Error ? err.message : String(err)}`));
           }

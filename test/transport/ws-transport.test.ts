@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { isFlotillaError } from '../../src/common/errors.js';
 import { CloseCode } from '../../src/transport/connection.js';
 import { encodeFrame } from '../../src/transport/codec.js';
 import { flotilla } from '../../src/transport/generated/flotilla.js';
@@ -35,6 +38,29 @@ describe('ws transport', () => {
     assert.deepEqual(plain(atB.map((r) => r.item)), plain(items));
     assert.deepEqual(plain(atA.map((r) => r.item)), plain(items));
     assert.ok(atB.every((r) => r.from === 'a') && atA.every((r) => r.from === 'b'));
+  });
+
+  it('identifies a host by its address, and refuses a malformed identity TRANSPORT_PROTOCOL, saying what is wrong', async () => {
+    const a = await host('a');
+    const b = await host('b');
+    assert.equal(await a.identify(b.address), 'b');
+    let answer = '';
+    const server = createServer((_req, res) => res.end(answer));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      for (const [body, message] of [
+        ['{"id":7}', /is not a flotilla host: its identity: id is 7, not a string/],
+        ['{"id":""}', /its identity: id is the string "", not a host id/],
+        ['[]', /its identity: it is an array, not an object/],
+        ['<html>', /its identity is not JSON/],
+      ] as const) {
+        answer = body;
+        await assert.rejects(a.identify(address), (err) => isFlotillaError(err, 'TRANSPORT_PROTOCOL') && message.test(err.message));
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('sends many groups\' messages as one frame per flush, splitting only past the size limit', async () => {
