@@ -8,10 +8,11 @@
 // Every run: 3 flotilla host processes on loopback (src/demo/host-process.ts: RocksDB, synced
 // writes, ws transport) in 3 zones, so each 3-replica group has a replica on every host; with
 // --with-etcd a 3-member etcd cluster on loopback ports (fsync on, default timeouts) in the same
-// temporary directory. Load comes from separate load generator processes (bench/compare/loadgen.ts;
-// flotilla through connect(), etcd through gRPC), closed loops of N requests in flight over the
-// groups, the same concurrency and value size for both systems; their own CPU is reported. For etcd,
-// "N groups" are N keys of its single Raft group. Other options: see USAGE.
+// temporary directory. Load comes from separate load generator processes, closed loops of N
+// requests in flight over the groups, the same concurrency and value size for both systems:
+// flotilla's through connect() (bench/compare/loadgen.ts), etcd's through etcd's own Go client to
+// its leader (bench/etcd-load/, built on first use by its build.sh); their own CPU is reported,
+// per op too. For etcd, "N groups" are N keys of its single Raft group. Other options: see USAGE.
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -19,15 +20,17 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EtcdCluster, etcdVersion, type EtcdMember } from './compare/etcd-cluster.js';
 import { compact, put } from './compare/etcd-grpc.js';
+import { prepareEtcdLoad } from './compare/etcd-load.js';
 import { Fleet, SECRET } from './compare/fleet.js';
-import { LoadGenerators } from './compare/load.js';
-import type { LoadSpec } from './compare/loadgen.js';
+import { LoadGenerators, type LoadOutcome } from './compare/load.js';
+import type { LoadSpec } from './compare/load-protocol.js';
 import { CpuWindow, quantileOf, rssMiB, sleep } from './compare/stats.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --full                 the whole matrix: 1, 10, 100, 1000 groups x 1, 16, 64, 256 in flight x 16 B, 1 KiB,
                          writes, linearizable and lease reads; idle at 1,000 and 10,000 groups
-  --with-etcd            compare with a 3-member etcd cluster (the etcd binary on PATH)
+  --with-etcd            compare with a 3-member etcd cluster (the etcd binary on PATH), driven by
+                         bench/etcd-load (Go; bench/etcd-load/build.sh builds it and installs what it lacks)
   --json FILE            write every measured row to FILE (a JSON array, one object a line)
   --only LIST            scenarios to run: write,read,add-groups,idle,failover,drain (default all)
   --groups LIST          group counts of the write/read matrix (e.g. 100,1000)
@@ -142,6 +145,7 @@ interface Row {
   seconds: number | null;
   cpu_ms_per_op: number | null;
   client_cpu_pct: number | null;
+  client_cpu_ms_per_op: number | null;
   kib_per_replica: number | null;
   ops_vs_etcd: number | null;
   p99_vs_etcd: number | null;
@@ -152,7 +156,7 @@ function row({ scenario, system, what, ...fields }: Partial<Row> & Pick<Row, 'sc
   return {
     scenario, system, what, groups: null, inflight: null, payload: null, ops_per_s: null, p50_ms: null, p99_ms: null, p999_ms: null,
     cpu_pct_per_host: null, rss_mib_per_host: null, failed: null, max_ms: null, seconds: null, cpu_ms_per_op: null,
-    client_cpu_pct: null, kib_per_replica: null, ops_vs_etcd: null, p99_vs_etcd: null, load1: round(loadavg()[0]!, 2),
+    client_cpu_pct: null, client_cpu_ms_per_op: null, kib_per_replica: null, ops_vs_etcd: null, p99_vs_etcd: null, load1: round(loadavg()[0]!, 2),
     ...fields,
   };
 }
@@ -169,7 +173,7 @@ const fmt = (n: number | null, digits = 1): string => (n === null ? '-' : n >= 1
 const fmtMs = (n: number | null): string => (n === null ? '-' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US'));
 const fmtBytes = (n: number | null): string => (n === null ? '-' : n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
 
-const COLUMNS = ['scenario', 'system', 'what', 'groups', 'in flight', 'value', 'ops/s or time', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU %/host', 'RSS MiB/host', 'client CPU %', 'CPU ms/op', 'failed', 'ops x etcd', 'p99 x etcd', 'load'];
+const COLUMNS = ['scenario', 'system', 'what', 'groups', 'in flight', 'value', 'ops/s or time', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU %/host', 'RSS MiB/host', 'client CPU %', 'client CPU ms/op', 'CPU ms/op', 'failed', 'ops x etcd', 'p99 x etcd', 'load'];
 
 function cells(r: Row): string[] {
   const extra = r.scenario === 'idle' && r.kib_per_replica !== null ? ` (${fmt(r.kib_per_replica)} KiB/replica)` : '';
@@ -177,7 +181,7 @@ function cells(r: Row): string[] {
   return [
     r.scenario, r.system, r.what, r.groups === null ? '-' : r.groups.toLocaleString('en-US'), fmt(r.inflight, 0), fmtBytes(r.payload),
     timed ?? fmt(r.ops_per_s), fmtMs(r.p50_ms), fmtMs(r.p99_ms), r.max_ms !== null ? `max ${fmtMs(r.max_ms)}` : fmtMs(r.p999_ms),
-    fmt(r.cpu_pct_per_host), `${fmt(r.rss_mib_per_host, 0)}${extra}`, fmt(r.client_cpu_pct, 0), fmt(r.cpu_ms_per_op, 3), fmt(r.failed, 0),
+    fmt(r.cpu_pct_per_host), `${fmt(r.rss_mib_per_host, 0)}${extra}`, fmt(r.client_cpu_pct, 0), fmt(r.client_cpu_ms_per_op, 3), fmt(r.cpu_ms_per_op, 3), fmt(r.failed, 0),
     r.ops_vs_etcd === null ? '' : `${r.ops_vs_etcd.toFixed(2)}x`, r.p99_vs_etcd === null ? '' : `${r.p99_vs_etcd.toFixed(2)}x`, r.load1.toFixed(1),
   ];
 }
@@ -253,9 +257,16 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     return 2;
   }
+  if (options.withEtcd) {
+    const failed = prepareEtcdLoad(etcdVersion() !== null);
+    if (failed !== null) {
+      console.error(`--with-etcd: ${failed}`);
+      return 2;
+    }
+  }
   const etcdV = etcdVersion();
   if (options.withEtcd && etcdV === null) {
-    console.error('--with-etcd: no `etcd` on PATH. Install it (Debian/Ubuntu: `sudo apt-get install etcd-server`, etcd 3.4+) and run again.');
+    console.error('--with-etcd: no `etcd` on PATH. Install it (Debian/Ubuntu: `apt-get install etcd-server`, etcd 3.4+) and run again.');
     return 2;
   }
 
@@ -270,7 +281,7 @@ export async function main(argv: string[]): Promise<number> {
   const header = [
     `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, data on ${fsType}`,
     `node ${process.version}; etcd ${etcdV ?? 'not installed'}${options.withEtcd ? '' : ' (not compared: add --with-etcd)'}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `mode: ${options.full ? 'full' : 'quick'}; ${options.durationMs / 1000} s measured per row after ${options.warmupMs / 1000} s warm-up; ${options.loadgens} load generator processes`,
+    `mode: ${options.full ? 'full' : 'quick'}; ${options.durationMs / 1000} s measured per row after ${options.warmupMs / 1000} s warm-up; ${options.loadgens} load generator processes per system (etcd's: Go clientv3, to the leader)`,
   ];
   console.log(header.join('\n'));
 
@@ -305,7 +316,7 @@ export async function main(argv: string[]): Promise<number> {
     compare(rows);
     progress.clear();
     const c = cells(r);
-    console.log(`${c.slice(0, 6).join(' ')}: ${COLUMNS.slice(6, 15).map((name, i) => `${name} ${c[i + 6]}`).join(', ')}`);
+    console.log(`${c.slice(0, 6).join(' ')}: ${COLUMNS.slice(6, 16).map((name, i) => `${name} ${c[i + 6]}`).join(', ')}`);
     writeJson();
   };
 
@@ -410,6 +421,7 @@ export async function main(argv: string[]): Promise<number> {
         ops_per_s: out.ops / out.wallSeconds, p50_ms: out.hist.quantile(0.5), p99_ms: out.hist.quantile(0.99), p999_ms: out.hist.quantile(0.999),
         cpu_pct_per_host: hostPct, rss_mib_per_host: pids.reduce((n, pid) => n + rssMiB(pid), 0) / pids.length, failed: out.failed,
         cpu_ms_per_op: out.ops > 0 ? (hostCpu * 1000) / out.ops : null, client_cpu_pct: out.clientCpuPct,
+        client_cpu_ms_per_op: clientMsPerOp(out),
       }));
     };
     const compactEtcd = async () => {
@@ -540,7 +552,7 @@ export async function main(argv: string[]): Promise<number> {
         const hostPct = cpu.pctPerProcess();
         const out = await fGens.stop(20_000);
         if (out.failed > 0) console.error(`drain: ${out.failed} commands failed: ${out.errors.join('; ')}`);
-        emit(row({ scenario: 'drain', system: 'flotilla', what: `deactivate() a host holding ${members} members, 64 commands in flight`, groups: N, inflight: 64, payload: 16, seconds, ops_per_s: out.ops / out.wallSeconds, p50_ms: out.hist.quantile(0.5), p99_ms: out.hist.quantile(0.99), p999_ms: out.hist.quantile(0.999), cpu_pct_per_host: hostPct, failed: out.failed, client_cpu_pct: out.clientCpuPct }));
+        emit(row({ scenario: 'drain', system: 'flotilla', what: `deactivate() a host holding ${members} members, 64 commands in flight`, groups: N, inflight: 64, payload: 16, seconds, ops_per_s: out.ops / out.wallSeconds, p50_ms: out.hist.quantile(0.5), p99_ms: out.hist.quantile(0.99), p999_ms: out.hist.quantile(0.999), cpu_pct_per_host: hostPct, failed: out.failed, client_cpu_pct: out.clientCpuPct, client_cpu_ms_per_op: clientMsPerOp(out) }));
       }
     }
 
@@ -583,6 +595,9 @@ export async function main(argv: string[]): Promise<number> {
   if (options.json !== null) console.log(`\n${rows.length} rows written to ${options.json}`);
   return 0;
 }
+
+/** The load generators' CPU per completed request, in ms. */
+const clientMsPerOp = (out: LoadOutcome): number | null => (out.ops > 0 ? (out.clientCpuSeconds * 1000) / out.ops : null);
 
 /** Waits until every group `b0..b<n-1>` has exactly 3 members on running hosts, all voters. */
 async function waitPlaced(fleet: Fleet, n: number, timeoutMs: number): Promise<boolean> {

@@ -1,10 +1,14 @@
-// The bench's side of loadgen.ts: a few load generator processes driven together. A run's
-// requests in flight are split over them; their results merge into one histogram.
-import { fork, type ChildProcess } from 'node:child_process';
+// The bench's side of the load generators (load-protocol.ts): a few processes driven together,
+// flotilla's (loadgen.ts, forked, over IPC) or etcd's (the Go bench/etcd-load, JSON lines on its
+// stdin and stdout). A run's requests in flight are split over them; their results merge into
+// one histogram.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { extname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { within } from '../../src/demo/host-client.js';
-import type { LoadMessage, LoadReply, LoadResult, LoadSpec, Target } from './loadgen.js';
+import { ETCD_LOAD } from './etcd-load.js';
+import type { LoadMessage, LoadReply, LoadResult, LoadSpec, Target } from './load-protocol.js';
 import { Histogram } from './stats.js';
 
 const RUNNER = fileURLToPath(new URL(`./loadgen${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -13,32 +17,46 @@ class Generator {
   private readonly waiting: Array<{ type: LoadReply['type']; resolve(reply: LoadReply): void; reject(err: Error): void }> = [];
   progress = { ops: 0, failed: 0 };
   private readonly child: ChildProcess;
+  readonly send: (message: LoadMessage) => void;
 
-  constructor() {
-    const execArgv = RUNNER.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    this.child = fork(RUNNER, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (raw: unknown) => {
-      const message = raw as LoadReply;
-      if (message.type === 'progress') {
-        this.progress = { ops: message.ops, failed: message.failed };
-        return;
-      }
-      const i = message.type === 'error' ? 0 : this.waiting.findIndex((w) => w.type === message.type);
-      const waiter = i >= 0 ? this.waiting.splice(i, 1)[0] : undefined;
-      if (message.type === 'error') waiter?.reject(new Error(`load generator: ${message.message}`));
-      else waiter?.resolve(message);
-    });
-    this.child.once('exit', (code, signal) => {
-      for (const w of this.waiting.splice(0)) w.reject(new Error(`load generator exited (${code ?? signal})`));
-    });
+  constructor(system: Target['system']) {
+    if (system === 'flotilla') {
+      const execArgv = RUNNER.endsWith('.ts') ? ['--import', 'tsx'] : [];
+      const child = fork(RUNNER, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.on('message', (raw: unknown) => this.receive(raw as LoadReply));
+      this.send = (message) => {
+        if (child.connected) child.send(message);
+      };
+      this.child = child;
+    } else {
+      const child = spawn(ETCD_LOAD, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+      createInterface({ input: child.stdout }).on('line', (line) => this.receive(JSON.parse(line) as LoadReply));
+      child.stdin.on('error', () => undefined);
+      this.send = (message) => {
+        if (child.stdin.writable) child.stdin.write(`${JSON.stringify(message)}\n`);
+      };
+      this.child = child;
+    }
+    const fail = (why: string) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`${system} load generator ${why}`));
+    };
+    this.child.once('exit', (code, signal) => fail(`exited (${code ?? signal})`));
+    this.child.once('error', (err) => fail(`could not run: ${err.message}`));
+  }
+
+  private receive(message: LoadReply): void {
+    if (message.type === 'progress') {
+      this.progress = { ops: message.ops, failed: message.failed };
+      return;
+    }
+    const i = message.type === 'error' ? 0 : this.waiting.findIndex((w) => w.type === message.type);
+    const waiter = i >= 0 ? this.waiting.splice(i, 1)[0] : undefined;
+    if (message.type === 'error') waiter?.reject(new Error(`load generator: ${message.message}`));
+    else waiter?.resolve(message);
   }
 
   get pid(): number {
     return this.child.pid ?? 0;
-  }
-
-  send(message: LoadMessage): void {
-    if (this.child.connected) this.child.send(message);
   }
 
   ask<T extends LoadReply['type']>(message: LoadMessage, type: T, timeoutMs: number): Promise<Extract<LoadReply, { type: T }>> {
@@ -60,6 +78,8 @@ export interface LoadOutcome {
   hist: Histogram;
   /** CPU of all generators over the window, % of one core. */
   clientCpuPct: number;
+  /** CPU seconds of all generators over the window. */
+  clientCpuSeconds: number;
   wallSeconds: number;
   errors: string[];
 }
@@ -69,7 +89,7 @@ export class LoadGenerators {
   private constructor(private readonly generators: Generator[]) {}
 
   static async start(count: number, target: Target): Promise<LoadGenerators> {
-    const generators = Array.from({ length: count }, () => new Generator());
+    const generators = Array.from({ length: count }, () => new Generator(target.system));
     const set = new LoadGenerators(generators);
     try {
       await Promise.all(generators.map((g) => g.ask({ type: 'connect', target }, 'connected', 30_000)));
@@ -124,11 +144,13 @@ export class LoadGenerators {
     const hist = new Histogram();
     for (const r of results) hist.merge(r.buckets);
     const wallSeconds = Math.max(...results.map((r) => r.wallSeconds));
+    const clientCpuSeconds = results.reduce((n, r) => n + r.cpuSeconds, 0);
     return {
       ops: results.reduce((n, r) => n + r.ops, 0),
       failed: results.reduce((n, r) => n + r.failed, 0),
       hist,
-      clientCpuPct: (results.reduce((n, r) => n + r.cpuSeconds, 0) / wallSeconds) * 100,
+      clientCpuPct: (clientCpuSeconds / wallSeconds) * 100,
+      clientCpuSeconds,
       wallSeconds,
       errors: results.flatMap((r) => r.errors),
     };

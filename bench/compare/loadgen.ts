@@ -1,78 +1,29 @@
-// A load generator process (forked by the bench, driven over IPC): a closed loop of `workers`
-// requests in flight against flotilla (through `connect()`, the client for processes that are not
-// hosts) or etcd (gRPC, one HTTP/2 connection per member, requests spread over the members as
-// clientv3 does). Group i is flotilla's kv group `<prefix><i>` (key `k`) or etcd's key
-// `<prefix><i>`; requests go round-robin over the groups. Only requests completing between 'mark'
-// and 'stop' count; the process's own CPU over that window is reported, so a saturated client
-// shows in the results. Protocol: see LoadMessage / LoadReply.
+// flotilla's load generator process (forked by the bench, driven over IPC): a closed loop of
+// `workers` requests in flight through `connect()`, the client for processes that are not hosts
+// (it sends each request to its group's leader). Group i is the kv group `<prefix><i>` (key `k`);
+// requests go round-robin over the groups. Only requests completing between 'mark' and 'stop'
+// count; the process's own CPU over that window is reported, so a saturated client shows in the
+// results. Protocol: load-protocol.ts (etcd's generator, bench/etcd-load/, speaks it too).
 import { connect, type Client } from '../../src/client/client.js';
-import { EtcdEndpoint, get, put } from './etcd-grpc.js';
+import type { LoadMessage, LoadReply, LoadResult, LoadSpec } from './load-protocol.js';
 import { Histogram } from './stats.js';
-
-export type Target = { system: 'flotilla'; hosts: string[]; secret: string } | { system: 'etcd'; endpoints: string[] };
-
-export interface LoadSpec {
-  op: 'write' | 'read';
-  /** Reads only: linearizable, or lease (flotilla) / serializable (etcd). */
-  lease: boolean;
-  prefix: string;
-  groups: number;
-  /** Where this generator starts in the round-robin over the groups. */
-  offset: number;
-  workers: number;
-  payload: number;
-  timeoutMs: number;
-}
-
-export type LoadMessage =
-  | { type: 'connect'; target: Target }
-  | { type: 'learn'; host: string; address: string }
-  | { type: 'fill'; spec: LoadSpec }
-  | { type: 'start'; spec: LoadSpec }
-  | { type: 'mark' }
-  | { type: 'stop' }
-  | { type: 'exit' };
-
-export interface LoadResult {
-  ops: number;
-  failed: number;
-  buckets: Array<[number, number]>;
-  cpuSeconds: number;
-  wallSeconds: number;
-  errors: string[];
-}
-
-export type LoadReply =
-  | { type: 'connected' }
-  | { type: 'filled'; failed: number; errors: string[] }
-  | { type: 'progress'; ops: number; failed: number }
-  | { type: 'result'; result: LoadResult }
-  | { type: 'error'; message: string };
 
 type Request = (group: number) => Promise<unknown>;
 
 let flotilla: Client | null = null;
-let etcd: EtcdEndpoint[] = [];
-let nextEndpoint = 0;
 
 function reply(message: LoadReply): void {
   process.send?.(message);
 }
 
 function requestFor(spec: LoadSpec): Request {
+  const client = flotilla;
+  if (client === null) throw new Error(`${spec.op} before connect`);
   const value = 'v'.repeat(spec.payload);
-  const bytes = new TextEncoder().encode(value);
-  if (flotilla !== null) {
-    const client = flotilla;
-    const options = { timeoutMs: spec.timeoutMs };
-    if (spec.op === 'write') return (g) => client.command(`${spec.prefix}${g}`, { op: 'put', key: 'k', value }, options);
-    const consistency = spec.lease ? 'lease' : 'linearizable';
-    return (g) => client.query(`${spec.prefix}${g}`, { op: 'get', key: 'k' }, { ...options, consistency });
-  }
-  const endpoints = etcd;
-  const pick = () => endpoints[nextEndpoint++ % endpoints.length]!;
-  if (spec.op === 'write') return (g) => put(pick(), `${spec.prefix}${g}`, bytes, spec.timeoutMs);
-  return (g) => get(pick(), `${spec.prefix}${g}`, spec.lease, spec.timeoutMs);
+  const options = { timeoutMs: spec.timeoutMs };
+  if (spec.op === 'write') return (g) => client.command(`${spec.prefix}${g}`, { op: 'put', key: 'k', value }, options);
+  const consistency = spec.lease ? 'lease' : 'linearizable';
+  return (g) => client.query(`${spec.prefix}${g}`, { op: 'get', key: 'k' }, { ...options, consistency });
 }
 
 const describe = (err: unknown) => (err instanceof Error ? `${'code' in err ? `${String(err.code)}: ` : ''}${err.message}` : String(err));
@@ -152,8 +103,8 @@ async function fill(spec: LoadSpec): Promise<void> {
 async function handle(message: LoadMessage): Promise<void> {
   switch (message.type) {
     case 'connect':
-      if (message.target.system === 'flotilla') flotilla = await connect({ hosts: message.target.hosts, secret: message.target.secret, timeoutMs: 10_000 });
-      else etcd = message.target.endpoints.map((url) => new EtcdEndpoint(url));
+      if (message.target.system !== 'flotilla') throw new Error('this generator drives flotilla only (etcd: bench/etcd-load/)');
+      flotilla = await connect({ hosts: message.target.hosts, secret: message.target.secret, timeoutMs: 10_000 });
       reply({ type: 'connected' });
       return;
     case 'learn':
@@ -193,7 +144,6 @@ async function handle(message: LoadMessage): Promise<void> {
     }
     case 'exit':
       await flotilla?.close();
-      for (const e of etcd) e.close();
       process.exit(0);
   }
 }
