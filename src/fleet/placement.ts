@@ -11,6 +11,7 @@
 // best-scoring host the first entry, the preferred leader; leaders therefore spread evenly over
 // all hosts.
 
+import { assert } from '../common/assert.js';
 import { FlotillaError } from '../common/errors.js';
 import { murmur3Utf8 } from './murmur3.js';
 
@@ -100,7 +101,15 @@ export function place(groupName: string, replicas: number, hosts: readonly HostI
       if (placement.length === wanted) break;
     }
   }
+  assertPlacement(groupName, placement, wanted, seen);
   return placement;
+}
+
+/** A placement is `wanted` distinct hosts, each one of those given. */
+function assertPlacement(groupName: string, placement: readonly string[], wanted: number, hosts: ReadonlySet<string>): void {
+  assert(placement.length === wanted, () => `a placement holds the replicas asked, or every host: group ${groupName} got ${placement.length} of ${wanted}`);
+  assert(new Set(placement).size === placement.length, () => `a placement names each host once: group ${groupName} got ${placement.join(', ')}`);
+  assert(placement.every((h) => hosts.has(h)), () => `a placement names only the hosts given: group ${groupName} got ${placement.join(', ')}`);
 }
 
 /**

@@ -1,7 +1,8 @@
 // The reconciler's decision: given what a group's leader knows (its membership, how far each
 // member has replicated, which are reachable) and where placement wants the group, the ONE next
-// membership step, or none. Pure, so every rule is unit-tested; host.ts runs it on each group this
-// host leads, on metadata changes and on a periodic pass.
+// membership step, or none, checked to keep each replica in one place of the membership. Pure,
+// so every rule is unit-tested; host.ts runs it on each group this host leads, on metadata
+// changes and on a periodic pass.
 //
 // Order of steps, each waiting for the previous one to commit (the core refuses a second change
 // in flight): add a learner on every placed host that has no member, promote learners once they
@@ -9,6 +10,7 @@
 // hand leadership to the preferred host. A leader leaving its host hands leadership away first;
 // a learner that stopped answering long ago is removed before anything is added.
 
+import { assert } from '../common/assert.js';
 import { quorum } from '../raft/membership.js';
 import type { Membership, NodeId } from '../raft/types.js';
 import { hostOfMember } from './member-id.js';
@@ -39,6 +41,36 @@ export type ReconcileStep =
   | { kind: 'transfer'; to: NodeId };
 
 export function nextStep(input: ReconcileInput): ReconcileStep | null {
+  const step = decide(input);
+  if (step !== null) assertStepFits(input.membership, input.self, step);
+  return step;
+}
+
+/**
+ * A step keeps each replica in one place of the membership: a learner only on a host holding no
+ * member, a promotion only of a learner, a removal only of a member, leadership only to another voter.
+ */
+function assertStepFits(membership: Membership, self: NodeId, step: ReconcileStep): void {
+  const describe = (): string => `${JSON.stringify(step)} on voters ${membership.voters.join(',')} and learners ${membership.learners.join(',')}`;
+  switch (step.kind) {
+    case 'addLearner': {
+      const hosts = [...membership.voters, ...membership.learners].map(hostOfMember);
+      assert(!hosts.includes(step.host), () => `a reconcile step never puts a second member on a host: ${describe()}`);
+      break;
+    }
+    case 'promote':
+      assert(membership.learners.includes(step.member) && !membership.voters.includes(step.member), () => `a reconcile step promotes only a learner: ${describe()}`);
+      break;
+    case 'remove':
+      assert(membership.learners.includes(step.member) || membership.voters.includes(step.member), () => `a reconcile step removes only a member: ${describe()}`);
+      break;
+    case 'transfer':
+      assert(step.to !== self && membership.voters.includes(step.to), () => `a reconcile step hands leadership only to another voter: ${describe()}`);
+      break;
+  }
+}
+
+function decide(input: ReconcileInput): ReconcileStep | null {
   const { membership, progress, self } = input;
   if (input.voterHosts.length === 0) return null; // nowhere to go: leave the group as it is
   const voters = new Set(membership.voters);

@@ -5,6 +5,8 @@
 // the budget is spent, and the groups go on where they stopped in the next turn, after the event
 // loop had its turn at the network and the timers.
 
+import { assert } from '../common/assert.js';
+
 /** Asked before each committed entry is applied. */
 export interface ApplyBudget {
   /** Whether one more entry may be applied now (and counts it). */
@@ -27,6 +29,8 @@ export class TurnApplyBudget implements ApplyBudget {
     maxMs: number,
     private readonly maxEntries: number,
   ) {
+    // The loop refuses other values with BAD_ARGUMENT; the first-entry rule relies on them.
+    assert(maxMs >= 0 && maxEntries >= 1, () => `an apply budget allows at least one entry in a slice of no negative length: got ${maxEntries} entries, ${maxMs} ms`);
     this.deadline = now() + maxMs;
   }
 

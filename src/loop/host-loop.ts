@@ -9,10 +9,14 @@
 // pings, heartbeats and votes between turns; and ticks run only after the event loop has read
 // what the network brought, so a pause of this process does not fire timeouts ahead of the very
 // messages that would have stopped them.
+//
+// It checks the turn's contract as it goes (common/assert.ts): only appends and heartbeats leave
+// before the turn's write is durable, and no group's applied index goes back.
 
 import { pino, type Logger } from 'pino';
+import { assert } from '../common/assert.js';
 import { FlotillaError } from '../common/errors.js';
-import type { Message, NodeId } from '../raft/types.js';
+import { MessageType, type Message, type NodeId } from '../raft/types.js';
 import type { LogStore, WriteBatch } from '../storage/log-store.js';
 import { TurnApplyBudget, type ApplyBudget } from './apply-budget.js';
 import { realScheduler, type Scheduler, type Timer } from '../common/scheduler.js';
@@ -30,6 +34,8 @@ export interface LoopGroup {
   /** A message for member `to` could not be sent (the transport's queue to its host is full). */
   reportUnreachable(to: NodeId): void;
   hasWork(): boolean;
+  /** The index of the last entry applied: it never goes back (the loop checks after each finish()). */
+  readonly appliedIndex: number;
   /**
    * Adds the group's ready to the batch; mustSync unless it only moved the commit index. `early`
    * messages may be sent before the batch is durable (a leader's appends), `messages` only after.
@@ -107,6 +113,8 @@ export class HostLoop {
   private currentTurn: Promise<void> = Promise.resolve();
   private running = false;
   private failure: FlotillaError | null = null;
+  /** Each group's applied index after its last finish(), to check it never goes back. */
+  private readonly appliedSeen = new WeakMap<LoopGroup, number>();
   /** Turns that had work, the store writes they made (at most one each), and turns whose apply budget ran out. */
   readonly stats = { turns: 0, writes: 0, syncs: 0, applyCutShort: 0 };
 
@@ -265,7 +273,11 @@ export class HostLoop {
       const persisted = group.persist(batch);
       sync ||= persisted.mustSync;
       for (const message of persisted.messages) outgoing.push({ groupId: group.id, message });
-      for (const message of persisted.early ?? []) early.push({ groupId: group.id, message });
+      for (const message of persisted.early ?? []) {
+        // The one exception to "send only what is durable": a leader's appends (thesis 10.2.1), and its heartbeats.
+        assert(message.type === MessageType.Append || message.type === MessageType.Heartbeat, () => `only appends and heartbeats leave before the turn's write is durable: group ${group.id} sent type ${message.type} early`);
+        early.push({ groupId: group.id, message });
+      }
     }
     // A leader's appends travel while its write syncs: followers persist in parallel with it.
     if (early.length > 0) this.send(early);
@@ -322,6 +334,9 @@ export class HostLoop {
   private finishOne(group: LoopGroup, budget: ApplyBudget): void {
     try {
       group.finish(budget);
+      const before = this.appliedSeen.get(group) ?? 0;
+      assert(group.appliedIndex >= before, () => `a group's applied index never goes back: group ${group.id} from ${before} to ${group.appliedIndex}`);
+      this.appliedSeen.set(group, group.appliedIndex);
     } catch (err) {
       // The state machine threw outside a command (snapshot, restore), or an invariant broke: only its group stops.
       this.logger.error({ err, groupId: group.id }, 'group stopped');

@@ -20,6 +20,7 @@
 // done (a microtask), one item per destination host, with no beats of their own. They are best
 // effort: one the transport refuses is not sent again (the next snapshot brings another).
 
+import { assert } from '../common/assert.js';
 import { realScheduler, type Scheduler } from '../common/scheduler.js';
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
 import type { GroupBeat, GroupStateHash, HostId } from '../transport/items.js';
@@ -135,6 +136,7 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming 
     const local: Outgoing[] = [];
     const beats = new Map<HostId, PendingBeats>();
     for (const out of messages) {
+      assert(out.message.from !== out.message.to, () => `a member never sends to itself: ${out.message.from} in group ${out.groupId}`);
       const to = members.hostOf(out.message.to);
       if (to === transport.hostId) {
         local.push(out);

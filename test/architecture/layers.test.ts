@@ -100,7 +100,7 @@ describe('layers', () => {
       'up: fleet/router.ts -> sim/sim-scheduler.ts (fleet is below sim)',
       'up: group/group.ts -> fleet/router.ts (group is below fleet)',
       'up: host.ts -> client/client.ts (host is below client)',
-      'up: raft/raft.ts -> common/scheduler.ts (raft imports only common/errors.ts beside its own files)',
+      'up: raft/raft.ts -> common/scheduler.ts (raft imports only common/errors.ts, common/assert.ts beside its own files)',
       'up: transport/base.ts -> storage/log-store.ts (transport and storage are on one level)',
     ]);
   });

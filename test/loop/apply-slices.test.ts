@@ -39,6 +39,9 @@ class BacklogGroup implements LoopGroup {
       this.onApply(this.id);
     }
   }
+  get appliedIndex(): number {
+    return this.applied;
+  }
   halt(_error: FlotillaError): void {}
 }
 
@@ -206,6 +209,7 @@ describe('ticks after a pause', () => {
     const group: LoopGroup = {
       id: 1,
       isQuiesced: false,
+      appliedIndex: 0,
       bind: (_wake, c) => {
         clock = c;
         tickedTo = c();

@@ -40,6 +40,7 @@ class CountingGroup implements LoopGroup {
   catchUps = 0;
   persists = 0;
   isQuiesced = false;
+  readonly appliedIndex = 0;
   private wake: () => void = () => undefined;
   private clock: () => number = () => 0;
   private tickedTo = 0;
@@ -135,6 +136,10 @@ class ScriptedGroup implements LoopGroup {
   ) {}
 
   readonly isQuiesced = false;
+  /** The ready it finished last stands for its applied index. */
+  get appliedIndex(): number {
+    return this.finished;
+  }
   bind(wake: () => void): void {
     this.wake = wake;
   }
@@ -245,6 +250,32 @@ describe('host loop', () => {
     await assert.rejects(f.command(1, { op: 'append', value: 'refused' }), (err) => isFlotillaError(err, 'UNAVAILABLE'));
     for (let i = 0; i < 5; i++) assert.equal(await f.command(2, { op: 'append', value: `${i}` }), i + 1);
     assert.equal(f.loops.get('solo')!.failed, null);
+  });
+
+  it("stops only the group whose applied index went back, naming the rule", async () => {
+    const f = new TestFleet(['solo']);
+    fleet = f;
+    await f.startHost('solo', await openLogStore({ engine: 'memory' }), [1, 2], 'create');
+    await f.command(1, { op: 'append', value: 'before' });
+    Object.defineProperty(f.group('solo', 1), 'appliedIndex', { get: () => 0 });
+    await assert.rejects(f.command(1, { op: 'append', value: 'lost' }), (err) => isFlotillaError(err, 'TIMEOUT') && err.details.cause === 'UNAVAILABLE');
+    await assert.rejects(f.command(1, { op: 'append', value: 'refused' }), (err) => {
+      return isFlotillaError(err, 'UNAVAILABLE') && /flotilla invariant violated: a group's applied index never goes back: group 1 from \d+ to 0/.test(err.message);
+    });
+    assert.equal(await f.command(2, { op: 'append', value: 'x' }), 1);
+  });
+
+  it('stops the loop, naming the rule, when a group hands it anything but appends and heartbeats to send before its write is durable', async () => {
+    const f = new TestFleet(['solo']);
+    fleet = f;
+    await f.startHost('solo', await openLogStore({ engine: 'memory' }), [1], 'create');
+    await f.command(1, { op: 'append', value: 'before' });
+    const group = f.group('solo', 1);
+    const persist = group.persist.bind(group);
+    group.persist = (batch) => ({ ...persist(batch), early: [message({ type: MessageType.VoteResp, from: 'solo', to: 'h2', term: 9 })] });
+    await assert.rejects(f.command(1, { op: 'append', value: 'lost' }));
+    const failed = f.loops.get('solo')!.failed;
+    assert.ok(failed !== null && /invariant violated: only appends and heartbeats leave before the turn's write is durable: group 1 sent type/.test(failed.message), failed?.message);
   });
 
   it('derives ticks from elapsed time, catching up after a pause, and leaves idle groups alone', async () => {

@@ -80,6 +80,11 @@ describe('raft wiring', () => {
     assert.equal(w1.stats.sent, 0, 'it never went to the transport');
   });
 
+  it('refuses a message from a member to itself as a broken invariant', () => {
+    const { w1 } = pair();
+    assert.throws(() => w1.send([{ groupId: 2, message: heartbeat('h1~1', 'h1~1', 0, 0) }]), /flotilla invariant violated: a member never sends to itself: h1~1 in group 2/);
+  });
+
   it('sends a heartbeat whose member ids have no serial as a plain message', () => {
     const { hub, w1, stepped, raw } = pair();
     const odd = { groupId: 1, message: heartbeat('h1', 'h2~x', 3, 1) };
