@@ -11,6 +11,7 @@
 // while few commands are in flight (a burst through the client window did, with BAD_ARGUMENT):
 // then a new command waits for the oldest to be answered, in order, within its deadline.
 
+import { assert } from '../common/assert.js';
 import { FlotillaError } from '../common/errors.js';
 import { DEFAULT_MAX_REPLIES_PER_SESSION } from '../group/group.js';
 import type { Scheduler } from '../common/scheduler.js';
@@ -55,6 +56,8 @@ export class ClientSessions {
   private take(s: GroupSession): OpenSession {
     const seq = s.next++;
     s.outstanding.add(seq);
+    // Checked once seq is outstanding: advance() would otherwise move past it.
+    assert(seq - this.advance(s) < this.maxSpan, () => `a seq is handed out only within the span of ackedBelow, or the group forgets a reply still awaited: seq ${seq}, ackedBelow ${s.low}, span ${this.maxSpan}`);
     return {
       clientId: this.clientId,
       seq,

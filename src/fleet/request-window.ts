@@ -9,6 +9,7 @@
 // A call's work starts only once it has a slot, so its payload is encoded then, not when it was
 // queued: a queued call holds its value, and no burst encodes or sends everything in one go.
 
+import { assert } from '../common/assert.js';
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler, Timer } from '../common/scheduler.js';
 
@@ -118,7 +119,7 @@ export class RequestWindow {
 
   private start<T>(deadline: number, work: (remainingMs: number) => Promise<T>): Promise<T> {
     this.inFlight++;
-    if (this.inFlight > this.limits.maxInFlight) throw new Error(`request window: ${this.inFlight} calls in flight, above ${this.limits.maxInFlight}`);
+    assert(this.inFlight <= this.limits.maxInFlight, () => `a request window runs at most maxInFlight calls: ${this.inFlight} of ${this.limits.maxInFlight}`);
     this.counters.started++;
     this.counters.peakInFlight = Math.max(this.counters.peakInFlight, this.inFlight);
     let running: Promise<T>;
