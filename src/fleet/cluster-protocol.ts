@@ -1,7 +1,7 @@
 // The cluster group's messages: the commands and queries hosts and clients send it, its replies,
 // and its state (a snapshot, or the whole metadata a 'state' query answers), with one validator
 // each. The machine (cluster-machine.ts) checks every command and query it applies or answers;
-// hosts and clients check each reply they get.
+// whoever gets a reply over the wire checks it with decodeClusterReply.
 
 import type { ErrorCode } from '../common/errors.js';
 import { Decode } from '../common/decode.js';
