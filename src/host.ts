@@ -52,7 +52,6 @@ import type { GroupRecord as StoredGroup, LogStore } from './storage/log-store.j
 import { openLogStore, type StorageEngine } from './storage/open-store.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId } from './transport/items.js';
 import { coalescedFlush } from './transport/coalesced-flush.js';
-import { CloseCode } from './transport/connection.js';
 import type { Transport } from './transport/transport.js';
 import { WsTransport } from './transport/ws-transport.js';
 
@@ -684,8 +683,8 @@ export class Host {
     this.checkActive();
     const member = this.memberFor(name);
     if (member === undefined) throw new FlotillaError('BAD_ARGUMENT', `host ${this.id} holds no replica of ${name} to recover from`);
-    if (member.replica.raft.leader !== '') {
-      throw new FlotillaError('BAD_ARGUMENT', `group ${name} has a leader (${hostOfMember(member.replica.raft.leader)}): nothing to recover`);
+    if (member.replica.leader !== '') {
+      throw new FlotillaError('BAD_ARGUMENT', `group ${name} has a leader (${hostOfMember(member.replica.leader)}): nothing to recover`);
     }
     this.logger.warn({ group: name, member: member.member }, 'unsafe recovery: this replica becomes the only voter');
     member.replica.unsafeForceSingleVoter();
@@ -697,20 +696,20 @@ export class Host {
     const members: MemberStatus[] = [];
     let leaders = 0;
     for (const m of this.members.all()) {
-      const raft = m.replica.raft;
-      const role = isVoter(raft.currentMembership, m.member) ? roleName(raft.currentRole) : 'learner';
+      const replica = m.replica;
+      const role = isVoter(replica.membership, m.member) ? roleName(replica.role) : 'learner';
       if (role === 'leader') leaders++;
       members.push({
         group: m.group,
         groupId: m.groupId,
         member: m.member,
         role,
-        term: raft.currentTerm,
-        leader: raft.leader === '' ? '' : hostOfMember(raft.leader),
-        commit: raft.committed,
+        term: replica.term,
+        leader: replica.leader === '' ? '' : hostOfMember(replica.leader),
+        commit: replica.committed,
         applied: m.replica.appliedIndex,
-        lag: raft.committed - m.replica.appliedIndex,
-        quiesced: raft.isQuiesced,
+        lag: replica.committed - m.replica.appliedIndex,
+        quiesced: replica.isQuiesced,
       });
     }
     members.sort((a, b) => a.groupId - b.groupId);
@@ -719,7 +718,7 @@ export class Host {
     for (const [groupId, since] of this.leaderlessSince) {
       const m = this.members.get(groupId);
       if (m === undefined || now - since < LEADERLESS_REPORT_MS) continue;
-      const voters = m.replica.raft.currentMembership.voters;
+      const voters = m.replica.membership.voters;
       const reachable = voters.filter((v) => hostOfMember(v) === this.id || this.liveness.silentFor(hostOfMember(v)) < SUSPECT_MS).length;
       leaderless.push({ group: m.group, sinceMs: Math.round(now - since), voters: voters.length, votersReachable: reachable });
     }
@@ -989,10 +988,8 @@ export class Host {
 
   /** A seed that refused this host's handshake: a wrong cluster secret is not cured by retrying. */
   private checkNotRefused(seedId: HostId): void {
-    const failure = this.transport.inner instanceof WsTransport ? this.transport.inner.dialFailure(seedId) : null;
-    if (failure?.code === CloseCode.Auth) {
-      throw new FlotillaError('TRANSPORT_AUTH', `host ${seedId} refused this host: ${failure.reason}`, { host: seedId });
-    }
+    const refusal = this.transport.inner.seeds?.authRefusal(seedId) ?? null;
+    if (refusal !== null) throw new FlotillaError('TRANSPORT_AUTH', `host ${seedId} refused this host: ${refusal}`, { host: seedId });
   }
 
   /** A seed is 'id@host:port', or 'host:port' whose id the host's listener tells. */
@@ -1003,8 +1000,9 @@ export class Host {
       this.transport.addPeer(id, seed.slice(at + 1));
       return id;
     }
-    if (!(this.transport.inner instanceof WsTransport)) throw new FlotillaError('BAD_ARGUMENT', `seed ${seed}: give it as id@address`);
-    const id = await this.transport.inner.identify(seed);
+    const lookup = this.transport.inner.seeds;
+    if (lookup === undefined) throw new FlotillaError('BAD_ARGUMENT', `seed ${seed}: give it as id@address`);
+    const id = await lookup.identify(seed);
     this.transport.addPeer(id, seed);
     return id;
   }
@@ -1025,7 +1023,7 @@ export class Host {
       if (item.requestKind === 'query' && item.consistency === 'local') {
         return this.answer(item, await replica.queryBytes(item.payload, { consistency: 'local' }));
       }
-      if (replica.raft.currentRole !== Role.Leader) {
+      if (replica.role !== Role.Leader) {
         throw new FlotillaError('NOT_LEADER', `host ${this.id} does not lead ${item.group}`, { leader: replica.leader });
       }
       const work =
@@ -1090,7 +1088,7 @@ export class Host {
         // A leader that was paused or deposed may ask late: it must not replace a newer replica
         // (one a later leader added, which may vote by now).
         const newer = (existing: LocalMember): boolean => {
-          const term = existing.replica.raft.currentTerm;
+          const term = existing.replica.term;
           return request.term < term || (request.term === term && memberSerial(request.member) <= memberSerial(existing.member));
         };
         try {
@@ -1104,11 +1102,11 @@ export class Host {
       }
       case 'memberStatus': {
         const member = this.members.get(request.groupId);
-        const raft = member?.replica.raft;
-        if (raft === undefined || !this.leadsCommitted(member!)) throw new FlotillaError('NOT_LEADER', 'not the leader', { leader: raft?.leader ?? '' });
+        const replica = member?.replica;
+        if (replica === undefined || !this.leadsCommitted(member!)) throw new FlotillaError('NOT_LEADER', 'not the leader', { leader: replica?.leader ?? '' });
         // A replica prepared for a learner that is not added yet is a member-to-be: keep it.
         const preparing = this.inFlight.has(`prepare/${request.groupId}/${hostOfMember(request.member)}`);
-        return { op: 'memberStatus', member: isMember(raft.currentMembership, request.member) || raft.configChangePending || preparing };
+        return { op: 'memberStatus', member: isMember(replica.membership, request.member) || replica.configChangePending || preparing };
       }
       case 'leaderCheck': {
         const member = this.memberFor(item.group);
@@ -1146,8 +1144,7 @@ export class Host {
   }
 
   private leadsCommitted(member: LocalMember): boolean {
-    const raft = member.replica.raft;
-    return raft.currentRole === Role.Leader && raft.termAt(raft.committed) === raft.currentTerm;
+    return member.replica.leadsCommittedTerm;
   }
 
   /** Hosts to ask for a group: the leader this host's replica knows, placement, then the rest. */
@@ -1163,7 +1160,7 @@ export class Host {
       const record = meta.groups[group];
       if (group === CLUSTER_GROUP) for (const h of this.placementFor(CLUSTER_GROUP, this.clusterReplicas)) add(h);
       else if (record !== undefined) for (const h of this.placementFor(group, record.replicas)) add(h);
-      if (local !== undefined) for (const m of [...local.replica.raft.currentMembership.voters]) add(hostOfMember(m));
+      if (local !== undefined) for (const m of [...local.replica.membership.voters]) add(hostOfMember(m));
       for (const h of Object.values(meta.hosts)) if (h.state === 'active' || h.state === 'deactivating') add(h.id);
     } else {
       for (const id of this.knownPeers.keys()) add(id);
@@ -1271,10 +1268,10 @@ export class Host {
     const now = this.scheduler.now();
     // A quiesced replica always knows its leader: only awake ones can be leaderless.
     for (const m of this.awakeMembers()) {
-      if (m.replica.raft.leader === '' && !this.leaderlessSince.has(m.groupId)) this.leaderlessSince.set(m.groupId, now);
+      if (m.replica.leader === '' && !this.leaderlessSince.has(m.groupId)) this.leaderlessSince.set(m.groupId, now);
     }
     for (const groupId of this.leaderlessSince.keys()) {
-      if (this.members.get(groupId)?.replica.raft.leader === '') continue;
+      if (this.members.get(groupId)?.replica.leader === '') continue;
       this.leaderlessSince.delete(groupId);
     }
   }
@@ -1286,8 +1283,8 @@ export class Host {
     // A quiesced leader has everything committed: only awake ones can stall.
     for (const m of this.awakeMembers()) {
       awake.add(m.groupId);
-      const raft = m.replica.raft;
-      const view = { leading: raft.currentRole === Role.Leader, commit: raft.committed, lastIndex: raft.lastIndex };
+      const replica = m.replica;
+      const view = { leading: replica.role === Role.Leader, commit: replica.committed, lastIndex: replica.lastIndex };
       if (this.stallWatch.observe(m.groupId, view, now)) {
         this.logger.warn({ group: m.group, commit: view.commit, lastIndex: view.lastIndex }, 'group leader commits nothing: its followers answer heartbeats but none of its appends gets through');
       }
@@ -1318,8 +1315,8 @@ export class Host {
   /** Quiesced followers whose leader is on `host` stop waiting for it: they campaign if it stays silent. */
   private suspect(host: HostId): void {
     for (const m of this.members.all()) {
-      const raft = m.replica.raft;
-      if (raft.isQuiesced && raft.currentRole !== Role.Leader && raft.leader !== '' && hostOfMember(raft.leader) === host) {
+      const replica = m.replica;
+      if (replica.isQuiesced && replica.role !== Role.Leader && replica.leader !== '' && hostOfMember(replica.leader) === host) {
         m.replica.endQuiescence(1 + this.campaignRank(m, host) * CAMPAIGN_STAGGER_TICKS);
       }
     }
@@ -1337,7 +1334,7 @@ export class Host {
       const i = placed.indexOf(h);
       return i === -1 ? placed.length : i;
     };
-    const survivors = member.replica.raft.currentMembership.voters.map(hostOfMember).filter((h) => h !== lost);
+    const survivors = member.replica.membership.voters.map(hostOfMember).filter((h) => h !== lost);
     survivors.sort((a, b) => position(a) - position(b) || (a < b ? -1 : a > b ? 1 : 0));
     return Math.max(0, survivors.indexOf(this.id));
   }
@@ -1345,9 +1342,9 @@ export class Host {
   /** Quiesced leaders with a member on `host` heartbeat it, so a restarted member finds its leader at once. */
   private peerUp(host: HostId): void {
     for (const m of this.members.all()) {
-      const raft = m.replica.raft;
-      if (!raft.isQuiesced || raft.currentRole !== Role.Leader) continue;
-      const { voters, learners } = raft.currentMembership;
+      const replica = m.replica;
+      if (!replica.isQuiesced || replica.role !== Role.Leader) continue;
+      const { voters, learners } = replica.membership;
       if ([...voters, ...learners].some((id) => hostOfMember(id) === host)) m.replica.endQuiescence();
     }
   }
@@ -1375,7 +1372,7 @@ export class Host {
     if (meta === null || this.state === 'stopped') return;
     const leaving = this.leaving(meta);
     for (const member of which.quiesced ? this.members.all() : this.awakeMembers()) {
-      if (!which.quiesced && member.replica.raft.isQuiesced) continue;
+      if (!which.quiesced && member.replica.isQuiesced) continue;
       this.reconcileMember(meta, member, leaving);
     }
   }
@@ -1387,7 +1384,7 @@ export class Host {
 
   /** If this host leads the group and it is not where placement wants it, one step toward that. */
   private reconcileMember(meta: ClusterState, member: LocalMember, leaving: boolean): void {
-    if (this.state === 'stopped' || !this.leadsCommitted(member) || member.replica.raft.configChangePending) return;
+    if (this.state === 'stopped' || !this.leadsCommitted(member) || member.replica.configChangePending) return;
     let voterHosts: string[];
     let learnerHosts: string[] = [];
     if (member.groupId === CLUSTER_GROUP_ID) {
@@ -1399,12 +1396,12 @@ export class Host {
       voterHosts = this.placementFor(record.name, record.replicas);
     }
     if (!leaving && inPlace(member, voterHosts, learnerHosts)) return;
-    if (member.replica.raft.isQuiesced) {
+    if (member.replica.isQuiesced) {
       // A quiesced leader's view of who answers is frozen: wake it, and act once it has heard back.
       member.replica.endQuiescence();
       return;
     }
-    const status = member.replica.raft.status();
+    const status = member.replica.status();
     const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
     const step = nextStep({
       stuck,
@@ -1429,7 +1426,7 @@ export class Host {
   private holdsClusterReplica(host: HostId): boolean {
     const cluster = this.members.get(CLUSTER_GROUP_ID);
     if (cluster === undefined) return true;
-    const { voters, learners } = cluster.replica.raft.currentMembership;
+    const { voters, learners } = cluster.replica.membership;
     return [...voters, ...learners].some((m) => hostOfMember(m) === host);
   }
 
@@ -1480,10 +1477,10 @@ export class Host {
 
   private async addLearner(member: LocalMember, host: string): Promise<void> {
     const key = `${member.groupId}/${host}`;
-    const raft = member.replica.raft;
-    const serial = Math.max(raft.lastIndex + 1, (this.prepareFloor.get(key) ?? 0) + 1);
+    const replica = member.replica;
+    const serial = Math.max(replica.lastIndex + 1, (this.prepareFloor.get(key) ?? 0) + 1);
     const id = memberId(host, serial);
-    const request: AdminRequest = { op: 'prepare', groupId: member.groupId, group: member.group, machine: member.machine, member: id, term: raft.currentTerm };
+    const request: AdminRequest = { op: 'prepare', groupId: member.groupId, group: member.group, machine: member.machine, member: id, term: replica.term };
     const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 2000, via: host, only: true });
     const reply = decodeAdminReply(bytes, 'prepare');
     if (!reply.ok) {
@@ -1492,7 +1489,7 @@ export class Host {
     }
     // Still the leader, and still no member on that host?
     if (this.members.get(member.groupId) !== member || !this.leadsCommitted(member)) return;
-    const membership = raft.currentMembership;
+    const membership = replica.membership;
     if ([...membership.voters, ...membership.learners].some((m) => hostOfMember(m) === host)) return;
     member.replica.changeMembership({ type: 'addLearner', node: id });
   }
@@ -1528,7 +1525,7 @@ export class Host {
       if (!this.wanted(meta, member, here)) this.unwanted.add(member.groupId);
       // A cluster learner removed while this host's copy was behind never learns it: its metadata
       // would stay old for good. Ask the cluster leader now and then.
-      else if (rescan && member.groupId === CLUSTER_GROUP_ID && !isVoter(member.replica.raft.currentMembership, member.member)) this.removeIfGone(member);
+      else if (rescan && member.groupId === CLUSTER_GROUP_ID && !isVoter(member.replica.membership, member.member)) this.removeIfGone(member);
     }
   }
 
@@ -1555,7 +1552,7 @@ export class Host {
   }
 
   private removeIfGone(member: LocalMember): void {
-    if (member.replica.raft.currentRole === Role.Leader) return; // a leader hands over first
+    if (member.replica.role === Role.Leader) return; // a leader hands over first
     this.housekeeping(`gc/${member.groupId}`, async () => {
       const request: AdminRequest = { op: 'memberStatus', groupId: member.groupId, member: member.member };
       const bytes = await this.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 1000 });
@@ -1610,7 +1607,7 @@ export class Host {
  * host (the cluster group's), and this (preferred) host leads: nothing to do.
  */
 function inPlace(member: LocalMember, voterHosts: readonly string[], learnerHosts: readonly string[]): boolean {
-  const { voters, learners } = member.replica.raft.currentMembership;
+  const { voters, learners } = member.replica.membership;
   const wantedLearners = learnerHosts.filter((h) => !voterHosts.includes(h));
   if (learners.length !== wantedLearners.length || voters.length !== voterHosts.length || hostOfMember(member.member) !== voterHosts[0]) return false;
   return voters.every((v) => voterHosts.includes(hostOfMember(v))) && learners.every((l) => wantedLearners.includes(hostOfMember(l)));

@@ -135,7 +135,7 @@ async function benchHostLoop(groupCount: number): Promise<Row> {
     loop.addGroup(group);
   }
   loop.start();
-  while (!groups.every((g) => g.raft.currentRole === Role.Leader)) await sleep(10);
+  while (!groups.every((g) => g.role === Role.Leader)) await sleep(10);
 
   let running = true;
   let measuring = false;

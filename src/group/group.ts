@@ -148,7 +148,8 @@ interface Read<Q, R> {
 
 export class Group<S, C, R, Q> {
   readonly id: number;
-  readonly raft: Raft;
+  /** Private to the group: the fleet reads the surface below ("What the fleet reads"). */
+  private readonly raft: Raft;
   private readonly machine: StateMachine<S, C, R, Q>;
   private readonly codec: Codec<C>;
   private readonly replyCodec: Codec<R>;
@@ -376,8 +377,51 @@ export class Group<S, C, R, Q> {
     return this.applied;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // What the fleet reads of the Raft core (read-only; the core itself stays private)
+
+  /** This replica's member id. */
+  get memberId(): NodeId {
+    return this.raft.id;
+  }
+
   get leader(): NodeId {
     return this.raft.leader;
+  }
+
+  get role(): Role {
+    return this.raft.currentRole;
+  }
+
+  get term(): number {
+    return this.raft.currentTerm;
+  }
+
+  get membership(): Membership {
+    return this.raft.currentMembership;
+  }
+
+  get committed(): number {
+    return this.raft.committed;
+  }
+
+  get lastIndex(): number {
+    return this.raft.lastIndex;
+  }
+
+  /** A membership change is proposed and not yet applied. */
+  get configChangePending(): boolean {
+    return this.raft.configChangePending;
+  }
+
+  /** This replica leads and has committed an entry of its own term: what it reads is current. */
+  get leadsCommittedTerm(): boolean {
+    return this.raft.currentRole === Role.Leader && this.raft.termAt(this.raft.committed) === this.raft.currentTerm;
+  }
+
+  /** The Raft core, for tests of this layer and the simulation's checks only: nothing in src/ outside group/ uses it. */
+  get raftForTests(): Raft {
+    return this.raft;
   }
 
   // ---------------------------------------------------------------------------------------------

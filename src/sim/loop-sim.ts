@@ -440,8 +440,8 @@ class LoopWorld {
     let best: KvGroup | undefined;
     for (const id of spec.replicas) {
       const g = this.host(id).groups.get(spec.id);
-      if (g === undefined || g.raft.currentRole !== Role.Leader) continue;
-      if (best === undefined || g.raft.currentTerm > best.raft.currentTerm) best = g;
+      if (g === undefined || g.role !== Role.Leader) continue;
+      if (best === undefined || g.term > best.term) best = g;
     }
     return best;
   }
@@ -476,7 +476,7 @@ class LoopWorld {
     if (!leader) return up[randomInt(this.random, 0, up.length)];
     const leaders = this.groups.map((g) => this.leaderOf(g)).filter((g): g is KvGroup => g !== undefined);
     const g = leaders[randomInt(this.random, 0, leaders.length)];
-    return g === undefined ? undefined : up.find((h) => h.id === g.raft.id);
+    return g === undefined ? undefined : up.find((h) => h.id === g.memberId);
   }
 
   private crashSomeone(leader: boolean): void {
@@ -548,15 +548,15 @@ class LoopWorld {
     const spec = this.groups[randomInt(this.random, 0, this.groups.length)]!;
     const leader = this.leaderOf(spec);
     if (leader === undefined) return;
-    const others = spec.replicas.filter((id) => id !== leader.raft.id);
+    const others = spec.replicas.filter((id) => id !== leader.memberId);
     const to = others[randomInt(this.random, 0, others.length)]!;
-    this.log(`${spec.name}: ${leader.raft.id} transfers leadership to ${to}`);
+    this.log(`${spec.name}: ${leader.memberId} transfers leadership to ${to}`);
     // Through the host, so a paused leader acts on it only when it wakes.
-    this.host(leader.raft.id).scheduler.runNow(() => {
+    this.host(leader.memberId).scheduler.runNow(() => {
       try {
         leader.transferLeadership(to);
       } catch (err) {
-        this.log(`${spec.name}: ${leader.raft.id} refuses the transfer: ${errorText(err)}`);
+        this.log(`${spec.name}: ${leader.memberId} refuses the transfer: ${errorText(err)}`);
       }
     });
   }
@@ -615,8 +615,8 @@ class LoopWorld {
         continue;
       }
       for (const [groupId, g] of host.groups) {
-        if (g.raft.currentRole !== Role.Leader) continue;
-        const term = g.raft.currentTerm;
+        if (g.role !== Role.Leader) continue;
+        const term = g.term;
         const terms = this.leaders.get(groupId)!;
         const known = terms.get(term);
         if (known === host.id) continue;
@@ -656,7 +656,7 @@ class LoopWorld {
           continue;
         }
         if (g.appliedIndex !== leader.appliedIndex || !sameBytes(g.state.snapshot(), expected)) {
-          this.violate(`convergence: group ${spec.name} on ${id} applied ${g.appliedIndex}, its leader ${leader.raft.id} ${leader.appliedIndex}; states differ`);
+          this.violate(`convergence: group ${spec.name} on ${id} applied ${g.appliedIndex}, its leader ${leader.memberId} ${leader.appliedIndex}; states differ`);
         }
       }
     }

@@ -36,10 +36,23 @@ export interface TransportStats {
   itemsDiscarded: number;
 }
 
+/**
+ * What joining a fleet through seed addresses needs of a transport that dials by address
+ * (ws-transport.ts). A transport without it (memory, simulated) takes seeds as 'id@address' only.
+ */
+export interface SeedLookup {
+  /** The id of the host listening at `address`, asked of it before any handshake. */
+  identify(address: string): Promise<HostId>;
+  /** Why host `id` refused this host's handshake (a wrong cluster secret), or null if it did not. */
+  authRefusal(id: HostId): string | null;
+}
+
 export interface Transport {
   readonly hostId: HostId;
   /** The largest frame sent or accepted, in bytes: what every size limit derives from (fleet/limits.ts). */
   readonly maxFrameBytes: number;
+  /** Present if this transport can look seeds up by address (see SeedLookup). */
+  readonly seeds?: SeedLookup;
 
   /** Replaces the whole peer table (host id -> 'host:port'); peers no longer listed are not dialed. */
   setPeers(peers: ReadonlyMap<HostId, string>): void;

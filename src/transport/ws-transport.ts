@@ -19,6 +19,7 @@ import { CloseCode, Connection, type ConnectionOwner, type Refusal } from './con
 import { fdBudget, readSoftFdLimit, type FdBudget } from './fd-limit.js';
 import { newIncarnation } from './handshake.js';
 import type { HostId, Item } from './items.js';
+import type { SeedLookup } from './transport.js';
 
 export interface WsTransportOptions extends QueueOptions {
   hostId: HostId;
@@ -237,6 +238,14 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     this.peers.set(id, { address, attempts: 0, timer: null, dial: null, failure: null });
     this.scheduleDial(id);
   }
+
+  readonly seeds: SeedLookup = {
+    identify: (address) => this.identify(address),
+    authRefusal: (id) => {
+      const failure = this.dialFailure(id);
+      return failure?.code === CloseCode.Auth ? failure.reason : null;
+    },
+  };
 
   /** Why the last dial to `id` failed, if it has not authenticated since. */
   dialFailure(id: HostId): DialFailure | null {

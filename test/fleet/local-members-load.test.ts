@@ -22,7 +22,7 @@ const factory: ReplicaFactory = (info, from) => {
   const options = { groupId: info.groupId, raft: { ...DEFAULT_RAFT_CONFIG, id: info.member, random: seededRandom(1) }, machine: listMachine };
   if ('founding' in from) {
     const group = Group.create(options, from.founding);
-    group.raft.campaignNow();
+    group.campaignNow();
     return group;
   }
   return Group.restore(options, from.record);
@@ -63,9 +63,9 @@ describe('LocalMembers.load', () => {
     const before = new LocalMembers(store, first, factory);
     const founded = await before.create(INFO, { voters: [INFO.member], learners: [] });
     first.start();
-    await until('the member to lead with its term on disk', async () => founded.replica.raft.currentRole === Role.Leader && (await store.loadGroup(INFO.groupId)).hardState.term >= 1);
+    await until('the member to lead with its term on disk', async () => founded.replica.role === Role.Leader && (await store.loadGroup(INFO.groupId)).hardState.term >= 1);
     await first.stop();
-    const term = founded.replica.raft.currentTerm;
+    const term = founded.replica.term;
 
     // The restart: a late prepare of the same member while the store is still being read.
     const { store: slow, release } = gated(store);
@@ -77,7 +77,7 @@ describe('LocalMembers.load', () => {
     await loading;
     const member = await prepared;
     assert.equal(member, members.get(INFO.groupId), 'the prepare answers with the restored member');
-    assert.equal(member.replica.raft.currentTerm, term, 'restored from the store, not an empty log');
+    assert.equal(member.replica.term, term, 'restored from the store, not an empty log');
   });
 
   it('a create under a deleted member id, arriving mid-load, is refused by the loaded tombstone', async () => {

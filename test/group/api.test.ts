@@ -39,7 +39,7 @@ describe('group reads', () => {
     await fleet.command(G, { op: 'append', value: 'x' });
     assert.equal(await atLeader(fleet, G, (g) => g.query(null, { consistency: 'lease' })), 1);
     assert.equal(await atLeader(fleet, G, (g) => g.query(null, { consistency: 'linearizable' })), 1);
-    const follower = replicas().find((g) => g.raft.currentRole === Role.Follower)!;
+    const follower = replicas().find((g) => g.role === Role.Follower)!;
     await assert.rejects(follower.query(null, { consistency: 'lease' }), (err) => {
       assert.ok(isFlotillaError(err, 'NOT_LEADER'));
       assert.ok('leader' in err.details, 'the error names the leader it knows');
@@ -51,8 +51,8 @@ describe('group reads', () => {
     await startFleet();
     await fleet.command(G, { op: 'append', value: 'x' });
     await allReplicasHold(['x']);
-    const cut = replicas().find((g) => g.raft.currentRole !== Role.Leader)!;
-    fleet.isolated.add(cut.raft.id);
+    const cut = replicas().find((g) => g.role !== Role.Leader)!;
+    fleet.isolated.add(cut.memberId);
     await fleet.command(G, { op: 'append', value: 'y' });
     const others = replicas().filter((g) => g !== cut);
     await waitFor('the others to apply', () => others.every((g) => g.state.length === 2));
@@ -60,7 +60,7 @@ describe('group reads', () => {
     // Stale, but answered: the cut-off member has not seen the second command.
     assert.equal(await cut.query(null, { consistency: 'local' }), 1);
     assert.equal(cut.status().pendingReads, 0);
-    fleet.isolated.delete(cut.raft.id);
+    fleet.isolated.delete(cut.memberId);
     await assert.rejects(cut.query(null, { consistency: 'eventual' as 'local' }), (err) => isFlotillaError(err, 'BAD_ARGUMENT'));
   });
 
@@ -130,14 +130,14 @@ describe('group control', () => {
     });
     // A configuration takes effect as soon as it is appended.
     assert.deepEqual(changed.status().membership.learners, ['d']);
-    const follower = replicas().find((g) => g.raft.currentRole === Role.Follower)!;
+    const follower = replicas().find((g) => g.role === Role.Follower)!;
     assert.throws(() => follower.changeMembership({ type: 'remove', node: 'a' }), (err: unknown) => isFlotillaError(err, 'NOT_LEADER'));
     // A learner cannot lead (NOT_LEADER if leadership moved on meanwhile).
     const refused = (err: unknown): boolean => isFlotillaError(err, 'BAD_ARGUMENT') || isFlotillaError(err, 'NOT_LEADER');
     assert.throws(() => changed.transferLeadership('d'), refused);
     await waitFor('every replica to know the learner', () => replicas().every((g) => g.status().membership.learners.includes('d')));
 
-    const current = fleet.leader(G)?.raft.id;
+    const current = fleet.leader(G)?.memberId;
     const target = HOSTS.find((h) => h !== current)!;
     await moveLeadership(fleet, G, target);
     const status = fleet.group(target, G).status();

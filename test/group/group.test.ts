@@ -47,7 +47,7 @@ describe('group', () => {
     assert.deepEqual(replies, values.map((_, i) => i + 1));
     await allReplicasHold(20);
     for (const s of states()) assert.deepEqual(s, values);
-    assert.equal(HOSTS.filter((h) => fleet.group(h, G).raft.currentRole === Role.Leader).length, 1);
+    assert.equal(HOSTS.filter((h) => fleet.group(h, G).role === Role.Leader).length, 1);
   });
 
   it('a replica halted with a command in its log answers that command TIMEOUT (outcome unknown), not its halt error', async () => {
@@ -110,7 +110,7 @@ describe('group', () => {
     await startFleet();
     await fleet.command(G, { op: 'append', value: 'x' });
     const leader = fleet.leader(G)!;
-    const leaderHost = leader.raft.id;
+    const leaderHost = leader.memberId;
     fleet.isolated.add(leaderHost);
     const read = leader.query(null);
     await assert.rejects(read, (err) => isFlotillaError(err, 'NOT_LEADER'));
@@ -122,7 +122,7 @@ describe('group', () => {
     const values = Array.from({ length: 23 }, (_, i) => `v${i}`);
     for (const value of values) await fleet.command(G, { op: 'append', value });
     await allReplicasHold(23);
-    await waitFor('every replica to store a snapshot', () => HOSTS.every((h) => fleet.group(h, G).raft.compactedTo >= 20));
+    await waitFor('every replica to store a snapshot', () => HOSTS.every((h) => fleet.group(h, G).raftForTests.compactedTo >= 20));
     // The snapshot reaches the store in the turn after it was taken.
     await waitFor('snapshots in every store', () => HOSTS.every((h) => !fleet.group(h, G).hasWork()));
     await fleet.stopAll();
@@ -146,7 +146,7 @@ describe('group', () => {
     const values = Array.from({ length: 12 }, (_, i) => `v${i}`);
     for (const value of values) await fleet.command(G, { op: 'append', value });
     await allReplicasHold(12);
-    const stored = (h: string): boolean => fleet.group(h, G).raft.latestSnapshot !== null && !fleet.group(h, G).hasWork();
+    const stored = (h: string): boolean => fleet.group(h, G).raftForTests.latestSnapshot !== null && !fleet.group(h, G).hasWork();
     await waitFor('snapshots in every store', () => HOSTS.every(stored));
     await fleet.stopAll();
     for (const [host, store] of stores) {
@@ -157,7 +157,7 @@ describe('group', () => {
       assert.ok(snapIndex >= 5, `${host} stored a snapshot`);
       assert.equal(record.entries[0]?.index, snapIndex - 3, `${host} stored the 4 entries behind its snapshot`);
       await fleet.startHost(host, store, [G], 'restore', tuning);
-      const raft = fleet.group(host, G).raft;
+      const raft = fleet.group(host, G).raftForTests;
       assert.equal(raft.compactedTo, snapIndex - 4);
       assert.ok(raft.entryAt(snapIndex - 3) !== undefined, `${host} holds the kept entries in memory again`);
     }
@@ -176,7 +176,7 @@ describe('group', () => {
       await fleet.startHost(host, store, [G], 'create', { snapshotEvery: 5, onApply: () => applies.set(host, applies.get(host)! + 1) });
     }
     await fleet.command(G, { op: 'append', value: 'first' });
-    const lagging = HOSTS.find((h) => fleet.group(h, G).raft.currentRole !== Role.Leader)!;
+    const lagging = HOSTS.find((h) => fleet.group(h, G).role !== Role.Leader)!;
     fleet.isolated.add(lagging);
     const values = ['first', ...Array.from({ length: 15 }, (_, i) => `v${i}`)];
     for (const value of values.slice(1)) await fleet.command(G, { op: 'append', value });

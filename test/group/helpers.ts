@@ -38,7 +38,7 @@ export async function atLeader<T>(fleet: TestFleet, groupId: number, call: (lead
 export async function moveLeadership(fleet: TestFleet, groupId: number, to: string): Promise<void> {
   await waitFor(`${to} to lead group ${groupId}`, () => {
     const leader = fleet.leader(groupId);
-    if (leader?.raft.id === to) return true;
+    if (leader?.memberId === to) return true;
     if (leader !== undefined && leader.status().transferee !== to) {
       try {
         leader.transferLeadership(to);

@@ -30,6 +30,6 @@ describe('group size limit', () => {
       await assert.rejects(group.commandBytes(new Uint8Array(limit), options), (err) => isFlotillaError(err, 'NOT_LEADER'));
     }
     assert.equal(counters.proposals, 0);
-    assert.equal(group.raft.lastIndex, 1, 'nothing but the founding entry');
+    assert.equal(group.lastIndex, 1, 'nothing but the founding entry');
   });
 });

@@ -77,7 +77,7 @@ describe('client sessions', () => {
     await startFleet();
     assert.equal(await sessionCommand(append('x'), s('c1', 1)), 1);
     const old = await leader();
-    await moveLeadership(fleet, G, HOSTS.find((h) => h !== old.raft.id)!);
+    await moveLeadership(fleet, G, HOSTS.find((h) => h !== old.memberId)!);
     assert.equal(await sessionCommand(append('x'), s('c1', 1)), 1);
     assert.equal(await sessionCommand(append('y'), s('c1', 2, 2)), 2);
     await allReplicasHold(['x', 'y']);
@@ -89,10 +89,10 @@ describe('client sessions', () => {
     const old = await leader();
     // The proposal never leaves the isolated leader: its outcome is unknown to the client.
     const lost = old.command(append('x'), { session: s('c1', 2, 2) });
-    fleet.isolated.add(old.raft.id);
-    await waitFor('a new leader', () => (fleet.leader(G)?.raft.currentTerm ?? 0) > old.raft.currentTerm);
+    fleet.isolated.add(old.memberId);
+    await waitFor('a new leader', () => (fleet.leader(G)?.term ?? 0) > old.term);
     assert.equal(await sessionCommand(append('x'), s('c1', 2, 2)), 2);
-    fleet.isolated.delete(old.raft.id);
+    fleet.isolated.delete(old.memberId);
     await assert.rejects(lost, (err) => isFlotillaError(err, 'NOT_LEADER'));
     // And the retry of the retry, once more everywhere.
     assert.equal(await sessionCommand(append('x'), s('c1', 2, 2)), 2);
@@ -104,7 +104,7 @@ describe('client sessions', () => {
     const values = Array.from({ length: 10 }, (_, i) => `v${i + 1}`);
     for (let seq = 1; seq <= 10; seq++) assert.equal(await sessionCommand(append(`v${seq}`), s('c1', seq, 1)), seq);
     await allReplicasHold(values);
-    await waitFor('snapshots in every store', () => replicas().every((g) => !g.hasWork() && g.raft.compactedTo >= 9));
+    await waitFor('snapshots in every store', () => replicas().every((g) => !g.hasWork() && g.raftForTests.compactedTo >= 9));
     const applied = Math.min(...replicas().map((g) => g.appliedIndex));
     await fleet.stopAll();
     for (const [host, store] of stores) {
@@ -127,7 +127,7 @@ describe('client sessions', () => {
   it('gives a follower that installs a snapshot the sessions with it', async () => {
     await startFleet({ snapshotEvery: 3 });
     assert.equal(await sessionCommand(append('v0'), s('c1', 1)), 1);
-    const lagging = HOSTS.find((h) => h !== fleet.leader(G)?.raft.id)!;
+    const lagging = HOSTS.find((h) => h !== fleet.leader(G)?.memberId)!;
     fleet.isolated.add(lagging);
     for (let seq = 2; seq <= 8; seq++) await sessionCommand(append(`v${seq}`), s('c1', seq, 1));
     fleet.isolated.delete(lagging);
@@ -174,10 +174,10 @@ describe('client sessions', () => {
     await startFleet({ maxSessions: 2, maxRepliesPerSession: 2, snapshotEvery: 1 });
     const workload: Array<[string, number]> = [['a', 1], ['a', 2], ['a', 3], ['b', 1], ['c', 1], ['b', 2], ['b', 3]];
     for (const [client, seq] of workload) await sessionCommand(append(`${client}${seq}`), s(client, seq));
-    const sessionTables = (): Uint8Array[] => replicas().map((g) => decodeGroupSnapshot(g.raft.latestSnapshot!.data).sessions);
+    const sessionTables = (): Uint8Array[] => replicas().map((g) => decodeGroupSnapshot(g.raftForTests.latestSnapshot!.data).sessions);
     const settled = (): boolean => {
       const applied = replicas().map((g) => g.appliedIndex);
-      return replicas().every((g) => g.appliedIndex === applied[0] && g.raft.latestSnapshot?.meta.index === applied[0]);
+      return replicas().every((g) => g.appliedIndex === applied[0] && g.raftForTests.latestSnapshot?.meta.index === applied[0]);
     };
     await waitFor('every replica to snapshot the same index', settled);
     const [first, ...rest] = sessionTables();
@@ -193,7 +193,7 @@ describe('client sessions', () => {
     };
     await probe();
     const old = await leader();
-    await moveLeadership(fleet, G, HOSTS.find((h) => h !== old.raft.id)!);
+    await moveLeadership(fleet, G, HOSTS.find((h) => h !== old.memberId)!);
     await probe();
     // An evicted client is new to the table again: this is the price of the bound.
     assert.equal(await sessionCommand(append('a3'), s('a', 3)), 8);

@@ -98,7 +98,7 @@ describe('a machine whose snapshot or restore throws', () => {
       const attempts = counters.get(host)!.snapshotFailures;
       assert.match(degraded.reason, new RegExp(`^snapshot failed at index ${[5, 10, 20, 40][attempts - 1]} \\(${attempts} attempts in a row\\): RangeError: Maximum call stack size exceeded; log not compacted`));
       assert.equal(group.health().stalled, false);
-      assert.equal(group.raft.compactedTo, 0, `${host} compacted nothing`);
+      assert.equal(group.raftForTests.compactedTo, 0, `${host} compacted nothing`);
       assert.ok(attempts === 3 || attempts === 4, `${host}: ${attempts} attempts`);
       assert.equal(errorsLogged(host, /^snapshot failed/), 1, `${host} logged the failure once for the streak`);
     }
@@ -110,7 +110,7 @@ describe('a machine whose snapshot or restore throws', () => {
 
     // The next attempt is due at 40 (later if leader changes added entries): commands get there.
     faults.snapshot = false;
-    const recovered = (): boolean => HOSTS.every((h) => fleet.group(h, G).health().degraded === null && fleet.group(h, G).raft.compactedTo >= 40);
+    const recovered = (): boolean => HOSTS.every((h) => fleet.group(h, G).health().degraded === null && fleet.group(h, G).raftForTests.compactedTo >= 40);
     let n = 30;
     for (const deadline = Date.now() + 10_000; !recovered(); n++) {
       assert.ok(Date.now() < deadline, 'timed out waiting for every replica to snapshot again and clear degraded');
@@ -139,7 +139,7 @@ describe('a machine whose snapshot or restore throws', () => {
     logs = [];
     await startFleet();
     await append(values(0, 12));
-    await waitFor('snapshots at 10 in every store', () => HOSTS.every((h) => fleet.group(h, G).raft.compactedTo >= 10 && !fleet.group(h, G).hasWork()));
+    await waitFor('snapshots at 10 in every store', () => HOSTS.every((h) => fleet.group(h, G).raftForTests.compactedTo >= 10 && !fleet.group(h, G).hasWork()));
     faults.restore = true;
     await restart('c'); // used to throw out of Group.restore: the host could not start
     const stalled = fleet.group('c', G);
@@ -150,10 +150,10 @@ describe('a machine whose snapshot or restore throws', () => {
     await assert.rejects(stalled.query(null, { consistency: 'local' }), (err) => isFlotillaError(err, 'UNAVAILABLE') && /does not restore/.test(err.message));
 
     // The other two are a quorum: the group goes on without it, and it takes no part.
-    const lastIndex = stalled.raft.lastIndex;
+    const lastIndex = stalled.lastIndex;
     await append(values(12, 20));
-    assert.equal(fleet.leader(G)?.raft.id !== 'c', true);
-    assert.equal(stalled.raft.lastIndex, lastIndex, 'the stalled replica appended nothing');
+    assert.equal(fleet.leader(G)?.memberId !== 'c', true);
+    assert.equal(stalled.lastIndex, lastIndex, 'the stalled replica appended nothing');
     assert.equal(stalled.appliedIndex, 0);
     assert.equal(fleet.loops.get('c')!.failed, null, 'its host loop runs on');
 
@@ -169,7 +169,7 @@ describe('a machine whose snapshot or restore throws', () => {
     await startFleet();
     await append(['first']);
     await waitFor('every replica to apply it', () => HOSTS.every((h) => fleet.group(h, G).state.length === 1));
-    const lagging = HOSTS.find((h) => fleet.leader(G)?.raft.id !== h)!;
+    const lagging = HOSTS.find((h) => fleet.leader(G)?.memberId !== h)!;
     fleet.isolated.add(lagging);
     await append(values(1, 16)); // snapshots at 5, 10, 15 compact the log the lagging one needs
     faults.restore = true;

@@ -135,7 +135,7 @@ describe('applying in slices', () => {
           snapshotEvery: 7,
           onApply: (index) => {
             const g = f.group('solo', groupId);
-            if (index > g.raft.committed) appliedPastCommit.push(`group ${groupId} applied ${index} past commit ${g.raft.committed}`);
+            if (index > g.committed) appliedPastCommit.push(`group ${groupId} applied ${index} past commit ${g.committed}`);
           },
         }),
         { maxAppliesPerTurn: 3 },
@@ -150,8 +150,8 @@ describe('applying in slices', () => {
           g.command({ op: 'append', value: `${id}.${i}` } satisfies ListCommand).then((n) => {
             assert.ok(g.state.length >= n, `group ${id}: reply ${n} came before its entry was applied (${g.state.length} applied)`);
             // Read while apply lags commit: the read waits for the entries committed before it.
-            const committedCommands = g.raft.committed - 2; // after the founding configuration and the leader's no-op
-            if (g.appliedIndex < g.raft.committed) lagged++;
+            const committedCommands = g.committed - 2; // after the founding configuration and the leader's no-op
+            if (g.appliedIndex < g.committed) lagged++;
             reads.push(
               g.query(null, { consistency: i % 2 === 0 ? 'linearizable' : 'lease' }).then((length) => {
                 assert.ok(length >= committedCommands, `group ${id}: a read answered ${length} with ${committedCommands} commands committed before it`);
@@ -169,7 +169,7 @@ describe('applying in slices', () => {
       for (const id of groupIds) {
         const g = f.group('solo', id);
         assert.deepEqual(g.state, Array.from({ length: COMMANDS }, (_, i) => `${id}.${i}`));
-        const snapshotAt = g.raft.latestSnapshot?.meta.index ?? 0;
+        const snapshotAt = g.raftForTests.latestSnapshot?.meta.index ?? 0;
         assert.ok(snapshotAt > 0 && snapshotAt <= g.appliedIndex, `group ${id}: snapshot at ${snapshotAt}, applied ${g.appliedIndex}`);
       }
       const loop = f.loops.get('solo')!;

@@ -92,8 +92,8 @@ export class TestFleet {
     let best: ListGroup | undefined;
     for (const groups of this.groups.values()) {
       const g = groups.get(groupId);
-      if (g === undefined || g.raft.currentRole !== Role.Leader) continue;
-      if (best === undefined || g.raft.currentTerm > best.raft.currentTerm) best = g;
+      if (g === undefined || g.role !== Role.Leader) continue;
+      if (best === undefined || g.term > best.term) best = g;
     }
     return best;
   }

@@ -226,7 +226,7 @@ describe('host loop', () => {
     const { fleet: f, stores } = await startFleet([1]);
     await f.command(1, { op: 'append', value: 'x' });
     const leader = f.leader(1)!;
-    const host = leader.raft.id;
+    const host = leader.memberId;
     stores.get(host)!.failNextWrite(new Error('disk on fire'));
     // Its entry went to the followers while the leader's own write failed: they may commit it.
     await assert.rejects(leader.command({ op: 'append', value: 'y' }), (err) => isFlotillaError(err, 'TIMEOUT') && err.details.cause === 'STORAGE_FAILED');
