@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { HostCounters, type HostMetrics } from './admin/host-stats.js';
+import { HostCounters, type HostMetrics } from './fleet/host-counters.js';
 import { FlotillaError } from './common/errors.js';
 import { decodeAdminReply, decodeAdminRequest, encodeAdmin, type AdminReply, type AdminRequest } from './fleet/admin.js';
 import {

@@ -16,9 +16,9 @@ export {
 } from './host.js';
 export type { GroupConfig, HostState } from './fleet/cluster-machine.js';
 export { connect, Client, type ConnectOptions, type ClientCallOptions, type ClientQueryOptions, type ClientAddGroupOptions } from './client/client.js';
-export type { FleetView, FleetHost, FleetGroup } from './client/ops.js';
+export type { FleetView, FleetHost, FleetGroup } from './fleet/ops-protocol.js';
 export { startAdminServer, type AdminServer } from './admin/server.js';
-export type { HostMetrics, Histogram } from './admin/host-stats.js';
+export type { HostMetrics, Histogram } from './fleet/host-counters.js';
 
 export { FlotillaError, isFlotillaError, type ErrorCode } from './common/errors.js';
 export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';

@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { connect, type Client } from '../client/client.js';
-import type { FleetView } from '../client/ops.js';
+import type { FleetView } from '../fleet/ops-protocol.js';
 import type { Consistency } from '../transport/items.js';
 import { UsageError, type FleetCommand } from './usage.js';
 

@@ -22,7 +22,7 @@ import { realScheduler } from '../common/scheduler.js';
 import { CloseCode } from '../transport/connection.js';
 import type { Consistency, HostId } from '../transport/items.js';
 import { WsTransport } from '../transport/ws-transport.js';
-import { OPS_GROUP, decodeOpsReply, encodeOps, type FleetView, type OpsReply, type OpsRequest } from './ops.js';
+import { OPS_GROUP, decodeOpsReply, encodeOps, type FleetView, type OpsReply, type OpsRequest } from '../fleet/ops-protocol.js';
 
 export interface ConnectOptions {
   /** Hosts of the fleet to dial, 'host:port' or 'id@host:port'; one reachable host is enough. */

@@ -1,16 +1,29 @@
-// Every host's answers to the fleet operations a client asks of one host (client/ops.ts): the
+// Every host's answers to the fleet operations a client asks of one host (ops-protocol.ts): the
 // fleet's view (hosts by zone, groups with placement and leader), adding a group (the host checks
 // the machine is registered, which the cluster group cannot), and draining this host. They arrive
 // as client requests to the reserved group OPS_GROUP over the host's own authenticated transport,
-// so they need the cluster secret like every other client request; the Host hands them here
-// (Host.serve) and answers from its public API.
+// so they need the cluster secret like every other client request; the request server hands them
+// here and they are answered from the host's public API, seen through OpsHost.
 
 import type { Logger } from 'pino';
-import { OPS_GROUP, decodeOpsRequest, encodeOps, type FleetView, type OpsReply } from '../client/ops.js';
+import { OPS_GROUP, decodeOpsRequest, encodeOps, type FleetHost, type FleetView, type OpsReply } from './ops-protocol.js';
 import { FlotillaError } from '../common/errors.js';
-import type { Host } from '../host.js';
+import type { GroupRecord } from './cluster-machine.js';
 
 export { OPS_GROUP };
+
+/** What the fleet operations use of a host: a part of its public API (host/host.ts implements it). */
+export interface OpsHost {
+  readonly id: string;
+  readonly localState: string;
+  groups(): Array<Pick<GroupRecord, 'name' | 'id' | 'machine' | 'replicas'>>;
+  hosts(): Record<string, FleetHost[]>;
+  placement(name: string): string[];
+  leaderReport(name: string, options: { timeoutMs?: number }): Promise<{ leader: string | null; warnings: string[] }>;
+  replicaWarnings(): string[];
+  addGroup(name: string, options: { machine: string; replicas?: number; timeoutMs?: number }): Promise<void>;
+  deactivate(options: { timeoutMs?: number; onProgress?: (membersLeft: number) => void }): Promise<void>;
+}
 
 /** How long the fleet view waits for each group's leader check. */
 const LEADER_CHECK_MS = 500;
@@ -28,7 +41,7 @@ export class OpsService {
   readonly served: OpsServed = { fleet: 0, addGroup: 0, deactivate: 0, errors: 0 };
 
   constructor(
-    private readonly host: Host,
+    private readonly host: OpsHost,
     private readonly logger: Logger,
   ) {}
 
@@ -67,7 +80,7 @@ export class OpsService {
 }
 
 /** Hosts by zone, and every group with its placement and current leader, as `host` sees them. */
-export async function fleetView(host: Host): Promise<FleetView> {
+export async function fleetView(host: OpsHost): Promise<FleetView> {
   const warnings = new Set(host.replicaWarnings());
   const groups = await Promise.all(
     host.groups().map(async (g) => {

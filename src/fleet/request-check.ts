@@ -6,7 +6,7 @@
 // its deadline (issue 14: TIMEOUT after 5 s instead of BAD_NAME), and an oversized command sent to
 // a follower was answered NOT_LEADER rather than refused.
 
-import { OPS_GROUP } from '../client/ops.js';
+import { OPS_GROUP } from './ops-protocol.js';
 import { FlotillaError } from '../common/errors.js';
 import { utf8Length } from '../group/binary.js';
 import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';

@@ -63,7 +63,7 @@ export interface GroupOptions<S, C, R, Q> {
   announceStateHash?: (hash: StateHash, to: NodeId[]) => void;
 }
 
-/** What a group counts, by field increments only (admin/host-stats.ts keeps them for a host). */
+/** What a group counts, by field increments only (fleet/host-counters.ts keeps them for a host). */
 export interface GroupCounters {
   /** Commands proposed to the log (by this replica, as leader). */
   proposals: number;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
 import { connect, type Client } from '../../src/client/client.js';
-import { OPS_GROUP, encodeOps } from '../../src/client/ops.js';
+import { OPS_GROUP, encodeOps } from '../../src/fleet/ops-protocol.js';
 import { FlotillaError } from '../../src/common/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
 import { Host } from '../../src/host.js';

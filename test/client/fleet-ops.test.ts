@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
-import { OPS_GROUP } from '../../src/client/ops.js';
+import { OPS_GROUP } from '../../src/fleet/ops-protocol.js';
 import { FlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host.js';
 import { WsTransport } from '../../src/transport/ws-transport.js';

@@ -1,4 +1,4 @@
-// The counters a Host keeps for its metrics (host.metrics(), rendered on /metrics by metrics.ts).
+// The counters a Host keeps for its metrics (host.metrics(), rendered on /metrics by admin/metrics.ts).
 // Counting is a field increment: the groups add to the same object (GroupCounters), the Host times
 // each command it serves as leader into a fixed-bucket histogram, and failed calls are counted by
 // error code in a map whose keys are the few codes there are. Nothing here allocates per command

@@ -2,10 +2,10 @@
 // zone, groups with placement and leader), adding a group (which needs the host to check the
 // machine is registered, something the cluster group cannot), and draining a host. They travel as
 // client requests to the reserved group name OPS_GROUP with a JSON payload; every host answers
-// them (src/fleet/ops-service.ts).
+// them (ops-service.ts); the client (client/client.ts) asks them.
 
 import { FlotillaError } from '../common/errors.js';
-import type { HostState } from '../fleet/cluster-machine.js';
+import type { HostState } from './cluster-machine.js';
 
 /** Not a valid user group name (names.ts forbids '$'), so it never collides with one. */
 export const OPS_GROUP = '$ops';
