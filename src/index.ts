@@ -2,18 +2,9 @@
 // want one of them on its own: the pure Raft core, the log stores, the group runtime and host
 // loop, the host-to-host transport, placement, and the history checker.
 
-export {
-  Host,
-  type HostOptions,
-  type AddGroupOptions,
-  type CallOptions,
-  type QueryOptions,
-  type DeactivateOptions,
-  type HostStatus,
-  type MemberStatus,
-  type LocalState,
-  type AnyMachine,
-} from './host.js';
+export { Host } from './host/host.js';
+export type { HostOptions, AddGroupOptions, CallOptions, QueryOptions, DeactivateOptions, AnyMachine } from './host/options.js';
+export type { HostStatus, MemberStatus, LocalState } from './host/status.js';
 export type { GroupConfig, HostState } from './fleet/cluster-machine.js';
 export { connect, Client, type ConnectOptions, type ClientCallOptions, type ClientQueryOptions, type ClientAddGroupOptions } from './client/client.js';
 export type { FleetView, FleetHost, FleetGroup } from './fleet/ops-protocol.js';

@@ -1,7 +1,7 @@
 // A flotilla fleet of real host processes for the bench (src/demo/host-process.ts: RocksDB with
 // synced writes, the ws transport on loopback, the counter and kv machines), driven over IPC.
 import { mkdirSync } from 'node:fs';
-import type { HostStatus } from '../../src/host.js';
+import type { HostStatus } from '../../src/host/status.js';
 import { HostCallError, HostProcess } from '../../src/demo/host-client.js';
 import { pool, sleep } from './stats.js';
 

@@ -3,7 +3,7 @@
 // frames, elections, membership changes, errors by code, fleet operations served), counters the
 // caller may add, and the process's CPU and memory.
 
-import type { Host } from '../host.js';
+import type { Host } from '../host/host.js';
 
 export type Labels = Record<string, string>;
 

@@ -22,7 +22,7 @@ import { writeHistory, type HistoryOp } from '../check/history.js';
 import { checkLinearizability } from '../check/linearizability.js';
 import { connect, type Client } from '../client/client.js';
 import { HostCallError, HostProcess, freePort, within } from '../demo/host-client.js';
-import type { HostStatus } from '../host.js';
+import type { HostStatus } from '../host/status.js';
 import { seededRandom, type Random } from '../raft/random.js';
 import { FAULT_KINDS, MAX_OUT, planFaults, type FaultKind, type PlannedFault } from './faults.js';
 import { HISTORY_COUNTER, HISTORY_KV } from './machines.js';

@@ -5,7 +5,7 @@
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AnyMachine } from '../host.js';
+import type { AnyMachine } from '../host/options.js';
 import { UsageError } from './usage.js';
 
 const encoder = new TextEncoder();

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HostStatus } from '../host.js';
+import type { HostStatus } from '../host/status.js';
 import { freePort, HostProcess, within } from './host-client.js';
 import { leaderOf, placementTable, seconds, style, type TableHost } from './report.js';
 

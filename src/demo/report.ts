@@ -1,7 +1,7 @@
 // How the demo prints: plain lines, ANSI colors only when stdout is a terminal (and NO_COLOR is
 // unset), and the placement table: one row per group, one column per host grouped by zone, each
 // cell the role of that host's replica, the leader marked with '*'.
-import type { HostStatus } from '../host.js';
+import type { HostStatus } from '../host/status.js';
 
 const colorOn = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { counter as counterFamily } from '../../src/admin/metrics.js';
 import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { FlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { counter } from '../fleet/harness.js';
 
 interface Sample {

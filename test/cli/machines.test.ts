@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { counterMachine, kvMachine } from '../../src/cli/machines.js';
-import type { AnyMachine } from '../../src/host.js';
+import type { AnyMachine } from '../../src/host/options.js';
 
 const decoder = new TextDecoder();
 

@@ -12,7 +12,7 @@ import { connect, type Client } from '../../src/client/client.js';
 import { OPS_GROUP, encodeOps } from '../../src/fleet/ops-protocol.js';
 import { FlotillaError } from '../../src/common/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
 import type { ClientRequestItem, ClientResponseItem } from '../../src/transport/items.js';
 import { counter } from '../fleet/harness.js';

@@ -5,7 +5,7 @@
 // / 5 (default 20,000); the time is printed, not asserted.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { counter } from '../fleet/harness.js';
 import { activateThreeHosts } from '../fixtures/three-hosts.js';
 import { burst } from '../fixtures/burst.js';

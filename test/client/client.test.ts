@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { FlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { counter, waitFor } from '../fleet/harness.js';
 import { activateThreeHosts } from '../fixtures/three-hosts.js';
 

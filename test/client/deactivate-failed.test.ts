@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { isFlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { counter } from '../fleet/harness.js';
 
 const SECRET = 'deactivate failed test secret';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { OPS_GROUP } from '../../src/fleet/ops-protocol.js';
 import { FlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { WsTransport } from '../../src/transport/ws-transport.js';
 import { counter, waitFor } from '../fleet/harness.js';
 

@@ -1,7 +1,8 @@
 // An in-process fleet for tests: Hosts on one MemoryHub, each on a MemoryDisk that outlives it
 // (so a host can be stopped and started again on the same data), real timers with short ticks.
 
-import { Host, type AnyMachine, type HostOptions } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
+import type { AnyMachine, HostOptions } from '../../src/host/options.js';
 import { MemoryDisk } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';

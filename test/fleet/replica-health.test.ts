@@ -10,7 +10,8 @@ import { formatFleet } from '../../src/cli/fleet-commands.js';
 import { kvMachine } from '../../src/cli/machines.js';
 import { fleetView } from '../../src/fleet/ops-service.js';
 import { isFlotillaError } from '../../src/common/errors.js';
-import type { AnyMachine, Host } from '../../src/host.js';
+import type { Host } from '../../src/host/host.js';
+import type { AnyMachine } from '../../src/host/options.js';
 import type { ClientRequestItem, ClientResponseItem } from '../../src/transport/items.js';
 import { TestFleet, counter, waitFor } from './harness.js';
 

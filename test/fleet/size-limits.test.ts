@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
 import { FlotillaError } from '../../src/common/errors.js';
 import { fleetLimits } from '../../src/fleet/limits.js';
-import { Host, type AnyMachine } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
+import type { AnyMachine } from '../../src/host/options.js';
 import { activateThreeHosts } from '../fixtures/three-hosts.js';
 
 const SECRET = 'size limits test secret';

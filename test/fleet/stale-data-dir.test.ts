@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { collect, render } from '../../src/admin/metrics.js';
 import { isFlotillaError } from '../../src/common/errors.js';
-import type { Host } from '../../src/host.js';
+import type { Host } from '../../src/host/host.js';
 import { decodeGeneration, metaKey } from '../../src/storage/encoding.js';
 import type { MemoryDisk } from '../../src/storage/memory-store.js';
 import { TestFleet, waitFor } from './harness.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isFlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { counter } from './harness.js';
 
 describe('Host: a wrong cluster secret', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isFlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import { TestFleet, counter, waitFor } from '../fleet/harness.js';
 

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { collect, render } from '../../src/admin/metrics.js';
 import { isFlotillaError } from '../../src/common/errors.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { StallWatch } from '../../src/loop/stall-watch.js';
 import { MessageType } from '../../src/raft/types.js';
 import { MemoryDisk } from '../../src/storage/memory-store.js';

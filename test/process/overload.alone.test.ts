@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
-import type { HostStatus } from '../../src/host.js';
+import type { HostStatus } from '../../src/host/status.js';
 import { ProcessFleet } from './fixtures/process-fleet.js';
 
 const ZONES: Record<string, string> = { h1: 'a', h2: 'b', h3: 'a' };

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
-import { Host } from '../../src/host.js';
+import { Host } from '../../src/host/host.js';
 import { counter, waitFor } from '../fleet/harness.js';
 import { activateThreeHosts } from '../fixtures/three-hosts.js';
 

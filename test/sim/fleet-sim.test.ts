@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
-import type { AnyMachine } from '../../src/host.js';
+import type { AnyMachine } from '../../src/host/options.js';
 import { FLEET_COUNTER, fleetCounter, type Counters, type KeyQuery, type OpCommand, type OpReply } from '../../src/sim/fleet-machines.js';
 import { runFleetSeedsParallel } from '../../src/sim/fleet-parallel.js';
 import { ALL_FLEET_FAULTS, DEFAULT_FLEET_OPTIONS, NO_FLEET_FAULTS, runFleetSeed, runFleetSim } from '../../src/sim/fleet-sim.js';

@@ -1,0 +1,198 @@
+// Moves the groups this host leads toward their placement, one step at a time (reconciler.ts
+// decides the step): add a learner on a placed host (after that host prepared an empty replica),
+// promote it, remove a member that is not placed, hand the leadership to the preferred leader.
+// It runs on every metadata change, on the periodic passes, and when a group quiesces.
+
+import type { Logger } from 'pino';
+import type { Scheduler } from '../common/scheduler.js';
+import type { HostId } from '../transport/items.js';
+import { decodeAdminReply, encodeAdmin, type AdminRequest } from './admin.js';
+import { CLUSTER_GROUP, CLUSTER_GROUP_ID, type ClusterState } from './cluster-machine.js';
+import type { FleetView } from './fleet-view.js';
+import type { Housekeeping } from './housekeeping.js';
+import type { LocalMember } from './local-members.js';
+import { hostOfMember, memberId } from './member-id.js';
+import { nextStep, type ReconcileStep } from './reconciler.js';
+import type { Router } from './router.js';
+
+/** A learner silent this long is removed, so a fresh one can be added. */
+const LEARNER_GIVE_UP_MS = 10_000;
+
+export interface ReconcileDriverParts {
+  view: FleetView;
+  router: Router;
+  scheduler: Scheduler;
+  housekeeping: Housekeeping;
+  logger: Logger;
+}
+
+export class ReconcileDriver {
+  private readonly view: FleetView;
+  /** Since when each learner of a group this host leads has not answered (see stuckLearners). */
+  private readonly learnerSilentSince = new Map<string, number>();
+  /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
+  private readonly prepareFloor = new Map<string, number>();
+
+  constructor(private readonly parts: ReconcileDriverParts) {
+    this.view = parts.view;
+  }
+
+  /** Moves every group this host leads (quiesced ones too, unless told not to) one step toward its placement. */
+  reconcile(which: { quiesced: boolean }): void {
+    const view = this.view;
+    const meta = view.metadata;
+    if (meta === null || view.stopped) return;
+    const leaving = this.leaving(meta);
+    for (const member of which.quiesced ? view.members.all() : view.awakeMembers()) {
+      if (!which.quiesced && member.replica.isQuiesced) continue;
+      this.reconcileMember(meta, member, leaving);
+    }
+  }
+
+  /** One member's group, after it was added or removed. */
+  reconcileOne(meta: ClusterState, member: LocalMember): void {
+    this.reconcileMember(meta, member, this.leaving(meta));
+  }
+
+  /**
+   * A group just quiesced: the passes between metadata changes skip it from now on, so a leader
+   * that quiesced in the middle of a move (a learner caught up, not yet promoted) is woken again
+   * at once; it would otherwise wait for the next full scan, seconds later, at every step.
+   */
+  quiesced(groupId: number): void {
+    const view = this.view;
+    const member = view.members.get(groupId);
+    const meta = view.metadata;
+    if (member === undefined || meta === null || view.stopped) return;
+    this.reconcileMember(meta, member, this.leaving(meta));
+  }
+
+  /** Members leave this host: it drains, or the fleet does not have it active. */
+  private leaving(meta: ClusterState): boolean {
+    return this.view.state === 'deactivating' || meta.hosts[this.view.hostId]?.state !== 'active';
+  }
+
+  /** If this host leads the group and it is not where placement wants it, one step toward that. */
+  private reconcileMember(meta: ClusterState, member: LocalMember, leaving: boolean): void {
+    const view = this.view;
+    if (view.stopped || !member.replica.leadsCommittedTerm || member.replica.configChangePending) return;
+    let voterHosts: string[];
+    let learnerHosts: string[] = [];
+    if (member.groupId === CLUSTER_GROUP_ID) {
+      voterHosts = view.placementFor(CLUSTER_GROUP, view.clusterReplicas);
+      learnerHosts = view.activeHostIds();
+    } else {
+      const record = meta.groups[member.group];
+      if (record === undefined || record.id !== member.groupId) return;
+      voterHosts = view.placementFor(record.name, record.replicas);
+    }
+    if (!leaving && inPlace(member, voterHosts, learnerHosts)) return;
+    if (member.replica.isQuiesced) {
+      // A quiesced leader's view of who answers is frozen: wake it, and act once it has heard back.
+      member.replica.endQuiescence();
+      return;
+    }
+    const status = member.replica.status();
+    const stuck = this.stuckLearners(member, status.membership.learners, status.progress);
+    const step = nextStep({
+      stuck,
+      self: member.member,
+      membership: status.membership,
+      progress: new Map(status.progress.map((p) => [p.id, { match: p.match, active: p.active }])),
+      lastIndex: status.lastIndex,
+      committed: status.commit,
+      voterHosts,
+      learnerHosts,
+      leaving,
+    });
+    if (step === null) return;
+    // A host joining gets its cluster replica before any group's: with hundreds of groups to move
+    // onto it, their prepares would otherwise queue ahead of the cluster's on the new host (one
+    // synced write each), and its activate, which waits for the cluster replica, time out.
+    if (step.kind === 'addLearner' && member.groupId !== CLUSTER_GROUP_ID && !this.holdsClusterReplica(step.host)) return;
+    this.takeStep(member, step);
+  }
+
+  /** Whether `host` has a member of the cluster group, as this host's cluster replica knows (true when this host has none to ask). */
+  private holdsClusterReplica(host: HostId): boolean {
+    const cluster = this.view.members.get(CLUSTER_GROUP_ID);
+    if (cluster === undefined) return true;
+    const { voters, learners } = cluster.replica.membership;
+    return [...voters, ...learners].some((m) => hostOfMember(m) === host);
+  }
+
+  /**
+   * Learners that have not answered for LEARNER_GIVE_UP_MS: their replica may be gone (deleted by
+   * a host that thought it was not needed, or lost with a data directory). Removing them lets the
+   * reconciler add a fresh one.
+   */
+  private stuckLearners(member: LocalMember, learners: readonly string[], progress: ReadonlyArray<{ id: string; active: boolean; match: number }>): Set<string> {
+    const now = this.parts.scheduler.now();
+    const stuck = new Set<string>();
+    for (const id of learners) {
+      const key = `${member.groupId}/${id}`;
+      const p = progress.find((x) => x.id === id);
+      if (p !== undefined && p.active) {
+        this.learnerSilentSince.delete(key);
+        continue;
+      }
+      const since = this.learnerSilentSince.get(key) ?? now;
+      this.learnerSilentSince.set(key, since);
+      if (now - since >= LEARNER_GIVE_UP_MS) stuck.add(id);
+    }
+    return stuck;
+  }
+
+  private takeStep(member: LocalMember, step: ReconcileStep): void {
+    const replica = member.replica;
+    try {
+      switch (step.kind) {
+        case 'addLearner':
+          this.parts.housekeeping.run(`prepare/${member.groupId}/${step.host}`, () => this.addLearner(member, step.host));
+          return;
+        case 'promote':
+          replica.changeMembership({ type: 'promote', node: step.member });
+          return;
+        case 'remove':
+          replica.changeMembership({ type: 'remove', node: step.member });
+          return;
+        case 'transfer':
+          replica.transferLeadership(step.to);
+          return;
+      }
+    } catch (err) {
+      // BUSY (a change still committing, a learner not caught up) or a lost leadership: next pass.
+      this.parts.logger.debug({ err, group: member.group, step }, 'reconcile step refused');
+    }
+  }
+
+  private async addLearner(member: LocalMember, host: string): Promise<void> {
+    const key = `${member.groupId}/${host}`;
+    const replica = member.replica;
+    const serial = Math.max(replica.lastIndex + 1, (this.prepareFloor.get(key) ?? 0) + 1);
+    const id = memberId(host, serial);
+    const request: AdminRequest = { op: 'prepare', groupId: member.groupId, group: member.group, machine: member.machine, member: id, term: replica.term };
+    const bytes = await this.parts.router.call(member.group, 'admin', encodeAdmin(request), { timeoutMs: 2000, via: host, only: true });
+    const reply = decodeAdminReply(bytes, 'prepare');
+    if (!reply.ok) {
+      this.prepareFloor.set(key, reply.tombstone);
+      return;
+    }
+    // Still the leader, and still no member on that host?
+    if (this.view.members.get(member.groupId) !== member || !replica.leadsCommittedTerm) return;
+    const membership = replica.membership;
+    if ([...membership.voters, ...membership.learners].some((m) => hostOfMember(m) === host)) return;
+    replica.changeMembership({ type: 'addLearner', node: id });
+  }
+}
+
+/**
+ * The group has exactly its placed voters, a learner on each of `learnerHosts` that is no voter
+ * host (the cluster group's), and this (preferred) host leads: nothing to do.
+ */
+function inPlace(member: LocalMember, voterHosts: readonly string[], learnerHosts: readonly string[]): boolean {
+  const { voters, learners } = member.replica.membership;
+  const wantedLearners = learnerHosts.filter((h) => !voterHosts.includes(h));
+  if (learners.length !== wantedLearners.length || voters.length !== voterHosts.length || hostOfMember(member.member) !== voterHosts[0]) return false;
+  return voters.every((v) => voterHosts.includes(hostOfMember(v))) && learners.every((l) => wantedLearners.includes(hostOfMember(l)));
+}

@@ -1,0 +1,77 @@
+// How this host builds a replica of a group: the Raft config from the host's options and the
+// transport's frame size, the group's machine and config, and the hooks that tie it to the host
+// (its counters, its logger, state hash announcements, what it applies).
+
+import type { Logger } from 'pino';
+import { FlotillaError } from '../common/errors.js';
+import type { Scheduler } from '../common/scheduler.js';
+import { Group, type GroupCounters, type Outcome, type StateHash } from '../group/group.js';
+import type { StateMachine } from '../group/state-machine.js';
+import { DEFAULT_RAFT_CONFIG } from '../raft/raft.js';
+import { seededRandom, type Random } from '../raft/random.js';
+import { CLUSTER_GROUP_ID, type GroupConfig } from './cluster-machine.js';
+import type { FleetLimits } from './limits.js';
+import type { MemberInfo, ReplicaFactory } from './local-members.js';
+
+export interface ReplicaTuning {
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  quiesceAfterTicks?: number;
+}
+
+export interface ReplicaFactoryParts {
+  machines: ReadonlyMap<string, StateMachine<unknown, unknown, unknown, unknown>>;
+  tuning: ReplicaTuning;
+  limits: FleetLimits;
+  /** Seeds each replica's own random source. */
+  random: Random;
+  counters: GroupCounters;
+  logger: Logger;
+  scheduler: Scheduler;
+  /** The group's config as the metadata this host saw has it (none: the defaults). */
+  groupConfig: (group: string) => GroupConfig | undefined;
+  announceStateHash: (groupId: number, hash: StateHash, to: string[]) => void;
+  /** Every command a replica here applies. */
+  onApply: (info: MemberInfo, index: number, outcome: Outcome<unknown>) => void;
+}
+
+export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
+  const { tuning, limits } = parts;
+  return (info, from) => {
+    const machine = parts.machines.get(info.machine);
+    if (machine === undefined) {
+      throw new FlotillaError('NO_SUCH_MACHINE', `group ${info.group} runs machine ${JSON.stringify(info.machine)}, which this host does not register`);
+    }
+    const config = parts.groupConfig(info.group) ?? {};
+    const isCluster = info.groupId === CLUSTER_GROUP_ID;
+    const options = {
+      groupId: info.groupId,
+      raft: {
+        ...DEFAULT_RAFT_CONFIG,
+        id: info.member,
+        electionTick: tuning.electionTicks ?? 10,
+        heartbeatTick: tuning.heartbeatTicks ?? 2,
+        quiesceAfterTicks: tuning.quiesceAfterTicks ?? 3 * (tuning.electionTicks ?? 10),
+        // Sizes from the frame: every Append and snapshot chunk fits one, no entry is too large for an Append.
+        maxAppendBytes: limits.maxAppendBytes,
+        appendEntryOverheadBytes: limits.entryOverheadBytes,
+        maxEntryBytes: limits.maxEntryBytes,
+        snapshotChunkBytes: limits.snapshotChunkBytes,
+        random: seededRandom(Math.floor(parts.random() * 2 ** 32)),
+      },
+      machine,
+      snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),
+      maxPendingCommands: config.maxPendingCommands,
+      counters: parts.counters,
+      logger: parts.logger.child({ group: info.group, member: info.member }),
+      now: () => parts.scheduler.now(),
+      announceStateHash: (hash: StateHash, to: string[]) => parts.announceStateHash(info.groupId, hash, to),
+      onApply: (index: number, outcome: Outcome<unknown>) => parts.onApply(info, index, outcome),
+    };
+    if (!('founding' in from)) return Group.restore(options, from.record);
+    const replica = Group.create(options, from.founding);
+    // The preferred leader of a new group campaigns at once: the group is usable in one round trip.
+    if (from.founding.voters[0] === info.member) replica.campaignNow();
+    return replica;
+  };
+}

@@ -1,0 +1,622 @@
+// A flotilla host: what a user starts on every machine of the fleet. It holds replicas of many
+// consensus groups (one HostLoop drives them all over one store and one transport), keeps a copy of
+// the fleet's metadata (its replica of the cluster group), serves and routes command/query by group
+// name, and runs the fleet's housekeeping on the groups it leads. This class is the public API
+// over the fleet parts (src/fleet/): it wires them together in its constructor, owns start, stop
+// and the timers' schedule, and delegates everything else to them. Everything that waits goes
+// through the Scheduler, so the simulation runs this class unchanged on virtual time.
+
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { FlotillaError } from '../common/errors.js';
+import { realScheduler, type Scheduler, type Timer } from '../common/scheduler.js';
+import { encodeAdmin, decodeAdminReply } from '../fleet/admin.js';
+import { ClusterCalls, accepted, decodeClusterReply } from '../fleet/cluster-calls.js';
+import { CLUSTER_GROUP, CLUSTER_GROUP_ID, activeHosts, type ClusterCommand, type GroupRecord, type HostState } from '../fleet/cluster-machine.js';
+import { FailureDetector, PING_MS } from '../fleet/failure-detector.js';
+import { FleetView, type LocalState } from '../fleet/fleet-view.js';
+import { GENERATION_ADVANCE_MS, staleDataDirError, type GenerationVerdict } from '../fleet/generation.js';
+import { GenerationGate } from '../fleet/generation-gate.js';
+import type { GenerationKeeper } from '../fleet/generation-keeper.js';
+import { HostCounters, type HostMetrics } from '../fleet/host-counters.js';
+import { Housekeeping } from '../fleet/housekeeping.js';
+import { joinVia } from '../fleet/join.js';
+import { fleetLimits } from '../fleet/limits.js';
+import { Liveness } from '../fleet/liveness.js';
+import { LocalMembers } from '../fleet/local-members.js';
+import { FLEET_MEMBERS, hostOfMember, memberId } from '../fleet/member-id.js';
+import { MetadataChanges, watchedClusterMachine } from '../fleet/metadata-changes.js';
+import { MetadataFollower } from '../fleet/metadata-follower.js';
+import { validateName } from '../fleet/names.js';
+import { OpsService } from '../fleet/ops-service.js';
+import { place } from '../fleet/placement.js';
+import { ReconcileDriver } from '../fleet/reconcile-driver.js';
+import { ReplicaGc } from '../fleet/replica-gc.js';
+import { replicaFactory } from '../fleet/replica-factory.js';
+import { RequestServer } from '../fleet/request-server.js';
+import { RequestWindow, windowLimits } from '../fleet/request-window.js';
+import { Router } from '../fleet/router.js';
+import { waitFor } from '../fleet/wait-for.js';
+import { jsonCodec } from '../group/state-machine.js';
+import { HostLoop } from '../loop/host-loop.js';
+import { wireLoopToTransport } from '../loop/raft-wiring.js';
+import { seededRandom, type Random } from '../raft/random.js';
+import { coalescedFlush } from '../transport/coalesced-flush.js';
+import { WsTransport } from '../transport/ws-transport.js';
+import { openHost, type OpenedHost } from './open.js';
+import { checkGroupConfig, checkReplicas, type AddGroupOptions, type AnyMachine, type CallOptions, type DeactivateOptions, type HostOptions, type QueryOptions } from './options.js';
+import { NOT_REPLICATING_ELECTION_TIMEOUTS, hostStatus, replicaWarnings, type HostStatus, type StatusSources } from './status.js';
+
+/** Passes between looks for leaderless groups (status() reports those leaderless for 5 s). */
+const LEADERLESS_PASSES = 4;
+
+const decoder = new TextDecoder();
+
+export class Host {
+  readonly id: string;
+  /** The address other hosts dial. */
+  readonly address: string;
+  private readonly options: HostOptions;
+  private readonly opened: OpenedHost;
+  /** The host's transport behind the generation check: everything goes through it. */
+  private readonly transport: GenerationGate;
+  /** This data directory's generation and the peers' records (fleet/generation-keeper.ts). */
+  private readonly generation: GenerationKeeper;
+  /** A peer found this data directory stale: the host serves nothing and stops. */
+  private staleError: FlotillaError | null = null;
+  /** Rejects with staleError when it is set (it never resolves). */
+  private readonly refusal: Promise<never>;
+  private refuse: (err: FlotillaError) => void = () => undefined;
+  /** Resolves once stop() has closed everything. */
+  private stopped: Promise<void> = Promise.resolve();
+  private readonly scheduler: Scheduler;
+  private readonly random: Random;
+  private readonly logger: Logger;
+  private readonly loop: HostLoop;
+  private readonly router: Router;
+  /** Bounds the caller's command/query calls in flight (the host's own housekeeping bypasses it). */
+  private readonly calls: RequestWindow;
+  private readonly machines: Map<string, AnyMachine>;
+  private readonly timeoutMs: number;
+  private readonly timers: Timer[] = [];
+  private passes = 0;
+  /** What metrics() reports; the groups count into it too. */
+  private readonly counters = new HostCounters();
+  /** Answers clients' fleet operations (status, add-group, deactivate). */
+  private readonly ops: OpsService;
+  // The fleet parts (src/fleet/), over one shared view.
+  private readonly view: FleetView;
+  private readonly housekeeping: Housekeeping;
+  private readonly cluster: ClusterCalls;
+  private readonly follower: MetadataFollower;
+  private readonly requests: RequestServer;
+  private readonly reconciler: ReconcileDriver;
+  private readonly detector: FailureDetector;
+  private readonly gc: ReplicaGc;
+  private readonly statusSources: StatusSources;
+
+  private constructor(options: HostOptions, opened: OpenedHost) {
+    this.options = options;
+    this.opened = opened;
+    this.id = options.id;
+    this.address = opened.address;
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.random = options.random ?? seededRandom(randomBytes(4).readUInt32LE(0));
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id });
+    this.generation = opened.generation;
+    this.refusal = new Promise<never>((_, reject) => (this.refuse = reject));
+    this.refusal.catch(() => undefined);
+    this.transport = new GenerationGate(opened.transport, {
+      keeper: this.generation,
+      now: () => this.scheduler.now(),
+      onStale: (peer, verdict) => this.refusedAsStale(peer, verdict),
+      logger: this.logger,
+    });
+    this.ops = new OpsService(this, this.logger);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    const metadataChanges = new MetadataChanges();
+    this.machines = new Map(Object.entries(options.machines));
+    this.machines.set(CLUSTER_GROUP, watchedClusterMachine(metadataChanges));
+    const liveness = new Liveness(this.scheduler);
+    const flushReplies = coalescedFlush(this.transport, this.scheduler);
+    const limits = fleetLimits(this.transport.maxFrameBytes);
+    this.calls = new RequestWindow(windowLimits(options), this.scheduler);
+
+    const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
+    wiring.onStateHash((groupId, from, report) => this.view.members.get(groupId)?.replica.peerStateHash(from, report));
+    this.loop = new HostLoop({
+      store: opened.store,
+      send: wiring.send,
+      tickMs: options.tickMs ?? 50,
+      scheduler: this.scheduler,
+      logger: this.logger,
+      onQuiesced: (groupId) => this.reconciler.quiesced(groupId),
+    });
+    wiring.attach({
+      step: (groupId, message) => {
+        // Only the replica the message is addressed to: an older replica of the group is gone.
+        if (this.view.members.get(groupId)?.member === message.to) this.loop.step(groupId, message);
+      },
+      unreachable: (groupId, to) => this.loop.unreachable(groupId, to),
+    });
+    const makeReplica = replicaFactory({
+      machines: this.machines,
+      tuning: options,
+      limits,
+      random: this.random,
+      counters: this.counters,
+      logger: this.logger,
+      scheduler: this.scheduler,
+      groupConfig: (group) => this.view.metadata?.groups[group]?.config,
+      announceStateHash: wiring.announceStateHash,
+      onApply: (info, index, outcome) => {
+        if (info.groupId === CLUSTER_GROUP_ID) this.follower.metadataChanged();
+        this.options.onApply?.({ group: info.group, groupId: info.groupId, member: info.member, index, outcome });
+      },
+    });
+    const members = new LocalMembers(opened.store, this.loop, makeReplica);
+    this.router = new Router({
+      hostId: this.id,
+      transport: this.transport,
+      scheduler: this.scheduler,
+      clientId: `${this.id}.${Math.floor(this.random() * 2 ** 48).toString(36)}`,
+      firstRequestId: Math.floor(this.random() * 2 ** 52),
+      serveLocal: (item) => this.requests.serve(item),
+      candidates: (group) => this.requests.candidates(group),
+      limits,
+    });
+
+    const view = new FleetView({
+      hostId: this.id,
+      incarnation: opened.incarnation,
+      clusterReplicas: options.clusterReplicas ?? 3,
+      members,
+      liveness,
+      awakeGroupIds: () => this.loop.awakeGroupIds(),
+    });
+    this.view = view;
+    const { scheduler, logger, router } = this;
+    const housekeeping = new Housekeeping(() => view.stopped, logger);
+    const cluster = new ClusterCalls(router);
+    this.housekeeping = housekeeping;
+    this.cluster = cluster;
+    this.reconciler = new ReconcileDriver({ view, router, scheduler, housekeeping, logger });
+    this.gc = new ReplicaGc({ view, router, housekeeping });
+    this.detector = new FailureDetector({
+      view,
+      transport: this.transport,
+      scheduler,
+      housekeeping,
+      cluster,
+      logger,
+      hostFailureTimeoutMs: options.hostFailureTimeoutMs ?? 5000,
+      stallMs: NOT_REPLICATING_ELECTION_TIMEOUTS * (options.electionTicks ?? 10) * (options.tickMs ?? 50),
+      timeoutMs: this.timeoutMs,
+    });
+    this.follower = new MetadataFollower({
+      view,
+      store: opened.store,
+      transport: this.transport,
+      scheduler,
+      housekeeping,
+      cluster,
+      changes: metadataChanges,
+      hooks: {
+        scanned: (_meta, rescan) => {
+          this.reconciler.reconcile({ quiesced: true });
+          this.gc.findUnwanted(rescan);
+        },
+        memberChanged: (meta, member) => {
+          this.reconciler.reconcileOne(meta, member);
+          this.gc.judge(meta, member);
+        },
+        groupsChanged: () => this.reconciler.reconcile({ quiesced: false }),
+      },
+    });
+    this.statusSources = { view, detector: this.detector, generation: () => this.generation.status(), now: () => scheduler.now() };
+    this.requests = new RequestServer({
+      view,
+      scheduler,
+      limits,
+      counters: this.counters,
+      housekeeping,
+      cluster,
+      machines: this.machines,
+      ops: this.ops,
+      warnings: (group) => this.replicaWarnings(group),
+    });
+
+    // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
+    this.transport.onPeerDown((host) => {
+      this.router.peerDown(host);
+      if (view.knownPeers.has(host)) this.detector.suspect(host);
+    });
+    this.transport.onPeerUp((host) => this.detector.peerUp(host));
+    this.transport.onItem((from, item) => {
+      // Hosts only: clients (connect()) come and go and are not watched.
+      if (view.knownPeers.has(from)) liveness.heard(from);
+      switch (item.kind) {
+        case 'clientRequest':
+          void this.requests.serve(item).then((response) => {
+            this.transport.send(from, { ...response, requestId: item.requestId });
+            flushReplies();
+          });
+          return;
+        case 'clientResponse':
+          this.router.onResponse(from, item);
+          return;
+        case 'ping':
+          this.transport.send(from, { kind: 'pong', sentAt: item.sentAt, liveness: 'up' });
+          return;
+        default:
+          return;
+      }
+    });
+  }
+
+  /** Opens the store, restores every member this host had, and starts serving. */
+  static async start(options: HostOptions): Promise<Host> {
+    const host = new Host(options, await openHost(options));
+    await host.follower.restorePeers();
+    await host.view.members.load();
+    host.loop.start();
+    host.startTimers();
+    host.follower.metadataChanged();
+    return host;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The fleet API
+
+  /** Joins the fleet in `zone` (the first host without `join` founds it); resolves once active. */
+  async activate(zone: string, options: CallOptions = {}): Promise<void> {
+    const joining = this.join(zone, options);
+    joining.catch(() => undefined); // after a refusal, how the join ends tells nothing more
+    try {
+      // Refused as stale meanwhile: that is the answer, at once, not the timeout the refusal causes.
+      await Promise.race([joining, this.refusal]);
+    } catch (err) {
+      throw this.staleError ?? err;
+    }
+  }
+
+  private async join(zone: string, options: CallOptions): Promise<void> {
+    validateName('zone', zone);
+    this.checkNotStopped();
+    const { view } = this;
+    // Locally active is not enough: a deactivate that timed out may still have been applied.
+    if (view.state === 'active' && view.metadata?.hosts[this.id]?.state === 'active') return;
+    const timeoutMs = options.timeoutMs ?? Math.max(this.timeoutMs, 15_000);
+    const activation = Math.floor(this.random() * 2 ** 48).toString(36);
+    const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: view.incarnation, activation };
+    // A host that was in a fleet before (deactivated, then activated again) rejoins through the
+    // hosts it knew rather than founding a second fleet.
+    const known = [...view.knownPeers].map(([id, address]) => `${id}@${address}`);
+    const seeds = [...(this.options.join ?? []), ...known];
+    if (view.members.get(CLUSTER_GROUP_ID) === undefined && seeds.length === 0) {
+      if (view.members.tombstone(CLUSTER_GROUP_ID) > 0) {
+        throw new FlotillaError('BAD_ARGUMENT', `host ${this.id} left a fleet before: give it 'join' addresses to rejoin (it will not found a second fleet)`);
+      }
+      const founder = memberId(this.id, 1);
+      await view.members.create({ groupId: CLUSTER_GROUP_ID, group: CLUSTER_GROUP, machine: CLUSTER_GROUP, member: founder }, { voters: [founder], learners: [] });
+    }
+    // A cluster replica that never received the metadata (added, then the host stopped) is no way in.
+    const hasCluster = view.members.get(CLUSTER_GROUP_ID) !== undefined;
+    if (hasCluster && (view.metadata !== null || seeds.length === 0)) await this.cluster.command(command, timeoutMs);
+    else await joinVia({ router: this.router, transport: this.transport, lookup: this.transport.inner.seeds, scheduler: this.scheduler }, seeds, command, timeoutMs);
+    await this.waitFor('this host to be active', timeoutMs, () => {
+      const me = view.metadata?.hosts[this.id];
+      return me !== undefined && me.state === 'active' && me.incarnation === view.incarnation && view.members.get(CLUSTER_GROUP_ID) !== undefined;
+    });
+    view.state = 'active';
+  }
+
+  /**
+   * Moves every member off this host: marks it deactivating, hands its leaderships away at once,
+   * and resolves when it holds no replica; then stop() loses nothing.
+   */
+  async deactivate(options: DeactivateOptions = {}): Promise<void> {
+    this.checkNotStopped();
+    const { view } = this;
+    // Already deactivating (a deactivate that timed out, or one the metadata shows): wait for it again.
+    if (view.state !== 'active' && view.state !== 'deactivating') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active`);
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = this.scheduler.now() + timeoutMs;
+    await this.untilDone('mark this host deactivating', deadline, () => this.setMyState('deactivating', this.timeoutMs));
+    view.state = 'deactivating';
+    this.gc.findUnwanted(false);
+    this.reconciler.reconcile({ quiesced: true });
+    let reported = -1;
+    await this.waitFor('every member to leave', timeoutMs, () => {
+      if (view.members.size !== reported) {
+        reported = view.members.size;
+        options.onProgress?.(reported);
+      }
+      return view.members.size === 0;
+    });
+    await this.untilDone('mark this host inactive', deadline, () => this.setMyState('inactive', this.timeoutMs));
+    view.state = 'inactive';
+  }
+
+  /**
+   * Retries an idempotent fleet change whose answer was lost (TIMEOUT, UNAVAILABLE) until
+   * `deadline`: giving up after one lost answer would leave this host unsure of its own state.
+   */
+  private async untilDone(what: string, deadline: number, change: () => Promise<void>): Promise<void> {
+    for (;;) {
+      try {
+        return await change();
+      } catch (err) {
+        const retry = err instanceof FlotillaError && (err.code === 'TIMEOUT' || err.code === 'UNAVAILABLE');
+        if (!retry || this.scheduler.now() >= deadline || this.view.stopped) throw err;
+        this.logger.info({ err, what }, 'retrying');
+      }
+    }
+  }
+
+  private async setMyState(state: HostState, timeoutMs: number): Promise<void> {
+    await this.cluster.command({ op: 'setHostState', id: this.id, state, incarnation: this.view.incarnation }, timeoutMs);
+  }
+
+  /** Stops serving (without moving members: deactivate first for that) and closes the store. */
+  async stop(): Promise<void> {
+    // A second call (the host stopped itself: fail-stop, a stale data directory) waits for the first.
+    if (this.view.stopped) return this.stopped;
+    this.view.state = 'stopped';
+    this.stopped = this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.calls.close(new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`));
+    for (const t of this.timers) t.cancel();
+    await this.loop.stop();
+    await this.transport.close();
+    if (this.opened.ownsStore) await this.opened.store.close();
+  }
+
+  async addGroup(name: string, options: AddGroupOptions): Promise<void> {
+    validateName('group', name);
+    this.checkActive();
+    if (!this.machines.has(options.machine) || options.machine === CLUSTER_GROUP) {
+      throw new FlotillaError('NO_SUCH_MACHINE', `no state machine registered as ${JSON.stringify(options.machine)}`);
+    }
+    const replicas = checkReplicas(options.replicas ?? 3);
+    const config = checkGroupConfig(options.config ?? {});
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = this.scheduler.now() + timeoutMs;
+    await this.cluster.command({ op: 'addGroup', name, machine: options.machine, replicas, config }, timeoutMs);
+    // Usable once a leader of the new group has committed in its term.
+    await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: Math.max(1, deadline - this.scheduler.now()) });
+  }
+
+  /** Deletes a group and, on every host, its replicas and their data. */
+  async removeGroup(name: string, options: CallOptions = {}): Promise<void> {
+    validateName('group', name);
+    this.checkActive();
+    await this.cluster.command({ op: 'removeGroup', name }, options.timeoutMs ?? this.timeoutMs);
+  }
+
+  /** Applies `cmd` to the group's state machine, once, on every replica; resolves with its reply. */
+  async command<R = unknown>(name: string, cmd: unknown, options: CallOptions = {}): Promise<R> {
+    validateName('group', name);
+    return this.calls.run(options.timeoutMs ?? this.timeoutMs, async (timeoutMs) => {
+      const record = await this.groupForCall(name);
+      const payload = jsonCodec<unknown>(`group ${name}: the command`).encode(cmd);
+      const reply = await this.router.call(name, 'command', payload, { timeoutMs });
+      return decodeReply<R>(reply, record);
+    });
+  }
+
+  /** Runs `q` against the group's state: linearizable by default, or 'lease' / 'local'. */
+  async query<R = unknown>(name: string, q: unknown, options: QueryOptions = {}): Promise<R> {
+    validateName('group', name);
+    return this.calls.run(options.timeoutMs ?? this.timeoutMs, async (timeoutMs) => {
+      const record = await this.groupForCall(name);
+      const payload = jsonCodec<unknown>(`group ${name}: the query`).encode(q);
+      const consistency = options.consistency ?? 'linearizable';
+      const local = this.view.members.get(record.id);
+      if (consistency === 'local' && local !== undefined) {
+        return decodeReply<R>(await local.replica.queryBytes(payload, { consistency }), record);
+      }
+      const reply = await this.router.call(name, 'query', payload, { timeoutMs, consistency });
+      return decodeReply<R>(reply, record);
+    });
+  }
+
+  groups(): Array<Pick<GroupRecord, 'name' | 'id' | 'machine' | 'replicas' | 'config'>> {
+    const meta = this.requireMetadata();
+    return Object.values(meta.groups)
+      .map(({ name, id, machine, replicas, config }) => ({ name, id, machine, replicas, config }))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /** Every host the fleet knows, by zone. */
+  hosts(): Record<string, Array<{ id: string; address: string; state: HostState }>> {
+    const meta = this.requireMetadata();
+    const byZone: Record<string, Array<{ id: string; address: string; state: HostState }>> = {};
+    for (const h of Object.values(meta.hosts).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      (byZone[h.zone] ??= []).push({ id: h.id, address: h.address, state: h.state });
+    }
+    return byZone;
+  }
+
+  /** Where placement wants the group (voters in order; the first is the preferred leader). */
+  placement(name: string): string[] {
+    const meta = this.requireMetadata();
+    const record = meta.groups[name];
+    if (record === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
+    return [...place(name, record.replicas, activeHosts(meta))];
+  }
+
+  /** The host leading the group, asked of the group itself; null if it has no leader right now. */
+  async whereIsLeader(name: string, options: CallOptions = {}): Promise<string | null> {
+    return (await this.leaderReport(name, options)).leader;
+  }
+
+  /** whereIsLeader, with what the leader's replica reports wrong with the group (replicaWarnings). */
+  async leaderReport(name: string, options: CallOptions = {}): Promise<{ leader: string | null; warnings: string[] }> {
+    await this.groupForCall(name);
+    try {
+      const reply = await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: options.timeoutMs ?? 1000 });
+      const check = decodeAdminReply(reply, 'leaderCheck');
+      return { leader: check.leader, warnings: Array.isArray(check.warnings) ? check.warnings.filter((w) => typeof w === 'string') : [] };
+    } catch (err) {
+      if (err instanceof FlotillaError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) return { leader: null, warnings: [] };
+      throw err;
+    }
+  }
+
+  /**
+   * One line per thing wrong with the replicas here (of `group`, or all): degraded ones, state
+   * mismatches, leaders that cannot replicate.
+   */
+  replicaWarnings(group?: string): string[] {
+    return replicaWarnings(this.statusSources, group);
+  }
+
+  /**
+   * UNSAFE, for an operator, once a group lost its quorum for good (see status().leaderless) and
+   * its hosts will not come back: this host's replica becomes the group's only voter and leader.
+   * Writes the lost majority acknowledged that this replica lacks are lost. The reconciler then
+   * adds fresh members on the placed hosts; old members whose hosts return are no members any more
+   * and are deleted. Refused while the group has a leader.
+   */
+  async unsafeRecoverGroup(name: string, options: CallOptions = {}): Promise<void> {
+    validateName('group', name);
+    this.checkActive();
+    const member = this.view.memberFor(name);
+    if (member === undefined) throw new FlotillaError('BAD_ARGUMENT', `host ${this.id} holds no replica of ${name} to recover from`);
+    if (member.replica.leader !== '') {
+      throw new FlotillaError('BAD_ARGUMENT', `group ${name} has a leader (${hostOfMember(member.replica.leader)}): nothing to recover`);
+    }
+    this.logger.warn({ group: name, member: member.member }, 'unsafe recovery: this replica becomes the only voter');
+    member.replica.unsafeForceSingleVoter();
+    await this.waitFor(`${name} to commit as a single voter`, options.timeoutMs ?? this.timeoutMs, () => member.replica.leadsCommittedTerm);
+  }
+
+  /** This host: its members, their roles and lag. */
+  status(): HostStatus {
+    return hostStatus(this.statusSources);
+  }
+
+  get localState(): LocalState {
+    return this.view.state;
+  }
+
+  /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
+  metrics(): HostMetrics {
+    const { turns, writes, syncs, applyCutShort } = this.loop.stats;
+    const connections = this.transport.inner instanceof WsTransport ? this.transport.inner.connectionStats() : null;
+    return { ...this.counters.snapshot(), loop: { turns, writes, syncs, applyCutShort }, transport: this.transport.stats(), connections, fleetOps: { ...this.ops.served } };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The timers: the periodic pass, pings, the generation
+
+  private startTimers(): void {
+    const period = this.options.reconcileMs ?? 250;
+    // Both judge peers by what was heard from them: only after the event loop has read the sockets
+    // (Node runs due timers first), or a pause of this process would make every peer look silent.
+    this.timers.push(this.scheduler.every(period, () => this.scheduler.soon(() => this.periodic())));
+    this.timers.push(this.scheduler.every(PING_MS, () => this.scheduler.soon(() => this.detector.ping())));
+    this.timers.push(this.scheduler.every(GENERATION_ADVANCE_MS, () => this.housekeeping.run('generation', () => this.generation.advance(this.countedPeers()))));
+  }
+
+  private periodic(): void {
+    if (this.view.stopped) return;
+    const failure = this.loop.failed;
+    if (failure !== null) {
+      // Fail-stop (a full disk, an I/O error): a host that can write nothing must not look alive,
+      // or the fleet would keep its members in place and hand it leaderships it cannot take.
+      this.logger.error({ err: failure }, 'the host loop failed: stopping this host; the fleet will mark it failed and replace its members');
+      void this.stop();
+      return;
+    }
+    this.passes++;
+    this.follower.refreshMetadata();
+    this.follower.onMetadata(true);
+    this.detector.markFailures();
+    this.gc.collectGarbage();
+    if (this.passes % LEADERLESS_PASSES === 0) {
+      this.detector.trackLeaderless();
+      this.detector.trackNotReplicating();
+    }
+  }
+
+  /** The fleet's other hosts that count for advancing the generation: those not inactive or failed. */
+  private countedPeers(): string[] {
+    const meta = this.view.metadata;
+    if (meta === null) return [...this.view.knownPeers.keys()];
+    return Object.values(meta.hosts)
+      .filter((h) => h.id !== this.id && (h.state === 'active' || h.state === 'deactivating'))
+      .map((h) => h.id);
+  }
+
+  /**
+   * `peer` found this data directory older than it has seen (fleet/generation.ts). Nothing more is
+   * taken in; the mark makes every later start refuse; then the host stops. With
+   * acceptStaleDataDir, it adopts the generation the peer recorded instead, and carries on.
+   */
+  private refusedAsStale(peer: string, verdict: GenerationVerdict): void {
+    if (this.staleError !== null || this.view.stopped) return;
+    const found = this.generation.presented().floor;
+    if (this.options.acceptStaleDataDir === true) {
+      if (verdict.recorded <= found) return;
+      this.logger.warn({ peer, recorded: verdict.recorded, found }, 'UNSAFE: serving from a data directory found stale (acceptStaleDataDir): taking the generation the peer recorded; writes acknowledged after the copy may be lost');
+      this.housekeeping.run(`rebase/${verdict.recorded}`, () => this.generation.rebase(verdict.recorded));
+      return;
+    }
+    const err = staleDataDirError(this.id, peer, verdict.recorded, found);
+    this.staleError = err;
+    this.refuse(err);
+    this.transport.fence();
+    this.logger.error({ err, peer, recorded: verdict.recorded, found }, 'refused as stale: this host serves nothing and stops');
+    void this.generation
+      .markStale(peer, verdict.recorded)
+      .catch((markErr: unknown) => this.logger.error({ err: markErr }, 'could not mark the data directory stale'))
+      .finally(() => this.stop());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private waitFor(what: string, timeoutMs: number, condition: () => boolean): Promise<void> {
+    const stopped = (waitingFor: string) =>
+      this.view.stopped ? (this.staleError ?? new FlotillaError('SHUTTING_DOWN', `host ${this.id} stopped while waiting for ${waitingFor}`)) : null;
+    return waitFor(this.scheduler, what, timeoutMs, condition, stopped);
+  }
+
+  /** The group's record: from this host's metadata, or (it may lag) from the cluster group itself. */
+  private async groupForCall(name: string): Promise<GroupRecord> {
+    validateName('group', name);
+    this.checkActive();
+    const known = this.view.metadata?.groups[name];
+    if (known !== undefined) return known;
+    const reply = accepted(decodeClusterReply(await this.cluster.queryBytes({ op: 'group', name }, this.timeoutMs)));
+    if (reply.group === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
+    return reply.group;
+  }
+
+  private requireMetadata() {
+    if (this.view.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} has not joined a fleet`);
+    return this.view.metadata;
+  }
+
+  private checkNotStopped(): void {
+    if (this.staleError !== null) throw this.staleError;
+    if (this.view.stopped) throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`);
+  }
+
+  private checkActive(): void {
+    this.checkNotStopped();
+    if (this.view.state === 'inactive' || this.view.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active; call activate(zone) first`);
+  }
+}
+
+function decodeReply<R>(bytes: Uint8Array, record: GroupRecord): R {
+  try {
+    return (bytes.length === 0 ? undefined : JSON.parse(decoder.decode(bytes))) as R;
+  } catch {
+    throw new FlotillaError('BAD_ARGUMENT', `group ${record.name}: the reply is not JSON`);
+  }
+}
