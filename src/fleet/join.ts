@@ -8,7 +8,7 @@ import type { Scheduler } from '../common/scheduler.js';
 import type { HostId } from '../transport/items.js';
 import type { SeedLookup, Transport } from '../transport/transport.js';
 import { decodeAdminReply, encodeAdmin } from './admin.js';
-import { accepted, checkClusterReply } from './cluster-calls.js';
+import { accepted } from './cluster-calls.js';
 import { CLUSTER_GROUP, type ClusterCommand } from './cluster-machine.js';
 import type { Router } from './router.js';
 
@@ -37,7 +37,7 @@ export async function joinVia(parts: JoinParts, seeds: string[], command: Cluste
         checkNotRefused(parts.lookup, seedId);
         const remaining = Math.max(1, deadline - scheduler.now());
         const bytes = await router.call(CLUSTER_GROUP, 'admin', encodeAdmin({ op: 'join', command }), { timeoutMs: Math.min(remaining, SEED_TIMEOUT_MS), via: seedId });
-        accepted(checkClusterReply(decodeAdminReply(bytes, 'cluster').reply));
+        accepted(decodeAdminReply(bytes, 'cluster').reply);
         return;
       } catch (err) {
         lastError = err;

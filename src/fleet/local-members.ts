@@ -4,6 +4,7 @@
 // deleted), so a replica is never recreated under an id it once used: a wiped replica answering
 // under an old id could vote twice in a term.
 
+import { Decode } from '../common/decode.js';
 import { FlotillaError } from '../common/errors.js';
 import type { Group } from '../group/group.js';
 import type { HostLoop } from '../loop/host-loop.js';
@@ -30,7 +31,6 @@ export type ReplicaFactory = (info: MemberInfo, from: { founding: Membership } |
 const MEMBER_PREFIX = 'member/';
 const TOMB_PREFIX = 'tomb/';
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class LocalMembers {
   private readonly members = new Map<number, LocalMember>();
@@ -61,10 +61,10 @@ export class LocalMembers {
 
   private async loadAll(): Promise<void> {
     for (const [key, value] of await this.store.listMeta(TOMB_PREFIX)) {
-      this.tombstones.set(Number(key.slice(TOMB_PREFIX.length)), (JSON.parse(decoder.decode(value)) as { serial: number }).serial);
+      this.tombstones.set(Number(key.slice(TOMB_PREFIX.length)), decodeTombstone(key, value));
     }
-    for (const [, value] of await this.store.listMeta(MEMBER_PREFIX)) {
-      const info = JSON.parse(decoder.decode(value)) as MemberInfo;
+    for (const [key, value] of await this.store.listMeta(MEMBER_PREFIX)) {
+      const info = decodeMemberInfo(key, value);
       const record = await this.store.loadGroup(info.groupId);
       this.attach(info, this.factory(info, { record }));
     }
@@ -165,4 +165,19 @@ export class LocalMembers {
 
 function emptyRecord(groupId: number): GroupRecord {
   return { groupId, hardState: { term: 0, vote: '', commit: 0 }, snapshot: null, entries: [], applied: 0 };
+}
+
+/** A tombstone record: the highest member serial deleted (STORAGE_CORRUPT if it is not one). */
+function decodeTombstone(key: string, bytes: Uint8Array): number {
+  const d = new Decode('STORAGE_CORRUPT', `the tombstone ${key}`);
+  return d.int(d.object(d.json(bytes), '').serial, 'serial');
+}
+
+/** A member record (STORAGE_CORRUPT if it is not one). */
+function decodeMemberInfo(key: string, bytes: Uint8Array): MemberInfo {
+  const d = new Decode('STORAGE_CORRUPT', `the member record ${key}`);
+  const o = d.object(d.json(bytes), '');
+  d.int(o.groupId, 'groupId');
+  for (const field of ['group', 'machine', 'member'] as const) d.string(o[field], field);
+  return o as unknown as MemberInfo;
 }

@@ -6,11 +6,12 @@
 // group for the metadata now and then instead.
 
 import type { Scheduler } from '../common/scheduler.js';
-import { FlotillaError } from '../common/errors.js';
+import { Decode } from '../common/decode.js';
 import type { LogStore } from '../storage/log-store.js';
 import type { HostId } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
-import { decodeClusterReply, type ClusterCalls } from './cluster-calls.js';
+import type { ClusterCalls } from './cluster-calls.js';
+import { decodeClusterReply } from './cluster-protocol.js';
 import { CLUSTER_GROUP_ID, type ClusterState, type GroupRecord } from './cluster-machine.js';
 import type { FleetView } from './fleet-view.js';
 import type { Housekeeping } from './housekeeping.js';
@@ -24,7 +25,6 @@ const RESCAN_PASSES = 20;
 const REFRESH_PASSES = 4;
 const PEERS_KEY = 'fleet/peers';
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** What the host does with what the follower found. */
 export interface MetadataHooks {
@@ -201,15 +201,13 @@ export class MetadataFollower {
   }
 }
 
-/** The saved peers: [id, address] pairs. */
+/** The saved peers: [id, address] pairs (STORAGE_CORRUPT if they are not). */
 function decodePeers(bytes: Uint8Array): Map<HostId, string> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(bytes));
-  } catch {
-    value = undefined;
-  }
-  const pair = (p: unknown): p is [HostId, string] => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string';
-  if (!Array.isArray(value) || !value.every(pair)) throw new FlotillaError('STORAGE_CORRUPT', `the saved peers (${PEERS_KEY}) are not a list of [id, address] pairs`);
-  return new Map(value);
+  const d = new Decode('STORAGE_CORRUPT', `the saved peers (${PEERS_KEY})`);
+  const pair = (value: unknown, path: string): [HostId, string] => {
+    const [id, address, ...rest] = d.array(value, path, d.string);
+    if (id === undefined || address === undefined || rest.length > 0) return d.fail(path, 'an id and an address', value);
+    return [id, address];
+  };
+  return new Map(d.array(d.json(bytes), '', pair));
 }

@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { Decode } from '../common/decode.js';
 import { FlotillaError } from '../common/errors.js';
 import { GenerationKeeper } from '../fleet/generation-keeper.js';
 import { validateName } from '../fleet/names.js';
@@ -29,7 +30,6 @@ export interface OpenedHost {
 
 const IDENTITY_KEY = 'host';
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export async function openHost(options: HostOptions): Promise<OpenedHost> {
   validateName('host', options.id);
@@ -105,16 +105,9 @@ async function loadIdentity(store: LogStore, id: string): Promise<string> {
   return incarnation;
 }
 
+/** The identity record (STORAGE_CORRUPT if it is not one). */
 function decodeIdentity(bytes: Uint8Array): { id: string; incarnation: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(bytes));
-  } catch {
-    value = undefined;
-  }
-  const identity = value as { id?: unknown; incarnation?: unknown } | null | undefined;
-  if (typeof identity !== 'object' || identity === null || typeof identity.id !== 'string' || typeof identity.incarnation !== 'string') {
-    throw new FlotillaError('STORAGE_CORRUPT', `the host identity in this data directory ('${IDENTITY_KEY}') is not an id and an incarnation`);
-  }
-  return { id: identity.id, incarnation: identity.incarnation };
+  const d = new Decode('STORAGE_CORRUPT', `the host identity of this data directory ('${IDENTITY_KEY}')`);
+  const o = d.object(d.json(bytes), '');
+  return { id: d.string(o.id, 'id'), incarnation: d.string(o.incarnation, 'incarnation') };
 }

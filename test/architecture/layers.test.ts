@@ -8,11 +8,6 @@ import { SRC, cycles, importGraph, importsOf, readTree, violations } from '../..
 
 /** Violations of today, as `node scripts/layers.mjs` prints them, and why each is still there. */
 const KNOWN: Record<string, string> = {
-  'cycle: fleet/ops-service.ts -> host.ts -> fleet/ops-service.ts': 'the ops service takes the Host it serves; the host split gives it a fleet view instead',
-  'up: fleet/ops-service.ts -> host.ts (fleet is below host)': 'the same import as the cycle above',
-  'up: fleet/ops-service.ts -> client/ops.ts (fleet is below client)': "the fleet's ops protocol is defined in the client; the host split moves it to fleet/",
-  'up: fleet/request-check.ts -> client/ops.ts (fleet is below client)': 'OPS_GROUP, from the same ops protocol in the client',
-  'up: host.ts -> admin/host-stats.ts (host is below admin)': "the host's stats are assembled in admin/; the host split moves them beside the host",
   'up: demo/host-process.ts -> chaos/machines.ts (demo is below chaos)': "the demo's host process runs chaos's history machines; the simulation rewrite untangles the tools",
 };
 
