@@ -11,7 +11,7 @@
 //
 // Outcomes: an operation is ok with its reply; failed (ok: false) only on an error that
 // guarantees it did not take effect; unknown otherwise. Which codes guarantee that, from
-// src/fleet/router.ts and src/host.ts:
+// src/fleet/router.ts and src/fleet/request-server.ts:
 // - UNAVAILABLE: the router gives it only when no attempt may have been applied (an attempt that
 //   timed out, lost its host, or met SHUTTING_DOWN / STORAGE_FAILED turns the outcome into TIMEOUT);
 // - BUSY: back-pressure before proposing; after an attempt that may have been applied the router

@@ -1,15 +1,22 @@
-// How a host that is not in the fleet's cluster group joins it: it sends its activation through a
-// seed (a host of the fleet), which forwards it to the cluster group. A seed is 'id@host:port', or
-// 'host:port' when the transport can ask the listener its id (Transport.seeds); a seed that
-// refused this host's handshake (a wrong cluster secret) ends the attempt at once.
+// How a host joins the fleet (Host.activate): the first host, with no seeds, founds it (its
+// cluster replica is the fleet's first); one with a cluster replica that has the metadata asks
+// the cluster group itself; any other sends its activation through a seed (a host of the fleet),
+// which forwards it to the cluster group. A seed is 'id@host:port', or 'host:port' when the
+// transport can ask the listener its id (Transport.seeds); a seed that refused this host's
+// handshake (a wrong cluster secret) ends the attempt at once. Done once the metadata has the
+// host active and it holds a cluster replica.
 
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler } from '../common/scheduler.js';
+import type { Random } from '../raft/random.js';
 import type { HostId } from '../transport/items.js';
 import type { SeedLookup, Transport } from '../transport/transport.js';
 import { decodeAdminReply, encodeAdmin } from './admin.js';
-import { accepted } from './cluster-calls.js';
-import { CLUSTER_GROUP, type ClusterCommand } from './cluster-machine.js';
+import { accepted, type ClusterCalls } from './cluster-calls.js';
+import { CLUSTER_GROUP, CLUSTER_GROUP_ID, type ClusterCommand } from './cluster-machine.js';
+import type { FleetView } from './fleet-view.js';
+import { memberId } from './member-id.js';
+import { validateName } from './names.js';
 import type { Router } from './router.js';
 
 /** Between rounds over every seed. */
@@ -17,7 +24,7 @@ const RETRY_MS = 200;
 /** The longest one seed is given to answer. */
 const SEED_TIMEOUT_MS = 3000;
 
-export interface JoinParts {
+export interface SeedJoinParts {
   router: Router;
   transport: Pick<Transport, 'addPeer'>;
   /** What the transport that dials can look up of seeds (that of the one underneath the generation gate). */
@@ -25,8 +32,54 @@ export interface JoinParts {
   scheduler: Scheduler;
 }
 
+export interface JoinParts extends SeedJoinParts {
+  view: FleetView;
+  /** The address other hosts dial. */
+  address: string;
+  /** The seeds the host was given (HostOptions.join). */
+  seeds: readonly string[];
+  /** Names this activation (ClusterCommand activateHost). */
+  random: Random;
+  cluster: ClusterCalls;
+  /** Throws if the host is stopped (or was refused as stale). */
+  checkNotStopped: () => void;
+  waitFor: (what: string, timeoutMs: number, condition: () => boolean) => Promise<void>;
+}
+
+/** Joins the fleet in `zone`; resolves once this host is active (the view's state too). */
+export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: number): Promise<void> {
+  validateName('zone', zone);
+  parts.checkNotStopped();
+  const { view } = parts;
+  const id = view.hostId;
+  // Locally active is not enough: a deactivate that timed out may still have been applied.
+  if (view.state === 'active' && view.metadata?.hosts[id]?.state === 'active') return;
+  const activation = Math.floor(parts.random() * 2 ** 48).toString(36);
+  const command: ClusterCommand & { op: 'activateHost' } = { op: 'activateHost', id, zone, address: parts.address, incarnation: view.incarnation, activation };
+  // A host that was in a fleet before (deactivated, then activated again) rejoins through the
+  // hosts it knew rather than founding a second fleet.
+  const known = [...view.knownPeers].map(([peer, address]) => `${peer}@${address}`);
+  const seeds = [...parts.seeds, ...known];
+  if (view.members.get(CLUSTER_GROUP_ID) === undefined && seeds.length === 0) {
+    if (view.members.tombstone(CLUSTER_GROUP_ID) > 0) {
+      throw new FlotillaError('BAD_ARGUMENT', `host ${id} left a fleet before: give it 'join' addresses to rejoin (it will not found a second fleet)`);
+    }
+    const founder = memberId(id, 1);
+    await view.members.create({ groupId: CLUSTER_GROUP_ID, group: CLUSTER_GROUP, machine: CLUSTER_GROUP, member: founder }, { voters: [founder], learners: [] });
+  }
+  // A cluster replica that never received the metadata (added, then the host stopped) is no way in.
+  const hasCluster = view.members.get(CLUSTER_GROUP_ID) !== undefined;
+  if (hasCluster && (view.metadata !== null || seeds.length === 0)) await parts.cluster.command(command, timeoutMs);
+  else await joinVia(parts, seeds, command, timeoutMs);
+  await parts.waitFor('this host to be active', timeoutMs, () => {
+    const me = view.metadata?.hosts[id];
+    return me !== undefined && me.state === 'active' && me.incarnation === view.incarnation && view.members.get(CLUSTER_GROUP_ID) !== undefined;
+  });
+  view.state = 'active';
+}
+
 /** Sends `command` (this host's activation) through the seeds in turn until one has it applied. */
-export async function joinVia(parts: JoinParts, seeds: string[], command: ClusterCommand & { op: 'activateHost' }, timeoutMs: number): Promise<void> {
+async function joinVia(parts: SeedJoinParts, seeds: string[], command: ClusterCommand & { op: 'activateHost' }, timeoutMs: number): Promise<void> {
   const { router, scheduler } = parts;
   const deadline = scheduler.now() + timeoutMs;
   let lastError: unknown = new FlotillaError('UNAVAILABLE', 'no seed to join through');
@@ -56,7 +109,7 @@ function checkNotRefused(lookup: SeedLookup | undefined, seedId: HostId): void {
 }
 
 /** A seed is 'id@host:port', or 'host:port' whose id the host's listener tells. */
-async function resolveSeed({ transport, lookup }: JoinParts, seed: string): Promise<HostId> {
+async function resolveSeed({ transport, lookup }: SeedJoinParts, seed: string): Promise<HostId> {
   const at = seed.indexOf('@');
   if (at > 0) {
     const id = seed.slice(0, at);

@@ -2,7 +2,7 @@
 // leaves a host and later comes back, and a replica whose data was deleted must never answer under
 // an id it once voted with (the simulation found exactly that double vote). So each replica a host
 // ever holds for a group gets its own id: `n` is the adding leader's last log index + 1, above any
-// id the host refused before (see the tombstones in host.ts). Founding members are `${hostId}~1`.
+// id the host refused before (see the tombstones in local-members.ts). Founding members are `${hostId}~1`.
 // Host ids cannot contain '~' (names.ts), so the host part is everything before the last '~'.
 
 import type { MemberNaming } from '../loop/raft-wiring.js';

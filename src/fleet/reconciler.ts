@@ -1,7 +1,7 @@
 // The reconciler's decision: given what a group's leader knows (its membership, how far each
 // member has replicated, which are reachable) and where placement wants the group, the ONE next
 // membership step, or none, checked to keep each replica in one place of the membership. Pure,
-// so every rule is unit-tested; host.ts runs it on each group this host leads, on metadata
+// so every rule is unit-tested; reconcile-driver.ts runs it on each group this host leads, on metadata
 // changes and on a periodic pass.
 //
 // Order of steps, each waiting for the previous one to commit (the core refuses a second change

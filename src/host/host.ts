@@ -13,19 +13,19 @@ import { realScheduler, type Scheduler, type Timer } from '../common/scheduler.j
 import { encodeAdmin, decodeAdminReply } from '../fleet/admin.js';
 import { ClusterCalls, accepted } from '../fleet/cluster-calls.js';
 import { decodeClusterReply } from '../fleet/cluster-protocol.js';
-import { CLUSTER_GROUP, CLUSTER_GROUP_ID, activeHosts, type ClusterCommand, type GroupRecord, type HostState } from '../fleet/cluster-machine.js';
+import { CLUSTER_GROUP, CLUSTER_GROUP_ID, activeHosts, type GroupRecord, type HostState } from '../fleet/cluster-machine.js';
 import { FailureDetector, PING_MS } from '../fleet/failure-detector.js';
 import { FleetView, type LocalState } from '../fleet/fleet-view.js';
-import { GENERATION_ADVANCE_MS, staleDataDirError, type GenerationVerdict } from '../fleet/generation.js';
+import { GENERATION_ADVANCE_MS } from '../fleet/generation.js';
 import { GenerationGate } from '../fleet/generation-gate.js';
 import type { GenerationKeeper } from '../fleet/generation-keeper.js';
 import { HostCounters, type HostMetrics } from '../fleet/host-counters.js';
 import { Housekeeping } from '../fleet/housekeeping.js';
-import { joinVia } from '../fleet/join.js';
+import { joinFleet } from '../fleet/join.js';
 import { fleetLimits } from '../fleet/limits.js';
 import { Liveness } from '../fleet/liveness.js';
 import { LocalMembers } from '../fleet/local-members.js';
-import { FLEET_MEMBERS, hostOfMember, memberId } from '../fleet/member-id.js';
+import { FLEET_MEMBERS, hostOfMember } from '../fleet/member-id.js';
 import { MetadataChanges, watchedClusterMachine } from '../fleet/metadata-changes.js';
 import { MetadataFollower } from '../fleet/metadata-follower.js';
 import { validateName } from '../fleet/names.js';
@@ -45,6 +45,7 @@ import { seededRandom, type Random } from '../raft/random.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
 import { WsTransport } from '../transport/ws-transport.js';
 import { openHost, type OpenedHost } from './open.js';
+import { StaleRefusal } from './stale-refusal.js';
 import { checkGroupConfig, checkReplicas, type AddGroupOptions, type AnyMachine, type CallOptions, type DeactivateOptions, type HostOptions, type QueryOptions } from './options.js';
 import { NOT_REPLICATING_ELECTION_TIMEOUTS, hostStatus, replicaWarnings, type HostStatus, type StatusSources } from './status.js';
 
@@ -64,10 +65,7 @@ export class Host {
   /** This data directory's generation and the peers' records (fleet/generation-keeper.ts). */
   private readonly generation: GenerationKeeper;
   /** A peer found this data directory stale: the host serves nothing and stops. */
-  private staleError: FlotillaError | null = null;
-  /** Rejects with staleError when it is set (it never resolves). */
-  private readonly refusal: Promise<never>;
-  private refuse: (err: FlotillaError) => void = () => undefined;
+  private readonly stale: StaleRefusal;
   /** Resolves once stop() has closed everything. */
   private stopped: Promise<void> = Promise.resolve();
   private readonly scheduler: Scheduler;
@@ -105,12 +103,10 @@ export class Host {
     this.random = options.random ?? seededRandom(randomBytes(4).readUInt32LE(0));
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id });
     this.generation = opened.generation;
-    this.refusal = new Promise<never>((_, reject) => (this.refuse = reject));
-    this.refusal.catch(() => undefined);
     this.transport = new GenerationGate(opened.transport, {
       keeper: this.generation,
       now: () => this.scheduler.now(),
-      onStale: (peer, verdict) => this.refusedAsStale(peer, verdict),
+      onStale: (peer, verdict) => this.stale.refused(peer, verdict),
       logger: this.logger,
     });
     this.ops = new OpsService(this, this.logger);
@@ -181,6 +177,16 @@ export class Host {
     const cluster = new ClusterCalls(router);
     this.housekeeping = housekeeping;
     this.cluster = cluster;
+    this.stale = new StaleRefusal({
+      hostId: this.id,
+      generation: this.generation,
+      acceptStale: options.acceptStaleDataDir === true,
+      housekeeping,
+      logger,
+      fence: () => this.transport.fence(),
+      stopped: () => view.stopped,
+      stop: () => this.stop(),
+    });
     this.reconciler = new ReconcileDriver({ view, router, scheduler, housekeeping, logger });
     this.gc = new ReplicaGc({ view, router, housekeeping });
     this.detector = new FailureDetector({
@@ -227,6 +233,12 @@ export class Host {
       warnings: (group) => this.replicaWarnings(group),
     });
 
+    this.listen(flushReplies);
+  }
+
+  /** What the transport brings: peers going down and up, requests, responses, pings. */
+  private listen(flushReplies: () => void): void {
+    const view = this.view;
     // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
     this.transport.onPeerDown((host) => {
       this.router.peerDown(host);
@@ -235,7 +247,7 @@ export class Host {
     this.transport.onPeerUp((host) => this.detector.peerUp(host));
     this.transport.onItem((from, item) => {
       // Hosts only: clients (connect()) come and go and are not watched.
-      if (view.knownPeers.has(from)) liveness.heard(from);
+      if (view.knownPeers.has(from)) view.liveness.heard(from);
       switch (item.kind) {
         case 'clientRequest':
           void this.requests.serve(item).then((response) => {
@@ -275,41 +287,31 @@ export class Host {
     joining.catch(() => undefined); // after a refusal, how the join ends tells nothing more
     try {
       // Refused as stale meanwhile: that is the answer, at once, not the timeout the refusal causes.
-      await Promise.race([joining, this.refusal]);
+      await Promise.race([joining, this.stale.refusal]);
     } catch (err) {
-      throw this.staleError ?? err;
+      throw this.stale.error ?? err;
     }
   }
 
-  private async join(zone: string, options: CallOptions): Promise<void> {
-    validateName('zone', zone);
-    this.checkNotStopped();
-    const { view } = this;
-    // Locally active is not enough: a deactivate that timed out may still have been applied.
-    if (view.state === 'active' && view.metadata?.hosts[this.id]?.state === 'active') return;
+  private join(zone: string, options: CallOptions): Promise<void> {
     const timeoutMs = options.timeoutMs ?? Math.max(this.timeoutMs, 15_000);
-    const activation = Math.floor(this.random() * 2 ** 48).toString(36);
-    const command: ClusterCommand = { op: 'activateHost', id: this.id, zone, address: this.address, incarnation: view.incarnation, activation };
-    // A host that was in a fleet before (deactivated, then activated again) rejoins through the
-    // hosts it knew rather than founding a second fleet.
-    const known = [...view.knownPeers].map(([id, address]) => `${id}@${address}`);
-    const seeds = [...(this.options.join ?? []), ...known];
-    if (view.members.get(CLUSTER_GROUP_ID) === undefined && seeds.length === 0) {
-      if (view.members.tombstone(CLUSTER_GROUP_ID) > 0) {
-        throw new FlotillaError('BAD_ARGUMENT', `host ${this.id} left a fleet before: give it 'join' addresses to rejoin (it will not found a second fleet)`);
-      }
-      const founder = memberId(this.id, 1);
-      await view.members.create({ groupId: CLUSTER_GROUP_ID, group: CLUSTER_GROUP, machine: CLUSTER_GROUP, member: founder }, { voters: [founder], learners: [] });
-    }
-    // A cluster replica that never received the metadata (added, then the host stopped) is no way in.
-    const hasCluster = view.members.get(CLUSTER_GROUP_ID) !== undefined;
-    if (hasCluster && (view.metadata !== null || seeds.length === 0)) await this.cluster.command(command, timeoutMs);
-    else await joinVia({ router: this.router, transport: this.transport, lookup: this.transport.inner.seeds, scheduler: this.scheduler }, seeds, command, timeoutMs);
-    await this.waitFor('this host to be active', timeoutMs, () => {
-      const me = view.metadata?.hosts[this.id];
-      return me !== undefined && me.state === 'active' && me.incarnation === view.incarnation && view.members.get(CLUSTER_GROUP_ID) !== undefined;
-    });
-    view.state = 'active';
+    return joinFleet(
+      {
+        view: this.view,
+        address: this.address,
+        seeds: this.options.join ?? [],
+        random: this.random,
+        cluster: this.cluster,
+        router: this.router,
+        transport: this.transport,
+        lookup: this.transport.inner.seeds,
+        scheduler: this.scheduler,
+        checkNotStopped: () => this.checkNotStopped(),
+        waitFor: (what, ms, condition) => this.waitFor(what, ms, condition),
+      },
+      zone,
+      timeoutMs,
+    );
   }
 
   /**
@@ -554,36 +556,11 @@ export class Host {
       .map((h) => h.id);
   }
 
-  /**
-   * `peer` found this data directory older than it has seen (fleet/generation.ts). Nothing more is
-   * taken in; the mark makes every later start refuse; then the host stops. With
-   * acceptStaleDataDir, it adopts the generation the peer recorded instead, and carries on.
-   */
-  private refusedAsStale(peer: string, verdict: GenerationVerdict): void {
-    if (this.staleError !== null || this.view.stopped) return;
-    const found = this.generation.presented().floor;
-    if (this.options.acceptStaleDataDir === true) {
-      if (verdict.recorded <= found) return;
-      this.logger.warn({ peer, recorded: verdict.recorded, found }, 'UNSAFE: serving from a data directory found stale (acceptStaleDataDir): taking the generation the peer recorded; writes acknowledged after the copy may be lost');
-      this.housekeeping.run(`rebase/${verdict.recorded}`, () => this.generation.rebase(verdict.recorded));
-      return;
-    }
-    const err = staleDataDirError(this.id, peer, verdict.recorded, found);
-    this.staleError = err;
-    this.refuse(err);
-    this.transport.fence();
-    this.logger.error({ err, peer, recorded: verdict.recorded, found }, 'refused as stale: this host serves nothing and stops');
-    void this.generation
-      .markStale(peer, verdict.recorded)
-      .catch((markErr: unknown) => this.logger.error({ err: markErr }, 'could not mark the data directory stale'))
-      .finally(() => this.stop());
-  }
-
   // ---------------------------------------------------------------------------------------------
 
   private waitFor(what: string, timeoutMs: number, condition: () => boolean): Promise<void> {
     const stopped = (waitingFor: string) =>
-      this.view.stopped ? (this.staleError ?? new FlotillaError('SHUTTING_DOWN', `host ${this.id} stopped while waiting for ${waitingFor}`)) : null;
+      this.view.stopped ? (this.stale.error ?? new FlotillaError('SHUTTING_DOWN', `host ${this.id} stopped while waiting for ${waitingFor}`)) : null;
     return waitFor(this.scheduler, what, timeoutMs, condition, stopped);
   }
 
@@ -604,7 +581,7 @@ export class Host {
   }
 
   private checkNotStopped(): void {
-    if (this.staleError !== null) throw this.staleError;
+    if (this.stale.error !== null) throw this.stale.error;
     if (this.view.stopped) throw new FlotillaError('SHUTTING_DOWN', `host ${this.id} is stopped`);
   }
 

@@ -1,4 +1,4 @@
-// The deterministic simulation of whole fleet hosts: 4-6 real Host objects (src/host.ts) in 2-3
+// The deterministic simulation of whole fleet hosts: 4-6 real Host objects (src/host/host.ts) in 2-3
 // zones, in one process, on virtual time (SimClock), a simulated network (SimHub) and MemoryDisks
 // whose syncs take virtual time (SimLogStore), so a crash loses every write not yet synced. One
 // seeded PRNG decides everything (two: the restore fault draws from its own), so a run is a pure

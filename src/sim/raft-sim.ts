@@ -438,7 +438,7 @@ class RaftWorld {
   private addLearner(leader: SimRaftNode, n: SimRaftNode): void {
     // A stale leader (an older term) may not know that the host's member joined a newer
     // configuration: wiping it would destroy a voter (seed 5249). The fleet's prepare refuses the
-    // same way (host.ts: a replica is replaced only by a request from its term or a newer one).
+    // same way (fleet/request-server.ts: a replica is replaced only by a request from its term or a newer one).
     const memberTerm = n.raft?.currentTerm ?? n.disk.load().hardState.term;
     if (memberTerm > leader.raft!.currentTerm) return;
     const id = `${n.host}~${++this.rejoins}`;
