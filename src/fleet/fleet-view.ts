@@ -1,8 +1,9 @@
 // What this host knows of the fleet, shared by the fleet parts (metadata follower, request server,
 // reconcile driver, failure detector, replica gc): the last metadata it saw, the active hosts and
 // the placements computed over them, its peers, what it heard from them, its local members and
-// its own local state. The metadata follower writes what the host saw and the host facade its
-// local state; every other part only reads.
+// its own local state. The metadata follower writes what the host saw; the local state is
+// written by the host facade (deactivate, stop), joining (active) and the follower (a drain the
+// metadata shows); every other part only reads.
 
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID, activeHosts, type ClusterState } from './cluster-machine.js';
 import type { Liveness } from './liveness.js';
