@@ -2,7 +2,7 @@
 // Map's iteration order after a restore, a dependency that changed) makes replicas drift apart
 // silently, each answering reads with its own truth. Every replica hashes its snapshot bytes at
 // each snapshot (the same applied indexes on every replica: snapshot-schedule.ts), tells the
-// group's other members (a field of the coalesced heartbeat item, host/raft-wiring.ts), and
+// group's other members (a field of the coalesced heartbeat item, loop/raft-wiring.ts), and
 // compares what it hears with its own hash of the same index. A mismatch is logged at error level
 // with the index and both hosts, counted, and shown in the host's status until the two agree again
 // at a later index. Nothing is repaired: which replica is right is for a person to decide.

@@ -90,8 +90,8 @@ describe('flotilla help and version', () => {
       const text = await readFile(new URL(`../../src/${file}`, import.meta.url), 'utf8');
       return [...text.matchAll(/^import\s(?:[^'"]*?\sfrom\s)?'([^']+)';/gm)].map((m) => m[1]);
     };
-    assert.deepEqual(await staticImports('cli/main.ts'), ['node:fs', '../errors.js', './usage.js']);
+    assert.deepEqual(await staticImports('cli/main.ts'), ['node:fs', '../common/errors.js', './usage.js']);
     assert.deepEqual(await staticImports('cli/usage.ts'), []);
-    assert.deepEqual(await staticImports('errors.ts'), []);
+    assert.deepEqual(await staticImports('common/errors.ts'), []);
   });
 });
