@@ -119,7 +119,7 @@ export class Host {
     const limits = fleetLimits(this.transport.maxFrameBytes);
     this.calls = new RequestWindow(windowLimits(options), this.scheduler);
 
-    const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS);
+    const wiring = wireLoopToTransport(this.transport, FLEET_MEMBERS, this.scheduler);
     wiring.onStateHash((groupId, from, report) => this.view.members.get(groupId)?.replica.peerStateHash(from, report));
     this.loop = new HostLoop({
       store: opened.store,
