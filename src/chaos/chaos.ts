@@ -25,7 +25,7 @@ import { HostCallError, HostProcess, freePort, within } from '../demo/host-clien
 import type { HostStatus } from '../host/status.js';
 import { seededRandom, type Random } from '../raft/random.js';
 import { FAULT_KINDS, MAX_OUT, planFaults, type FaultKind, type PlannedFault } from './faults.js';
-import { HISTORY_COUNTER, HISTORY_KV } from './machines.js';
+import { HISTORY_COUNTER, HISTORY_KV } from '../demo/history-machines.js';
 import { BIG_GROUP, Stress, type StressCounts } from './stress.js';
 import { planStress, type PlannedStress } from './stress-plan.js';
 import { Workload, keysOf, type GroupSpec, type OpTally } from './workload.js';

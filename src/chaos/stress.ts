@@ -21,7 +21,7 @@ import { HostCallError, within, type HostProcess } from '../demo/host-client.js'
 import { FlotillaError } from '../common/errors.js';
 import { fleetLimits } from '../fleet/limits.js';
 import type { FloodCounts } from './flood-process.js';
-import { HISTORY_KV } from './machines.js';
+import { HISTORY_KV } from '../demo/history-machines.js';
 import type { PlannedStress, StressKind } from './stress-plan.js';
 import type { GroupSpec, OpClient } from './workload.js';
 

@@ -26,7 +26,7 @@ import { HistoryRecorder, type HistoryOp, type OpInput, type Output } from '../c
 import { FlotillaError } from '../common/errors.js';
 import { randomInt, type Random } from '../raft/random.js';
 import { within } from '../demo/host-client.js';
-import { HISTORY_COUNTER, HISTORY_KV } from './machines.js';
+import { HISTORY_COUNTER, HISTORY_KV } from '../demo/history-machines.js';
 
 export interface GroupSpec {
   name: string;

@@ -13,7 +13,7 @@ import { describe, it } from 'node:test';
 import { FlotillaError } from '../../src/common/errors.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { FAULT_KINDS, MAX_OUT, planFaults } from '../../src/chaos/faults.js';
-import { HISTORY_COUNTER, HISTORY_KV } from '../../src/chaos/machines.js';
+import { HISTORY_COUNTER, HISTORY_KV } from '../../src/demo/history-machines.js';
 import { Workload, type OpClient } from '../../src/chaos/workload.js';
 import { STRESS_KINDS, planStress, type PlannedStress } from '../../src/chaos/stress-plan.js';
 import { BIG_GROUP, Stress, putOfSize, type StressDeps } from '../../src/chaos/stress.js';

@@ -1,5 +1,5 @@
-// The state machines `npm run chaos` drives, registered by every host process
-// (src/demo/host-process.ts) next to the demo's: the fleet simulation's kv and counter machines,
+// The state machines `npm run chaos` (src/chaos/) drives, registered by every host process
+// (host-process.ts) next to the demo's: the fleet simulation's kv and counter machines,
 // whose commands carry one history operation each ({ id, input: OpInput }) and whose replies are
 // that operation's output, exactly the model the linearizability checker holds histories to.
 import type { AnyMachine } from '../host/options.js';
