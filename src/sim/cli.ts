@@ -14,7 +14,7 @@ import { writeHistory } from '../check/history.js';
 import { ALL_FLEET_FAULTS, runFleetSeed, type FleetFaults } from './fleet-sim.js';
 import { ALL_LOOP_FAULTS, runLoopSeed, type LoopFaults } from './loop-sim.js';
 import { ALL_FAULTS, runSeed, type RunSummary, type SimFaults } from './raft-sim.js';
-import type { SimResult } from './sim-result.js';
+import type { SimResult } from './kernel/sim-result.js';
 
 /** Which simulation runs, with its faults. */
 export type SimMode = { mode: 'raft'; faults: SimFaults } | { mode: 'loop'; faults: LoopFaults } | { mode: 'fleet'; faults: FleetFaults };

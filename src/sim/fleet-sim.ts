@@ -34,9 +34,9 @@ import { decodeGeneration, decodePeerGeneration, metaKey } from '../storage/enco
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-store.js';
 import { FLEET_COUNTER, FLEET_KV, fleetCounter, fleetKv, replyId, type OpReply } from './fleet-machines.js';
 import { SimLogStore } from './loop-store.js';
-import { RELIABLE } from './network.js';
-import { exceptionText, finishRun, type SimResult } from './sim-result.js';
-import { SimClock, SimScheduler } from './sim-scheduler.js';
+import { RELIABLE } from './kernel/network.js';
+import { exceptionText, finishRun, type SimResult } from './kernel/sim-result.js';
+import { SimClock, SimScheduler } from './kernel/sim-scheduler.js';
 import { SimHub } from './sim-transport.js';
 
 export interface FleetFaults {

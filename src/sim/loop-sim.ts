@@ -28,9 +28,9 @@ import type { HostId } from '../transport/items.js';
 import type { KvCommand, KvMachine } from './kv-machine.js';
 import { kvStateMachine, type KvQuery, type KvReply, type KvStateMachine } from './loop-kv.js';
 import { SimLogStore } from './loop-store.js';
-import { RELIABLE } from './network.js';
-import { exceptionText, finishRun, type SimResult } from './sim-result.js';
-import { SimClock, SimScheduler } from './sim-scheduler.js';
+import { RELIABLE } from './kernel/network.js';
+import { exceptionText, finishRun, type SimResult } from './kernel/sim-result.js';
+import { SimClock, SimScheduler } from './kernel/sim-scheduler.js';
 import { SimHub, type SimTransport } from './sim-transport.js';
 
 export interface LoopFaults {

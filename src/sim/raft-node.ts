@@ -112,9 +112,9 @@ export class SimRaftNode {
     if (this.core !== null) this.paused = true;
   }
 
-  /** Resumes: first the ticks its clock counted meanwhile, then what queued up, in order. */
-  resume(): void {
-    if (!this.paused) return;
+  /** Resumes: first the ticks its clock counted meanwhile, then what queued up, in order. False if it was not paused. */
+  resume(): boolean {
+    if (!this.paused) return false;
     this.paused = false;
     const ticks = this.missedTicks;
     this.missedTicks = 0;
@@ -122,6 +122,7 @@ export class SimRaftNode {
     const deferred = this.deferred;
     this.deferred = [];
     for (const run of deferred) run();
+    return true;
   }
 
   get isPaused(): boolean {

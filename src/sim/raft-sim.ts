@@ -7,14 +7,20 @@
 // Safety is checked continuously; liveness and convergence at the end; the client history is
 // checked for linearizability.
 
-import { HistoryRecorder, type OpInput } from '../check/history.js';
-import { exceptionText, finishRun, type SimResult } from './sim-result.js';
+import type { OpInput } from '../check/history.js';
+import { exceptionText, type SimResult } from './kernel/sim-result.js';
 import { isMember, isVoter } from '../raft/membership.js';
 import { bootstrapState, DEFAULT_RAFT_CONFIG, type RaftConfig, type Ready } from '../raft/raft.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
 import { Role, type Entry, type Message, type NodeId } from '../raft/types.js';
-import { EventQueue } from './event-queue.js';
-import { RELIABLE, SimNetwork } from './network.js';
+import { EventQueue } from './kernel/event-queue.js';
+import type { FaultModel } from './kernel/fault-model.js';
+import { SimNetwork } from './kernel/network.js';
+import { counterOp, registerOp } from './kernel/random-ops.js';
+import { RetryingOp } from './kernel/retrying-op.js';
+import { sameBytes } from './kernel/same-bytes.js';
+import { TermLeaders } from './kernel/safety-ledgers.js';
+import { SimWorld } from './kernel/world.js';
 import { SimDisk } from './sim-disk.js';
 import { SimRaftNode } from './raft-node.js';
 
@@ -69,9 +75,25 @@ const TICK_MS = 10;
 const DETECTOR_MS = 50;
 const SUSPECT_AFTER_MS = 150;
 const OP_TIMEOUT_MS = 600;
-const TRACE_LINES = 400;
 const REGISTERS = ['x', 'y', 'z', 'u', 'v'];
 const COUNTERS = ['c1', 'c2', 'c3'];
+
+const RAFT_FAULTS: FaultModel = {
+  faultEveryMs: [50, 400],
+  maxDropRate: 0.2,
+  maxDuplicateRate: 0.1,
+  maxDelayMs: [2, 60],
+  isolateLeaderChance: 0.4,
+  isolateCompanionChance: 0.2,
+  partitionSideChance: 0.5,
+  oneWayChance: 0.25,
+  healAfterMs: [100, 1500],
+  restartAfterMs: [50, 1500],
+  pauseLeaderChance: 0.6,
+  resumeAfterMs: [50, 1500],
+  slowSyncMaxMs: 4,
+  syncMs: 0.3,
+};
 
 export function runRaftSim(options: SimOptions): SimResult {
   return new RaftWorld(options).run();
@@ -85,25 +107,16 @@ export function runSeed(seed: number, faults: SimFaults = ALL_FAULTS): SimResult
 /** What a run reports back to the command line (without its history). */
 export type RunSummary = Omit<SimResult, 'history'>;
 
-class RaftWorld {
-  private readonly queue = new EventQueue();
-  private readonly random: Random;
-  private readonly network: SimNetwork<Message>;
+class RaftWorld extends SimWorld<SimRaftNode> {
+  protected readonly network: SimNetwork<Message>;
   private readonly nodes: SimRaftNode[] = [];
-  private readonly recorder: HistoryRecorder;
-  private readonly violations: string[] = [];
-  private readonly trace: string[] = [];
-  /** Election safety: the one leader seen for each term. */
-  private readonly leaders = new Map<number, NodeId>();
+  /** Election safety: the one leader seen for each term (the group is 0). */
+  private readonly leaders = new TermLeaders((what) => this.violate(what));
   /** Every entry any member applied, by index: all members must apply the same. */
   private readonly committed: Array<Entry | undefined> = [];
   /** Index of the configuration entry that removed a member (it may be wiped once that commits). */
   private readonly removedAt = new Map<NodeId, number>();
-  private opId = 0;
-  private faultsOn = true;
-  private clientsStopAt: number;
-  private readonly checkStart: number;
-  private okOps = 0;
+  private readonly clientsStopAt: number;
   private readonly checkQuorum: boolean;
   private rejoins = 0;
   /**
@@ -114,11 +127,10 @@ class RaftWorld {
   private readonly suspectSince = new Map<NodeId, number>();
 
   constructor(private readonly o: SimOptions) {
-    this.random = seededRandom(o.seed);
-    this.recorder = new HistoryRecorder(() => Math.round(this.queue.now * 1e6));
-    this.network = new SimNetwork(this.queue, this.random, (m) => this.byHost(hostOf(m.to))?.receive(m), hostOf);
-    this.checkStart = o.faultMs + o.settleMs;
-    this.clientsStopAt = this.checkStart + o.checkMs;
+    super(new EventQueue(), o.seed, o.faults, RAFT_FAULTS, 'faults stopped');
+    this.network = new SimNetwork(this.clock, this.random, (m) => this.byHost(hostOf(m.to))?.receive(m), hostOf);
+    this.clients.checkStart = o.faultMs + o.settleMs;
+    this.clientsStopAt = this.clients.checkStart + o.checkMs;
     const voters = this.random() < 0.5 ? 3 : Math.min(5, o.nodes);
     const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
     const membership = { voters: ids.slice(0, voters), learners: [] };
@@ -138,31 +150,19 @@ class RaftWorld {
   run(): SimResult {
     for (const n of this.nodes) n.start();
     for (const n of this.nodes) this.scheduleTicks(n);
-    if (this.quiesce !== null) this.queue.after(DETECTOR_MS, () => this.detectFailures());
-    for (let c = 1; c <= this.o.clients; c++) this.queue.after(randomInt(this.random, 0, 50), () => this.startOp(c));
+    if (this.quiesce !== null) this.clock.after(DETECTOR_MS, () => this.detectFailures());
+    for (let c = 1; c <= this.o.clients; c++) this.clock.after(randomInt(this.random, 0, 50), () => this.startOp(c));
     this.scheduleFault();
-    this.queue.after(this.o.faultMs, () => this.stopFaults());
-    this.queue.after(this.o.faultMs + 250, () => this.checkLogMatching());
+    this.clock.after(this.o.faultMs, () => this.stopFaults());
+    this.clock.after(this.o.faultMs + 250, () => this.checkLogMatching());
     const end = this.clientsStopAt + 1000;
     try {
-      this.queue.runUntil(end, () => this.violations.length > 0);
+      this.clock.runUntil(end, () => this.violations.length > 0);
       if (this.violations.length === 0) this.checkEnd();
     } catch (err) {
       this.violate(exceptionText(err));
     }
-    return finishRun({
-      seed: this.o.seed,
-      violations: this.violations,
-      violate: (what) => this.violate(what),
-      trace: this.trace,
-      history: this.recorder.history(),
-      stats: {
-        okOps: this.okOps,
-        elections: this.leaders.size,
-        messages: this.network.sent,
-        virtualMs: this.queue.now,
-      },
-    });
+    return this.result({ elections: this.leaders.terms, messages: this.network.sent, virtualMs: this.clock.now });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -187,8 +187,8 @@ class RaftWorld {
   private nodeEnv() {
     return {
       send: (m: Message) => this.network.send(m),
-      after: (ms: number, run: () => void) => this.queue.after(ms, run),
-      syncDelayMs: () => (this.faultsOn && this.o.faults.delay ? this.random() * 4 : 0.3),
+      after: (ms: number, run: () => void) => this.clock.after(ms, run),
+      syncDelayMs: () => this.syncDelayMs(),
       observeReady: (n: SimRaftNode, rd: Ready) => this.observeReady(n, rd),
       observeApply: (n: SimRaftNode, e: Entry) => this.observeApply(n, e),
     };
@@ -210,24 +210,24 @@ class RaftWorld {
       const leader = this.byId(raft.leader);
       const dead = leader === undefined || !leader.up || leader.isPaused || !this.network.linked(leader.host, n.host) || !this.network.linked(n.host, leader.host);
       if (!dead) this.suspectSince.delete(n.id);
-      else if (!this.suspectSince.has(n.id)) this.suspectSince.set(n.id, this.queue.now);
-      const suspected = dead && this.queue.now - this.suspectSince.get(n.id)! >= SUSPECT_AFTER_MS;
+      else if (!this.suspectSince.has(n.id)) this.suspectSince.set(n.id, this.clock.now);
+      const suspected = dead && this.clock.now - this.suspectSince.get(n.id)! >= SUSPECT_AFTER_MS;
       // False suspicions are a fault too: they stop with the others.
       if (suspected || (this.faultsOn && q.random() < 0.01)) {
         raft.wake();
         this.log(`wake ${n.id}${suspected ? '' : ' (false suspicion)'}`);
       }
     }
-    this.queue.after(DETECTOR_MS, () => this.detectFailures());
+    this.clock.after(DETECTOR_MS, () => this.detectFailures());
   }
 
   private scheduleTicks(n: SimRaftNode): void {
     const phase = this.random() * TICK_MS;
     const tick = () => {
       n.tick();
-      this.queue.after(TICK_MS, tick);
+      this.clock.after(TICK_MS, tick);
     };
-    this.queue.after(phase, tick);
+    this.clock.after(phase, tick);
   }
 
   private byId(id: NodeId): SimRaftNode | undefined {
@@ -251,165 +251,101 @@ class RaftWorld {
   // Clients: each runs one operation at a time, retrying on "not leader" until its deadline.
 
   private startOp(client: number): void {
-    if (this.queue.now >= this.clientsStopAt) return;
+    if (this.clock.now >= this.clientsStopAt) return;
     const input = this.randomOp(client);
-    const id = ++this.opId;
-    const h = this.recorder.call(client, input);
-    const calledAt = this.queue.now;
-    const deadline = calledAt + OP_TIMEOUT_MS;
-    let finished = false;
-    let mayHaveApplied = false;
-    let target = this.nodes[randomInt(this.random, 0, this.nodes.length)]!.host;
-    const finish = (outcome: 'ok' | 'fail' | 'unknown', output: string | boolean | null = null) => {
-      if (finished) return;
-      finished = true;
-      if (outcome === 'ok') {
-        this.recorder.ok(h, output);
-        this.okOps++;
-      } else if (outcome === 'fail') this.recorder.fail(h);
-      else this.recorder.unknown(h);
-      if (outcome !== 'ok' && calledAt >= this.checkStart) {
-        this.violate(`liveness: client ${client} ${input.op} ${input.key} did not succeed after faults stopped (${outcome})`);
-      }
+    const op = this.clients.call(client, input, () => {
       // With quiescence on, clients sometimes go quiet long enough for the group to quiesce.
       const idle = this.quiesce !== null && this.quiesce.random() < 0.15 ? this.quiesce.random() * 600 : 0;
-      this.queue.after(randomInt(this.random, 0, 20) + idle, () => this.startOp(client));
-    };
-    const retry = (leaderHint: NodeId) => {
-      target = leaderHint !== '' && this.random() < 0.9 ? hostOf(leaderHint) : this.nodes[randomInt(this.random, 0, this.nodes.length)]!.host;
-      this.queue.after(randomInt(this.random, 5, 25), attempt);
-    };
-    const attempt = () => {
-      if (finished) return;
-      if (this.queue.now >= deadline) {
-        finish(mayHaveApplied ? 'unknown' : 'fail');
-        return;
-      }
-      const node = this.byHost(target)!;
-      if (input.op === 'get') {
-        node.read(input.key, this.random() < 0.3, (r) => {
-          if (r.kind === 'ok') finish('ok', r.value);
-          else retry(r.leader);
-        });
-        return;
-      }
-      // Until the member answers, the command may be in its log.
-      mayHaveApplied = true;
-      node.propose(id, input, (r) => {
-        if (r.kind === 'ok') finish('ok', r.output as string | null);
-        else if (r.kind === 'error') finish('fail');
-        else {
-          // Certainly not applied (refused, or its entry was overwritten): safe to propose again.
-          mayHaveApplied = false;
-          retry(r.kind === 'notLeader' ? r.leader : '');
-        }
+      this.clock.after(randomInt(this.random, 0, 20) + idle, () => this.startOp(client));
+    });
+    const retrying = new RetryingOp(op, this.clock, this.random, OP_TIMEOUT_MS, () => this.randomHost());
+    retrying.start((target) => this.attempt(retrying, target));
+  }
+
+  /** One attempt at the member on `target`; a certain "no" retries, at the leader it names if any. */
+  private attempt(retrying: RetryingOp, target: string): void {
+    const { op } = retrying;
+    const input = op.input;
+    const node = this.byHost(target)!;
+    const retry = (leader: NodeId) => retrying.retry(leader === '' ? undefined : hostOf(leader));
+    if (input.op === 'get') {
+      node.read(input.key, this.random() < 0.3, (r) => {
+        if (r.kind === 'ok') op.finish('ok', r.value);
+        else retry(r.leader);
       });
-    };
-    this.queue.at(deadline, () => finish(mayHaveApplied ? 'unknown' : 'fail'));
-    attempt();
+      return;
+    }
+    // Until the member answers, the command may be in its log.
+    retrying.mayHaveApplied = true;
+    node.propose(op.id, input, (r) => {
+      if (r.kind === 'ok') op.finish('ok', r.output);
+      else if (r.kind === 'error') op.finish('fail');
+      else {
+        // Certainly not applied (refused, or its entry was overwritten): safe to propose again.
+        retrying.mayHaveApplied = false;
+        retry(r.kind === 'notLeader' ? r.leader : '');
+      }
+    });
+  }
+
+  private randomHost(): string {
+    return this.nodes[randomInt(this.random, 0, this.nodes.length)]!.host;
   }
 
   private randomOp(client: number): OpInput {
-    const r = this.random();
-    if (r < 0.5) {
+    if (this.random() < 0.5) {
       const key = REGISTERS[randomInt(this.random, 0, REGISTERS.length)]!;
-      const value = `${client}.${this.opId + 1}`;
-      const kind = randomInt(this.random, 0, 4);
-      if (kind === 0) return { op: 'put', key, value };
-      if (kind === 1) return { op: 'get', key };
-      if (kind === 2) return { op: 'append', key, value: `${value};` };
-      // cas against the value a read of the key would most plausibly see
-      const current = this.leader()?.kv.read(key) ?? null;
-      return { op: 'cas', key, expected: this.random() < 0.8 ? current : `${client}.0`, value };
+      return registerOp(this.random, client, this.clients.lastOpId + 1, key, () => this.leader()?.kv.read(key) ?? null);
     }
-    const key = COUNTERS[randomInt(this.random, 0, COUNTERS.length)]!;
-    const kind = randomInt(this.random, 0, 10);
-    if (kind < 6) return { op: 'incr', key, n: randomInt(this.random, 1, 5) };
-    if (kind < 9) return { op: 'get', key };
-    return { op: 'reset', key };
+    return counterOp(this.random, COUNTERS[randomInt(this.random, 0, COUNTERS.length)]!);
   }
 
   // -------------------------------------------------------------------------------------------
   // Faults
 
-  private scheduleFault(): void {
-    this.queue.after(randomInt(this.random, 50, 400), () => {
-      if (!this.faultsOn) return;
-      this.injectFault();
-      this.scheduleFault();
-    });
-  }
-
-  private injectFault(): void {
+  protected faultKinds(): Array<() => void> {
     const f = this.o.faults;
     const kinds: Array<() => void> = [];
     if (f.crash) kinds.push(() => this.crashSomeone(), () => this.crashSomeone(true), () => this.pauseSomeone());
-    if (f.partition) kinds.push(() => this.partitionSomehow());
+    if (f.partition) kinds.push(() => this.partitionSomehow(this.nodes.map((n) => n.host), this.leader()?.host));
     if (f.drop || f.duplicate || f.delay) kinds.push(() => this.changeNetwork());
     if (f.membership) kinds.push(() => this.changeMembership(), () => this.changeMembership());
     if (f.transfer) kinds.push(() => this.transfer());
-    if (kinds.length === 0) return;
-    kinds[randomInt(this.random, 0, kinds.length)]!();
+    return kinds;
   }
 
   private crashSomeone(leader = false): void {
     const down = this.nodes.filter((n) => !n.up).length;
     if (down >= 2) return;
     const up = this.nodes.filter((n) => n.up);
-    const victim = leader ? this.leader() : up[randomInt(this.random, 0, up.length)];
-    if (victim === undefined) return;
-    victim.crash();
-    this.log(`crash ${victim.id}`);
-    this.queue.after(randomInt(this.random, 50, 1500), () => this.restart(victim));
+    this.crashForAWhile(leader ? this.leader() : up[randomInt(this.random, 0, up.length)]);
   }
 
   /** A pause (GC, SIGSTOP): the leader is the interesting victim, it may wake up deposed. */
   private pauseSomeone(): void {
     const up = this.nodes.filter((n) => n.up && !n.isPaused);
-    const victim = this.random() < 0.6 ? this.leader() : up[randomInt(this.random, 0, up.length)];
-    if (victim === undefined || victim.isPaused) return;
-    victim.pause();
-    this.log(`pause ${victim.id}`);
-    this.queue.after(randomInt(this.random, 50, 1500), () => {
-      victim.resume();
-      this.log(`resume ${victim.id}`);
-    });
+    const victim = this.pauseVictim(up, () => this.leader());
+    if (victim !== undefined && !victim.isPaused) this.pauseForAWhile(victim);
   }
 
-  private restart(n: SimRaftNode): void {
+  protected crash(n: SimRaftNode): void {
+    n.crash();
+    this.log(`crash ${n.id}`);
+  }
+
+  protected restart(n: SimRaftNode): void {
     if (n.up) return;
     n.start();
     this.log(`restart ${n.id} term=${n.raft!.currentTerm} last=${n.raft!.lastIndex} commit=${n.raft!.committed}`);
   }
 
-  private partitionSomehow(): void {
-    const ids = this.nodes.map((n) => n.host);
-    const leader = this.leader();
-    // Often isolate the leader (alone or with one other): the rest must elect another.
-    const a = leader !== undefined && this.random() < 0.4
-      ? ids.filter((h) => h === leader.host || this.random() < 0.2)
-      : ids.filter(() => this.random() < 0.5);
-    const b = ids.filter((id) => !a.includes(id));
-    if (a.length === 0 || b.length === 0) return;
-    const oneWay = this.random() < 0.25;
-    this.network.partition(a, b, oneWay);
-    this.log(`partition [${a}] ${oneWay ? '->' : '<->'} [${b}]`);
-    this.queue.after(randomInt(this.random, 100, 1500), () => {
-      this.network.heal();
-      this.log('heal');
-    });
+  protected pause(n: SimRaftNode): () => boolean {
+    n.pause();
+    return () => n.resume();
   }
 
-  private changeNetwork(): void {
-    const f = this.o.faults;
-    this.network.faults = {
-      dropRate: f.drop ? this.random() * 0.2 : 0,
-      duplicateRate: f.duplicate ? this.random() * 0.1 : 0,
-      minDelayMs: 1,
-      maxDelayMs: f.delay ? randomInt(this.random, 2, 60) : 5,
-    };
-    const nf = this.network.faults;
-    this.log(`network drop=${nf.dropRate.toFixed(2)} dup=${nf.duplicateRate.toFixed(2)} delay<=${nf.maxDelayMs}ms`);
+  protected nameOf(n: SimRaftNode): string {
+    return n.id;
   }
 
   private changeMembership(): void {
@@ -471,9 +407,7 @@ class RaftWorld {
   }
 
   private stopFaults(): void {
-    this.faultsOn = false;
-    this.network.heal();
-    this.network.faults = RELIABLE;
+    this.stopNetworkFaults();
     for (const n of this.nodes) {
       n.resume();
       if (!n.up) this.restart(n);
@@ -485,15 +419,9 @@ class RaftWorld {
   // Invariants
 
   private observeReady(n: SimRaftNode, rd: Ready): void {
-    if (rd.role !== Role.Leader) return;
-    const known = this.leaders.get(rd.term);
-    if (known === undefined) {
-      this.leaders.set(rd.term, n.id);
-      this.log(`${n.id} leads term ${rd.term}`);
-      this.checkLeaderCompleteness(n);
-    } else if (known !== n.id) {
-      this.violate(`election safety: ${known} and ${n.id} both lead term ${rd.term}`);
-    }
+    if (rd.role !== Role.Leader || !this.leaders.see(0, rd.term, n.id)) return;
+    this.log(`${n.id} leads term ${rd.term}`);
+    this.checkLeaderCompleteness(n);
   }
 
   /** A new leader's log holds every entry any member has applied (Leader Completeness). */
@@ -537,7 +465,7 @@ class RaftWorld {
         }
       }
     }
-    this.queue.after(250, () => this.checkLogMatching());
+    this.clock.after(250, () => this.checkLogMatching());
   }
 
   /** After the run: one leader, and every member of its configuration converged on its state. */
@@ -559,26 +487,10 @@ class RaftWorld {
       }
     }
   }
-
-  private violate(what: string): void {
-    this.violations.push(what);
-    this.log(`VIOLATION ${what}`);
-  }
-
-  private log(line: string): void {
-    this.trace.push(`${this.queue.now.toFixed(1).padStart(8)}ms ${line}`);
-    if (this.trace.length > TRACE_LINES) this.trace.shift();
-  }
 }
 
 /** Member ids are `host` or `host~N`. */
 function hostOf(member: NodeId): string {
   const i = member.indexOf('~');
   return i < 0 ? member : member.slice(0, i);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -22,8 +22,8 @@ import type { Message } from '../raft/types.js';
 import type { HostId, Item } from '../transport/items.js';
 import { emptyStats, type ItemHandler, type PeerHandler, type SendStatus, type Transport, type TransportStats } from '../transport/transport.js';
 import { checkOutgoing } from '../transport/validate.js';
-import { SimNetwork, type NetworkFaults } from './network.js';
-import type { SimClock, SimScheduler } from './sim-scheduler.js';
+import { SimNetwork, type NetworkFaults } from './kernel/network.js';
+import type { SimClock, SimScheduler } from './kernel/sim-scheduler.js';
 
 export interface SimEndpointOptions {
   /** The host's scheduler: frames and peer events reach the host through it. */

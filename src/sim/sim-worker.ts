@@ -5,7 +5,7 @@ import type { SimMode } from './cli.js';
 import { runFleetSeed } from './fleet-sim.js';
 import { runLoopSeed } from './loop-sim.js';
 import { runSeed, type RunSummary } from './raft-sim.js';
-import type { SimResult } from './sim-result.js';
+import type { SimResult } from './kernel/sim-result.js';
 
 const { seeds, sim } = workerData as { seeds: number[]; sim: SimMode };
 for (const seed of seeds) {

@@ -12,7 +12,7 @@ import { parseHistory } from '../../src/check/history.js';
 import type { KvStateMachine } from '../../src/sim/loop-kv.js';
 import type { LogStore } from '../../src/storage/log-store.js';
 import { DEFAULT_LOOP_OPTIONS, runLoopSeed, runLoopSim, type LoopSimOptions } from '../../src/sim/loop-sim.js';
-import type { SimResult } from '../../src/sim/sim-result.js';
+import type { SimResult } from '../../src/sim/kernel/sim-result.js';
 
 const SEEDS = Number(process.env['LOOP_SIM_SEEDS'] ?? 30);
 /** Shorter phases than the command line's, to keep the suite fast; every fault still has 2.5 s. */

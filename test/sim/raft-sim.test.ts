@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHistory } from '../../src/check/history.js';
 import { ALL_FAULTS, runSeed } from '../../src/sim/raft-sim.js';
-import type { SimResult } from '../../src/sim/sim-result.js';
+import type { SimResult } from '../../src/sim/kernel/sim-result.js';
 
 const SEEDS = Number(process.env['SIM_SEEDS'] ?? 200);
 

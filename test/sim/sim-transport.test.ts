@@ -7,7 +7,7 @@ import { isFlotillaError } from '../../src/common/errors.js';
 import { seededRandom } from '../../src/raft/random.js';
 import { EntryType, MessageType, message } from '../../src/raft/types.js';
 import type { HostId, Item, RaftItem } from '../../src/transport/items.js';
-import { SimClock, SimScheduler } from '../../src/sim/sim-scheduler.js';
+import { SimClock, SimScheduler } from '../../src/sim/kernel/sim-scheduler.js';
 import { SimHub, type SimTransport } from '../../src/sim/sim-transport.js';
 
 function raftItem(data: number[] = [1, 2, 3], groupId = 1): RaftItem {

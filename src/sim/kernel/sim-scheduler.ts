@@ -7,7 +7,7 @@
 // lets them settle (one macrotask boundary) before the next event. Nothing else in the process may
 // use real timers during a run, and then the order of everything is a pure function of the seed.
 
-import type { Scheduler, Timer } from '../common/scheduler.js';
+import type { Scheduler, Timer } from '../../common/scheduler.js';
 import { EventQueue } from './event-queue.js';
 
 /** Resolves once every promise chain started so far has run as far as it can without timers. */

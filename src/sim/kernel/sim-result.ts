@@ -2,8 +2,8 @@
 // they share: the client history goes through the linearizability checker unless a violation
 // already ended the run.
 
-import type { HistoryOp } from '../check/history.js';
-import { checkLinearizability } from '../check/linearizability.js';
+import type { HistoryOp } from '../../check/history.js';
+import { checkLinearizability } from '../../check/linearizability.js';
 
 export interface SimStats {
   ops: number;

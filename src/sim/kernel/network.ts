@@ -1,7 +1,7 @@
 // The simulated network: every message is delivered after a random delay (so messages reorder),
 // or dropped, or delivered twice; partitions cut links in one or both directions.
 
-import type { Random } from '../raft/random.js';
+import type { Random } from '../../raft/random.js';
 import type { EventQueue } from './event-queue.js';
 
 export interface NetworkFaults {
