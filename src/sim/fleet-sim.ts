@@ -173,7 +173,7 @@ class FleetWorld {
   private readonly random: Random;
   /** The restore fault's own choices (see FleetFaults.restore). */
   private readonly restoreRandom: Random;
-  private readonly hub: SimHub;
+  private readonly network: SimHub;
   private readonly hosts: SimHost[] = [];
   private readonly groups: GroupSpec[] = [];
   /** Extra groups (added and removed as a fault): name -> whether the sim believes it exists. */
@@ -214,7 +214,7 @@ class FleetWorld {
     this.random = seededRandom(o.seed);
     this.restoreRandom = seededRandom(o.seed ^ 0x5e5707e);
     this.recorder = new HistoryRecorder(() => Math.round(this.clock.now * 1e6));
-    this.hub = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
+    this.network = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
     const hostCount = randomInt(this.random, 4, 7);
     const zoneCount = randomInt(this.random, 2, 4);
     for (let i = 0; i < hostCount; i++) {
@@ -254,7 +254,7 @@ class FleetWorld {
       });
       if (this.violations.length === 0) this.checkExactlyOnce();
       if (this.violations.length === 0) this.checkReplicaHealth();
-      if (this.hub.itemsTooLarge > 0) this.violate(`${this.hub.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
+      if (this.network.itemsTooLarge > 0) this.violate(`${this.network.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
       this.log(`end after ${this.clock.executed} events`);
     } catch (err) {
       this.violate(exceptionText(err));
@@ -265,7 +265,7 @@ class FleetWorld {
       violate: (what) => this.violate(what),
       trace: this.trace,
       history: this.recorder.history(),
-      stats: { okOps: this.okOps, elections: this.elections, messages: this.hub.network.sent, virtualMs: Math.round(this.clock.now) },
+      stats: { okOps: this.okOps, elections: this.elections, messages: this.network.frames.sent, virtualMs: Math.round(this.clock.now) },
     });
   }
 
@@ -330,7 +330,7 @@ class FleetWorld {
     // The very first process of h1 founds the fleet; every later one joins through the others.
     const join = sh === this.hosts[0] && sh.starts === 1 ? [] : this.hosts.filter((h) => h !== sh).map((h) => `${h.id}@${h.id}`);
     await store.open();
-    const transport = this.hub.endpoint(sh.id, { scheduler });
+    const transport = this.network.endpoint(sh.id, { scheduler });
     const machines: Record<string, AnyMachine> = { [FLEET_KV]: fleetKv, [FLEET_COUNTER]: fleetCounter };
     const host = await Host.start({
       id: sh.id,
@@ -395,7 +395,7 @@ class FleetWorld {
   private crash(sh: SimHost): void {
     sh.generation++;
     sh.scheduler?.halt();
-    this.hub.crash(sh.id);
+    this.network.crash(sh.id);
     sh.store?.crash();
     sh.host = null;
     sh.scheduler = null;
@@ -588,13 +588,13 @@ class FleetWorld {
 
   private changeNetwork(): void {
     const f = this.o.faults;
-    this.hub.faults = {
+    this.network.faults = {
       dropRate: f.drop ? this.random() * 0.15 : 0,
       duplicateRate: f.duplicate ? this.random() * 0.1 : 0,
       minDelayMs: 1,
       maxDelayMs: f.delay ? randomInt(this.random, 2, 40) : 5,
     };
-    const nf = this.hub.faults;
+    const nf = this.network.faults;
     this.log(`network drop=${nf.dropRate.toFixed(2)} dup=${nf.duplicateRate.toFixed(2)} delay<=${nf.maxDelayMs}ms`);
   }
 
@@ -604,10 +604,10 @@ class FleetWorld {
     const b = ids.filter((id) => !a.includes(id));
     if (a.length === 0 || b.length === 0) return;
     const oneWay = this.random() < 0.3;
-    this.hub.partition(a, b, oneWay);
+    this.network.partition(a, b, oneWay);
     this.log(`partition [${a}] ${oneWay ? '->' : '<->'} [${b}]`);
     this.clock.after(randomInt(this.random, 100, 2500), () => {
-      this.hub.heal();
+      this.network.heal();
       this.log('heal');
     });
   }
@@ -745,8 +745,8 @@ class FleetWorld {
   private stopFaults(): void {
     this.faultsOn = false;
     this.faultsStoppedAt = this.clock.now;
-    this.hub.heal();
-    this.hub.faults = RELIABLE;
+    this.network.heal();
+    this.network.faults = RELIABLE;
     this.log('faults stop');
     for (const sh of this.hosts) {
       if (sh.scheduler !== null) this.resume(sh, sh.scheduler);

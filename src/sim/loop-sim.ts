@@ -13,10 +13,10 @@
 // wiring: a false alarm or a real divergence both fail the run), no live host's loop fails, the
 // replicas converge, and the client history is linearizable per key.
 
-import { HistoryRecorder, type OpInput } from '../check/history.js';
+import type { OpInput } from '../check/history.js';
 import { pino, type Logger } from 'pino';
 import { isFlotillaError } from '../common/errors.js';
-import { Group, type GroupOptions, type Outcome } from '../group/group.js';
+import { Group, type GroupOptions } from '../group/group.js';
 import { HostLoop } from '../loop/host-loop.js';
 import { wireLoopToTransport, type RaftWiring } from '../loop/raft-wiring.js';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/raft.js';
@@ -28,9 +28,14 @@ import type { HostId } from '../transport/items.js';
 import type { KvCommand, KvMachine } from './kv-machine.js';
 import { kvStateMachine, type KvQuery, type KvReply, type KvStateMachine } from './loop-kv.js';
 import { SimLogStore } from './loop-store.js';
-import { RELIABLE } from './kernel/network.js';
-import { exceptionText, finishRun, type SimResult } from './kernel/sim-result.js';
+import type { FaultModel } from './kernel/fault-model.js';
+import { counterOp, registerOp } from './kernel/random-ops.js';
+import { RetryingOp } from './kernel/retrying-op.js';
+import { AppliedOutcomes, TermLeaders } from './kernel/safety-ledgers.js';
+import { sameBytes } from './kernel/same-bytes.js';
+import { exceptionText, type SimResult } from './kernel/sim-result.js';
 import { SimClock, SimScheduler } from './kernel/sim-scheduler.js';
+import { SimWorld } from './kernel/world.js';
 import { SimHub, type SimTransport } from './sim-transport.js';
 
 export interface LoopFaults {
@@ -116,46 +121,50 @@ interface SimHost {
 
 const TICK_MS = 10;
 const OP_TIMEOUT_MS = 600;
-const TRACE_LINES = 400;
 const REGISTERS = ['x', 'y'];
 const COUNTER = 'c';
 const MAX_EVENTS_AT_ONE_INSTANT = 100_000;
 /** Clients 1..N run random operations; the probe of group g is client PROBE_CLIENT + g. */
 const PROBE_CLIENT = 1000;
 
-class LoopWorld {
-  private readonly clock = new SimClock();
-  private readonly random: Random;
-  private readonly hub: SimHub;
+const LOOP_FAULTS: FaultModel = {
+  faultEveryMs: [50, 400],
+  maxDropRate: 0.2,
+  maxDuplicateRate: 0.1,
+  maxDelayMs: [2, 60],
+  isolateLeaderChance: 0,
+  isolateCompanionChance: 0,
+  partitionSideChance: 0.4,
+  oneWayChance: 0.3,
+  healAfterMs: [100, 1500],
+  restartAfterMs: [50, 1500],
+  pauseLeaderChance: 0.6,
+  resumeAfterMs: [50, 1500],
+  slowSyncMaxMs: 4,
+  syncMs: 0,
+};
+
+class LoopWorld extends SimWorld<SimHost, SimClock> {
+  protected readonly network: SimHub;
   private readonly hosts: SimHost[] = [];
   private readonly groups: GroupSpec[] = [];
-  private readonly recorder: HistoryRecorder;
-  private readonly violations: string[] = [];
-  private readonly trace: string[] = [];
-  /** Election safety: the one leader seen in each term, by group. */
-  private readonly leaders = new Map<number, Map<number, HostId>>();
-  /** State machine safety: what was applied at each index, by group. */
-  private readonly applied = new Map<number, Map<number, string>>();
+  private readonly leaders = new TermLeaders((what) => this.violate(what));
+  private readonly applied = new AppliedOutcomes((what) => this.violate(what));
   private readonly raftTuning: Omit<RaftConfig, 'id' | 'random'>;
   private readonly snapshotEvery: number;
   private readonly keepEntries: number;
   private readonly maxQueueItems: number;
   /** The host loops' apply budget in entries per turn (virtual time does not move while code runs, so the time budget never ends a turn here). */
   private readonly maxAppliesPerTurn: number;
-  private readonly checkStart: number;
   private readonly clientsStopAt: number;
-  private opId = 0;
-  private okOps = 0;
-  private faultsOn = true;
   private instant = 0;
   private eventsAtInstant = 0;
 
   constructor(private readonly o: LoopSimOptions) {
-    this.random = seededRandom(o.seed);
-    this.recorder = new HistoryRecorder(() => Math.round(this.clock.now * 1e6));
-    this.hub = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
-    this.checkStart = o.faultMs + o.settleMs;
-    this.clientsStopAt = this.checkStart + o.checkMs;
+    super(new SimClock(), o.seed, o.faults, LOOP_FAULTS, 'faults stopped');
+    this.network = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
+    this.clients.checkStart = o.faultMs + o.settleMs;
+    this.clientsStopAt = this.clients.checkStart + o.checkMs;
 
     const hostCount = randomInt(this.random, 3, 6);
     const ids = Array.from({ length: hostCount }, (_, i) => `h${i + 1}`);
@@ -167,8 +176,6 @@ class LoopWorld {
     for (let g = 1; g <= groupCount; g++) {
       const replicas = shuffle(this.random, ids).slice(0, 3);
       this.groups.push({ id: g, name: `g${g}`, replicas });
-      this.leaders.set(g, new Map());
-      this.applied.set(g, new Map());
     }
     this.raftTuning = {
       ...DEFAULT_RAFT_CONFIG,
@@ -195,7 +202,7 @@ class LoopWorld {
     for (let c = 1; c <= this.o.clients; c++) this.clock.after(randomInt(this.random, 0, 50), () => this.startOp(c));
     this.scheduleFault();
     this.clock.after(this.o.faultMs, () => this.stopFaults());
-    this.clock.after(this.checkStart, () => this.probeEveryGroup());
+    this.clock.after(this.clients.checkStart, () => this.probeEveryGroup());
     const end = this.clientsStopAt + 1000;
     try {
       await this.clock.run(end, {
@@ -206,24 +213,12 @@ class LoopWorld {
         },
       });
       if (this.violations.length === 0) this.checkEnd();
-      if (this.hub.itemsTooLarge > 0) this.violate(`${this.hub.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
+      if (this.network.itemsTooLarge > 0) this.violate(`${this.network.itemsTooLarge} items refused as larger than a frame (the size limits let them in)`);
       this.logTotals();
     } catch (err) {
       this.violate(exceptionText(err));
     }
-    return finishRun({
-      seed: this.o.seed,
-      violations: this.violations,
-      violate: (what) => this.violate(what),
-      trace: this.trace,
-      history: this.recorder.history(),
-      stats: {
-        okOps: this.okOps,
-        elections: [...this.leaders.values()].reduce((n, terms) => n + terms.size, 0),
-        messages: this.hub.network.sent,
-        virtualMs: this.clock.now,
-      },
-    });
+    return this.result({ elections: this.leaders.terms, messages: this.network.frames.sent, virtualMs: this.clock.now });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -232,7 +227,7 @@ class LoopWorld {
   /** Starts a host as a process would: open the store, restore (or found) its groups, run the loop. */
   private start(host: SimHost): void {
     const scheduler = new SimScheduler(this.clock);
-    const store = new SimLogStore(new MemoryLogStore(host.disk), scheduler, () => this.syncDelay());
+    const store = new SimLogStore(new MemoryLogStore(host.disk), scheduler, () => this.syncDelayMs());
     host.scheduler = scheduler;
     host.store = store;
     host.up = true;
@@ -243,7 +238,7 @@ class LoopWorld {
     const store = this.o.wrapStore?.(host.id, simStore) ?? simStore;
     await store.open();
     const stored = new Set(await store.groupIds());
-    const transport = this.hub.endpoint(host.id, { scheduler, maxQueueItems: this.maxQueueItems });
+    const transport = this.network.endpoint(host.id, { scheduler, maxQueueItems: this.maxQueueItems });
     transport.setPeers(new Map(this.hosts.filter((h) => h !== host).map((h) => [h.id, h.id])));
     const wiring = wireLoopToTransport(transport);
     const loop = new HostLoop({ store, send: wiring.send, tickMs: TICK_MS, scheduler, maxAppliesPerTurn: this.maxAppliesPerTurn });
@@ -274,7 +269,7 @@ class LoopWorld {
       machine,
       snapshotEvery: this.snapshotEvery,
       keepEntries: this.keepEntries,
-      onApply: (index, outcome) => this.observeApply(host, spec.id, index, outcome),
+      onApply: (index, outcome) => this.applied.see(spec.id, spec.name, index, host, outcome),
       announceStateHash: (hash, to) => wiring.announceStateHash(spec.id, hash, to),
       logger: this.mismatchWatch(host, spec),
       now: () => this.clock.now,
@@ -291,11 +286,11 @@ class LoopWorld {
   }
 
   /** Power loss: the loop stops without finishing its turn, unsynced writes are lost. */
-  private crash(host: SimHost): void {
+  protected crash(host: SimHost): void {
     host.up = false;
     void host.loop?.stop();
     host.detach();
-    this.hub.crash(host.id);
+    this.network.crash(host.id);
     host.scheduler.halt();
     host.store?.crash();
     host.loop = null;
@@ -305,14 +300,21 @@ class LoopWorld {
     this.log(`crash ${host.id}`);
   }
 
-  private restart(host: SimHost): void {
+  protected restart(host: SimHost): void {
     if (host.up) return;
     this.start(host);
     this.log(`restart ${host.id}`);
   }
 
-  private syncDelay(): number {
-    return this.faultsOn && this.o.faults.delay ? this.random() * 4 : 0;
+  /** A pause (GC, SIGSTOP): a leader may wake up deposed, with its timers and frames all late. */
+  protected pause(host: SimHost): () => boolean {
+    const scheduler = host.scheduler;
+    scheduler.pause();
+    return () => scheduler.resume();
+  }
+
+  protected nameOf(host: SimHost): string {
+    return host.id;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -335,94 +337,55 @@ class LoopWorld {
   }
 
   private runOp(client: number, spec: GroupSpec, input: OpInput, then: () => void): void {
-    const id = ++this.opId;
-    const h = this.recorder.call(client, input);
-    const calledAt = this.clock.now;
-    const deadline = calledAt + OP_TIMEOUT_MS;
-    let finished = false;
-    /** Whether the current attempt may be in a log; only a certain "no" allows another. */
-    let mayHaveApplied = false;
-    let target = this.randomReplica(spec);
+    const op = this.clients.call(client, input, then);
+    const retrying = new RetryingOp(op, this.clock, this.random, OP_TIMEOUT_MS, () => this.randomReplica(spec));
     // Most gets are queries (ReadIndex, or within the leader's lease); the others go through the
     // log as commands.
     const query = input.op === 'get' && this.random() < 0.75;
     const consistency = this.raftTuning.checkQuorum && this.random() < 0.3 ? 'lease' : 'linearizable';
-    const finish = (outcome: 'ok' | 'fail' | 'unknown', output: KvReply['output'] = null): void => {
-      if (finished) return;
-      finished = true;
-      if (outcome === 'ok') {
-        this.recorder.ok(h, output);
-        this.okOps++;
-      } else if (outcome === 'fail') this.recorder.fail(h);
-      else this.recorder.unknown(h);
-      if (outcome !== 'ok' && calledAt >= this.checkStart) {
-        this.violate(`liveness: client ${client} ${input.op} ${input.key} did not succeed after faults stopped (${outcome})`);
-      }
-      then();
-    };
-    const retry = (hint: NodeId): void => {
-      target = spec.replicas.includes(hint) && this.random() < 0.9 ? hint : this.randomReplica(spec);
-      this.clock.after(randomInt(this.random, 5, 25), attempt);
-    };
-    const attempt = (): void => {
-      if (finished) return;
-      if (this.clock.now >= deadline) {
-        finish(mayHaveApplied ? 'unknown' : 'fail');
-        return;
-      }
-      const host = this.host(target);
-      if (!host.up) {
-        retry('');
-        return;
-      }
-      host.scheduler.runNow(() => {
-        const group = host.groups.get(spec.id);
-        if (finished || group === undefined) return;
-        if (query) {
-          group.query({ key: input.key }, { consistency }).then(
-            (r) => finish('ok', r.output),
-            (err: unknown) => retry(leaderHint(err)),
-          );
-          return;
-        }
-        mayHaveApplied = true;
-        group.command({ id, input }).then(
-          (r) => finish('ok', r.output),
-          (err: unknown) => {
-            if (isFlotillaError(err, 'NOT_LEADER') || isFlotillaError(err, 'BUSY')) {
-              mayHaveApplied = false;
-              retry(leaderHint(err));
-            } else if (isFlotillaError(err, 'COMMAND_FAILED')) {
-              finish('fail');
-            } else {
-              // The host stopped or crashed, or a snapshot replaced the entry: it may have applied.
-              finish('unknown');
-            }
-          },
+    retrying.start((target) => this.attempt(retrying, spec, target, query ? consistency : null));
+  }
+
+  /** One attempt at the replica on `target`: a query if `consistency` is given, else a command. */
+  private attempt(retrying: RetryingOp, spec: GroupSpec, target: HostId, consistency: 'lease' | 'linearizable' | null): void {
+    const { op } = retrying;
+    const retry = (hint: NodeId): void => retrying.retry(spec.replicas.includes(hint) ? hint : undefined);
+    const host = this.host(target);
+    if (!host.up) return retry('');
+    host.scheduler.runNow(() => {
+      const group = host.groups.get(spec.id);
+      if (op.finished || group === undefined) return;
+      if (consistency !== null) {
+        group.query({ key: op.input.key }, { consistency }).then(
+          (r) => op.finish('ok', r.output),
+          (err: unknown) => retry(leaderHint(err)),
         );
-      });
-    };
-    this.clock.at(deadline, () => finish(mayHaveApplied ? 'unknown' : 'fail'));
-    attempt();
+        return;
+      }
+      retrying.mayHaveApplied = true;
+      group.command({ id: op.id, input: op.input }).then(
+        (r) => op.finish('ok', r.output),
+        (err: unknown) => {
+          if (isFlotillaError(err, 'NOT_LEADER') || isFlotillaError(err, 'BUSY')) {
+            retrying.mayHaveApplied = false;
+            retry(leaderHint(err));
+          } else if (isFlotillaError(err, 'COMMAND_FAILED')) {
+            op.finish('fail');
+          } else {
+            // The host stopped or crashed, or a snapshot replaced the entry: it may have applied.
+            op.finish('unknown');
+          }
+        },
+      );
+    });
   }
 
   private randomOp(client: number, spec: GroupSpec): OpInput {
     if (this.random() < 0.65) {
       const key = `${spec.name}/${REGISTERS[randomInt(this.random, 0, REGISTERS.length)]!}`;
-      const value = `${client}.${this.opId + 1}`;
-      const kind = randomInt(this.random, 0, 4);
-      if (kind === 0) return { op: 'put', key, value };
-      if (kind === 1) return { op: 'get', key };
-      if (kind === 2) return { op: 'append', key, value: `${value};` };
-      // cas against the value a read would most plausibly see
-      const current = this.leaderOf(spec)?.state.read(key) ?? null;
-      return { op: 'cas', key, expected: this.random() < 0.8 ? current : `${client}.0`, value };
+      return registerOp(this.random, client, this.clients.lastOpId + 1, key, () => this.leaderOf(spec)?.state.read(key) ?? null);
     }
-    const key = `${spec.name}/${COUNTER}`;
-    const kind = randomInt(this.random, 0, 10);
-    if (kind < 6) return { op: 'incr', key, n: randomInt(this.random, 1, 5) };
-    if (kind < 9) return { op: 'get', key };
-    return { op: 'reset', key };
+    return counterOp(this.random, `${spec.name}/${COUNTER}`);
   }
 
   private randomReplica(spec: GroupSpec): HostId {
@@ -449,70 +412,39 @@ class LoopWorld {
   // -------------------------------------------------------------------------------------------
   // Faults
 
-  private scheduleFault(): void {
-    this.clock.after(randomInt(this.random, 50, 400), () => {
-      if (!this.faultsOn) return;
-      this.injectFault();
-      this.scheduleFault();
-    });
-  }
-
-  private injectFault(): void {
+  protected faultKinds(): Array<() => void> {
     const f = this.o.faults;
     const kinds: Array<() => void> = [];
     if (f.crash) kinds.push(() => this.crashSomeone(false), () => this.crashSomeone(true));
     if (f.pause) kinds.push(() => this.pauseSomeone());
-    if (f.partition) kinds.push(() => this.partitionSomehow(), () => this.stallSomeLink());
+    if (f.partition) kinds.push(() => this.partitionSomehow(this.hosts.map((h) => h.id)), () => this.stallSomeLink());
     if (f.drop || f.duplicate || f.delay) kinds.push(() => this.changeNetwork());
     if (f.transfer) kinds.push(() => this.transfer());
     if (f.diskFailure) kinds.push(() => this.failSomeWrite());
-    if (kinds.length === 0) return;
-    kinds[randomInt(this.random, 0, kinds.length)]!();
+    return kinds;
   }
 
-  /** A random running host, or the host of some group's leader (the interesting victim). */
-  private victim(leader: boolean, paused = false): SimHost | undefined {
-    const up = this.hosts.filter((h) => h.up && (paused || !h.scheduler.isPaused));
-    if (!leader) return up[randomInt(this.random, 0, up.length)];
+  /** The hosts that run (and those paused too, if `paused`). */
+  private running(paused: boolean): SimHost[] {
+    return this.hosts.filter((h) => h.up && (paused || !h.scheduler.isPaused));
+  }
+
+  /** The host of some group's leader (the interesting victim), if it is one of `among`. */
+  private leaderHost(among: readonly SimHost[]): SimHost | undefined {
     const leaders = this.groups.map((g) => this.leaderOf(g)).filter((g): g is KvGroup => g !== undefined);
     const g = leaders[randomInt(this.random, 0, leaders.length)];
-    return g === undefined ? undefined : up.find((h) => h.id === g.memberId);
+    return g === undefined ? undefined : among.find((h) => h.id === g.memberId);
   }
 
   private crashSomeone(leader: boolean): void {
     if (this.hosts.filter((h) => !h.up).length >= 2) return;
-    const host = this.victim(leader, true);
-    if (host === undefined) return;
-    this.crash(host);
-    this.clock.after(randomInt(this.random, 50, 1500), () => this.restart(host));
+    const up = this.running(true);
+    this.crashForAWhile(leader ? this.leaderHost(up) : up[randomInt(this.random, 0, up.length)]);
   }
 
-  /** A pause (GC, SIGSTOP): a leader may wake up deposed, with its timers and frames all late. */
   private pauseSomeone(): void {
-    const host = this.victim(this.random() < 0.6);
-    if (host === undefined) return;
-    const scheduler = host.scheduler;
-    scheduler.pause();
-    this.log(`pause ${host.id}`);
-    this.clock.after(randomInt(this.random, 50, 1500), () => {
-      if (!scheduler.isPaused) return;
-      scheduler.resume();
-      this.log(`resume ${host.id}`);
-    });
-  }
-
-  private partitionSomehow(): void {
-    const ids = this.hosts.map((h) => h.id);
-    const a = ids.filter(() => this.random() < 0.4);
-    const b = ids.filter((id) => !a.includes(id));
-    if (a.length === 0 || b.length === 0) return;
-    const oneWay = this.random() < 0.3;
-    this.hub.partition(a, b, oneWay);
-    this.log(`partition [${a}] ${oneWay ? '->' : '<->'} [${b}]`);
-    this.clock.after(randomInt(this.random, 100, 1500), () => {
-      this.hub.heal();
-      this.log('heal');
-    });
+    const running = this.running(false);
+    this.pauseForAWhile(this.pauseVictim(running, () => this.leaderHost(running)));
   }
 
   private stallSomeLink(): void {
@@ -520,24 +452,13 @@ class LoopWorld {
     const to = this.hosts[randomInt(this.random, 0, this.hosts.length)]!.id;
     if (from === to) return;
     const ms = randomInt(this.random, 20, 500);
-    this.hub.stall(from, to, ms);
+    this.network.stall(from, to, ms);
     this.log(`stall ${from}->${to} ${ms}ms`);
   }
 
-  private changeNetwork(): void {
-    const f = this.o.faults;
-    this.hub.faults = {
-      dropRate: f.drop ? this.random() * 0.2 : 0,
-      duplicateRate: f.duplicate ? this.random() * 0.1 : 0,
-      minDelayMs: 1,
-      maxDelayMs: f.delay ? randomInt(this.random, 2, 60) : 5,
-    };
-    const nf = this.hub.faults;
-    this.log(`network drop=${nf.dropRate.toFixed(2)} dup=${nf.duplicateRate.toFixed(2)} delay<=${nf.maxDelayMs}ms`);
-  }
-
   private failSomeWrite(): void {
-    const host = this.victim(false);
+    const up = this.running(false);
+    const host = up[randomInt(this.random, 0, up.length)];
     if (host === undefined || host.store === null) return;
     host.store.inner.failNextWrite(new Error(`injected write failure on ${host.id}`));
     host.writeFailurePending = true;
@@ -562,9 +483,7 @@ class LoopWorld {
   }
 
   private stopFaults(): void {
-    this.faultsOn = false;
-    this.hub.heal();
-    this.hub.faults = RELIABLE;
+    this.stopNetworkFaults();
     for (const host of this.hosts) {
       if (host.writeFailurePending) {
         // Not hit yet (the host wrote nothing since): consume it, no write may fail from now on.
@@ -575,10 +494,7 @@ class LoopWorld {
           this.log(`${host.id}: the injected write failure is withdrawn`);
         }
       }
-      if (host.scheduler.isPaused) {
-        host.scheduler.resume();
-        this.log(`resume ${host.id}`);
-      }
+      if (host.scheduler.resume()) this.log(`resume ${host.id}`);
       this.restart(host);
     }
     this.log('faults stop');
@@ -617,26 +533,8 @@ class LoopWorld {
       for (const [groupId, g] of host.groups) {
         if (g.role !== Role.Leader) continue;
         const term = g.term;
-        const terms = this.leaders.get(groupId)!;
-        const known = terms.get(term);
-        if (known === host.id) continue;
-        if (known === undefined) {
-          terms.set(term, host.id);
-          this.log(`g${groupId}: ${host.id} leads term ${term}`);
-        } else {
-          this.violate(`election safety: ${known} and ${host.id} both lead group g${groupId} in term ${term}`);
-        }
+        if (this.leaders.see(groupId, term, host.id, `group g${groupId} in `)) this.log(`g${groupId}: ${host.id} leads term ${term}`);
       }
-    }
-  }
-
-  private observeApply(host: HostId, groupId: number, index: number, outcome: Outcome<unknown>): void {
-    const seen = this.applied.get(groupId)!;
-    const applied = JSON.stringify(outcome);
-    const known = seen.get(index);
-    if (known === undefined) seen.set(index, applied);
-    else if (known !== applied) {
-      this.violate(`state machine safety: group g${groupId} index ${index}: ${host} applied ${applied}, another replica ${known}`);
     }
   }
 
@@ -671,18 +569,9 @@ class LoopWorld {
       refused += stats?.itemsRefused ?? 0;
       discarded += stats?.itemsDiscarded ?? 0;
     }
-    this.log(`end after ${this.clock.executed} events; ${this.hub.network.dropped} frames dropped, ${this.hub.framesLost} lost with their connection; live hosts refused ${refused} items, discarded ${discarded}`);
+    this.log(`end after ${this.clock.executed} events; ${this.network.frames.dropped} frames dropped, ${this.network.framesLost} lost with their connection; live hosts refused ${refused} items, discarded ${discarded}`);
   }
 
-  private violate(what: string): void {
-    this.violations.push(what);
-    this.log(`VIOLATION ${what}`);
-  }
-
-  private log(line: string): void {
-    this.trace.push(`${this.clock.now.toFixed(1).padStart(8)}ms ${line}`);
-    if (this.trace.length > TRACE_LINES) this.trace.shift();
-  }
 }
 
 /** The leader a NOT_LEADER error names, or '' (unknown). */
@@ -703,10 +592,4 @@ function shuffle<T>(random: Random, items: readonly T[]): T[] {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

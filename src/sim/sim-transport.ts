@@ -1,5 +1,5 @@
 // A Transport on the simulated network: every host's SimTransport is an endpoint of one SimHub,
-// and frames travel through a SimNetwork (network.ts) on virtual time, so they are delayed,
+// and frames travel through a SimNetwork (kernel/network.ts) on virtual time, so they are delayed,
 // reordered, dropped and duplicated as the seed decides.
 //
 // The model, close to one ws connection per host pair:
@@ -50,7 +50,8 @@ interface Frame {
 const FRAME_OVERHEAD = 8;
 
 export class SimHub {
-  readonly network: SimNetwork<Frame>;
+  /** The frames in flight, on the simulated network. */
+  readonly frames: SimNetwork<Frame>;
   private readonly endpoints = new Map<HostId, SimTransport>();
   /** Connected pairs (pairKey) and the number of their current connection. */
   private readonly connections = new Map<string, number>();
@@ -72,15 +73,15 @@ export class SimHub {
       throw err;
     },
   ) {
-    this.network = new SimNetwork<Frame>(clock, random, (frame) => this.arrive(frame));
+    this.frames = new SimNetwork<Frame>(clock, random, (frame) => this.arrive(frame));
   }
 
   get faults(): NetworkFaults {
-    return this.network.faults;
+    return this.frames.faults;
   }
 
   set faults(faults: NetworkFaults) {
-    this.network.faults = faults;
+    this.frames.faults = faults;
   }
 
   /** A new endpoint: the host starts (or restarts, as a new incarnation) on the network. */
@@ -103,7 +104,7 @@ export class SimHub {
    */
   partition(a: readonly HostId[], b: readonly HostId[], oneWay = false): void {
     if (oneWay) {
-      this.network.partition(a, b, true);
+      this.frames.partition(a, b, true);
       return;
     }
     for (const x of a) for (const y of b) this.cut.add(pairKey(x, y));
@@ -112,7 +113,7 @@ export class SimHub {
 
   /** Ends every partition and stall. */
   heal(): void {
-    this.network.heal();
+    this.frames.heal();
     this.cut.clear();
     this.stalls.clear();
     this.updateConnections();
@@ -132,7 +133,7 @@ export class SimHub {
   transmit(from: HostId, to: HostId, items: Item[], bytes: number): void {
     const connection = this.connections.get(pairKey(from, to));
     if (connection === undefined) return;
-    this.network.send({ from, to, items, bytes, connection, delivered: false });
+    this.frames.send({ from, to, items, bytes, connection, delivered: false });
   }
 
   /** @internal (SimTransport): the endpoint closed or crashed. */

@@ -119,13 +119,14 @@ export class SimScheduler implements Scheduler {
     if (!this.halted) this.paused = true;
   }
 
-  /** Everything that came due meanwhile runs now, in order, one event each. */
-  resume(): void {
-    if (!this.paused) return;
+  /** Everything that came due meanwhile runs now, in order, one event each. False if it was not paused. */
+  resume(): boolean {
+    if (!this.paused) return false;
     this.paused = false;
     const due = this.deferred;
     this.deferred = [];
     for (const run of due) this.soon(run);
+    return true;
   }
 
   /** The host crashed: its pending timers and deliveries are dropped, and so is anything later. */
