@@ -20,7 +20,7 @@
 // history is linearizable per key (keys are `group/key`).
 
 import { pino, type Logger } from 'pino';
-import { HistoryRecorder, type OpInput, type Output } from '../check/history.js';
+import type { OpInput, Output } from '../check/history.js';
 import { FlotillaError, isFlotillaError } from '../common/errors.js';
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID } from '../fleet/cluster-machine.js';
 import { GENERATION_KEY, peerRecordKey } from '../fleet/generation-keeper.js';
@@ -34,9 +34,13 @@ import { decodeGeneration, decodePeerGeneration, metaKey } from '../storage/enco
 import { MemoryDisk, MemoryLogStore } from '../storage/memory-store.js';
 import { FLEET_COUNTER, FLEET_KV, fleetCounter, fleetKv, replyId, type OpReply } from './fleet-machines.js';
 import { SimLogStore } from './loop-store.js';
-import { RELIABLE } from './kernel/network.js';
-import { exceptionText, finishRun, type SimResult } from './kernel/sim-result.js';
+import type { OpOutcome } from './kernel/clients.js';
+import type { FaultModel } from './kernel/fault-model.js';
+import { registerOp } from './kernel/random-ops.js';
+import { AppliedOutcomes, TermLeaders } from './kernel/safety-ledgers.js';
+import { exceptionText, type SimResult } from './kernel/sim-result.js';
 import { SimClock, SimScheduler } from './kernel/sim-scheduler.js';
+import { SimWorld } from './kernel/world.js';
 import { SimHub } from './sim-transport.js';
 
 export interface FleetFaults {
@@ -158,7 +162,6 @@ const ADMIN_TIMEOUT_MS = 3000;
 const SNAPSHOT_EVERY = 16;
 const SETUP_LIMIT_MS = 30_000;
 const CONVERGE_POLL_MS = 100;
-const TRACE_LINES = 400;
 /** Election safety is sampled every this many events (status() of every host is not free). */
 const LEADER_CHECK_EVERY = 16;
 const REGISTERS = ['x', 'y'];
@@ -166,14 +169,28 @@ const COUNTER_KEY = 'c';
 /** Clients 1..N run random operations; probes after convergence are clients from PROBE_CLIENT. */
 const PROBE_CLIENT = 1000;
 
-type OpStatus = 'ok' | 'fail' | 'unknown';
+const FLEET_FAULTS: FaultModel = {
+  faultEveryMs: [100, 500],
+  maxDropRate: 0.15,
+  maxDuplicateRate: 0.1,
+  maxDelayMs: [2, 40],
+  isolateLeaderChance: 0,
+  isolateCompanionChance: 0,
+  partitionSideChance: 0.35,
+  oneWayChance: 0.3,
+  healAfterMs: [100, 2500],
+  restartAfterMs: [100, 3500],
+  // A pause stalls any running host (pauseSomeone).
+  pauseLeaderChance: 0,
+  resumeAfterMs: [50, 2500],
+  slowSyncMaxMs: 4,
+  syncMs: 0.2,
+};
 
-class FleetWorld {
-  private readonly clock = new SimClock();
-  private readonly random: Random;
+class FleetWorld extends SimWorld<SimHost, SimClock> {
   /** The restore fault's own choices (see FleetFaults.restore). */
   private readonly restoreRandom: Random;
-  private readonly network: SimHub;
+  protected readonly network: SimHub;
   private readonly hosts: SimHost[] = [];
   private readonly groups: GroupSpec[] = [];
   /** Extra groups (added and removed as a fault): name -> whether the sim believes it exists. */
@@ -185,35 +202,26 @@ class FleetWorld {
    */
   private readonly groupRemovals = new Map<number, number>();
   private nextRemoval = 0;
-  private readonly recorder: HistoryRecorder;
-  private readonly violations: string[] = [];
-  private readonly trace: string[] = [];
-  /** State machine safety: the outcome applied at each index, by group id. */
-  private readonly applied = new Map<number, Map<number, string>>();
+  private readonly applied = new AppliedOutcomes((what) => this.violate(what));
   /** Group name of each group id seen applying. */
   private readonly groupNames = new Map<number, string>();
-  /** Election safety: the host seen leading each term, by group id. */
-  private readonly leaders = new Map<number, Map<number, string>>();
+  private readonly leaders = new TermLeaders((what) => this.violate(what));
   /** Outcome of every counter increment, by operation id, with its group. */
-  private readonly increments = new Map<number, { group: string; status: OpStatus | 'pending' }>();
+  private readonly increments = new Map<number, { group: string; status: OpOutcome | 'pending' }>();
   /** The last value a client saw per key: what a cas most plausibly expects. */
   private readonly lastSeen = new Map<string, string | null>();
   private readonly binding = new Map<number, string>();
-  private opId = 0;
-  private okOps = 0;
-  private elections = 0;
   private setupDone = false;
-  private faultsOn = false;
   private faultsStoppedAt = 0;
-  /** Virtual time from which every operation must succeed (Infinity until convergence). */
-  private checkStart = Infinity;
+  /** Clients run until then, once the fleet has converged (the check phase begins: clients.checkStart). */
   private clientsStopAt = Infinity;
   private done = false;
 
   constructor(private readonly o: FleetSimOptions) {
-    this.random = seededRandom(o.seed);
+    super(new SimClock(), o.seed, o.faults, FLEET_FAULTS, 'convergence');
+    // Faults begin once the fleet is set up.
+    this.faultsOn = false;
     this.restoreRandom = seededRandom(o.seed ^ 0x5e5707e);
-    this.recorder = new HistoryRecorder(() => Math.round(this.clock.now * 1e6));
     this.network = new SimHub(this.clock, this.random, (host, err) => this.violate(`${host}: a transport handler threw: ${errorText(err)}`));
     const hostCount = randomInt(this.random, 4, 7);
     const zoneCount = randomInt(this.random, 2, 4);
@@ -259,14 +267,7 @@ class FleetWorld {
     } catch (err) {
       this.violate(exceptionText(err));
     }
-    return finishRun({
-      seed: this.o.seed,
-      violations: this.violations,
-      violate: (what) => this.violate(what),
-      trace: this.trace,
-      history: this.recorder.history(),
-      stats: { okOps: this.okOps, elections: this.elections, messages: this.network.frames.sent, virtualMs: Math.round(this.clock.now) },
-    });
+    return this.result({ elections: this.leaders.terms, messages: this.network.frames.sent, virtualMs: Math.round(this.clock.now) });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -321,7 +322,7 @@ class FleetWorld {
   private async startProcess(sh: SimHost): Promise<void> {
     const generation = ++sh.generation;
     const scheduler = new SimScheduler(this.clock);
-    const store = new SimLogStore(new MemoryLogStore(sh.disk), scheduler, () => this.syncDelay());
+    const store = new SimLogStore(new MemoryLogStore(sh.disk), scheduler, () => this.syncDelayMs());
     sh.scheduler = scheduler;
     sh.store = store;
     sh.busy = true;
@@ -392,7 +393,7 @@ class FleetWorld {
   }
 
   /** Power loss: the process stops where it is, its unsynced writes are gone, its Host object is abandoned. */
-  private crash(sh: SimHost): void {
+  protected crash(sh: SimHost): void {
     sh.generation++;
     sh.scheduler?.halt();
     this.network.crash(sh.id);
@@ -406,7 +407,7 @@ class FleetWorld {
   }
 
   /** A new process on the same disk, activated again. */
-  private restart(sh: SimHost): void {
+  protected restart(sh: SimHost): void {
     if (sh.scheduler !== null) return;
     this.log(`restart ${sh.id}`);
     const generation = sh.generation + 1;
@@ -464,10 +465,6 @@ class FleetWorld {
     return new Promise((resolve) => this.clock.after(ms, resolve));
   }
 
-  private syncDelay(): number {
-    return this.faultsOn && this.o.faults.delay ? this.random() * 4 : 0.2;
-  }
-
   /** Up, idle and active (as far as its own Host object says). */
   private isServing(sh: SimHost): boolean {
     return sh.host !== null && !sh.busy && sh.host.localState === 'active';
@@ -510,106 +507,57 @@ class FleetWorld {
       return this.random() < 0.7 ? { op: 'incr', key, n: randomInt(this.random, 1, 5) } : { op: 'get', key };
     }
     const key = `${spec.name}/${REGISTERS[randomInt(this.random, 0, REGISTERS.length)]!}`;
-    const value = `${client}.${this.opId + 1}`;
-    switch (randomInt(this.random, 0, 4)) {
-      case 0:
-        return { op: 'put', key, value };
-      case 1:
-        return { op: 'get', key };
-      case 2:
-        return { op: 'append', key, value: `${value};` };
-      default:
-        return { op: 'cas', key, expected: this.random() < 0.8 ? (this.lastSeen.get(key) ?? null) : `${client}.0`, value };
-    }
+    return registerOp(this.random, client, this.clients.lastOpId + 1, key, () => this.lastSeen.get(key) ?? null);
   }
 
   /** One operation through host.command / host.query, with its outcome recorded. */
   private runOp(client: number, sh: SimHost, group: string, input: OpInput, then: () => void): void {
-    const id = ++this.opId;
-    const h = this.recorder.call(client, input);
-    const calledAt = this.clock.now;
-    if (input.op === 'incr') this.increments.set(id, { group, status: 'pending' });
-    let finished = false;
-    const finish = (status: OpStatus, output: Output = null, why = ''): void => {
-      if (finished) return;
-      finished = true;
-      if (status === 'ok') {
-        this.recorder.ok(h, output);
-        this.okOps++;
-        if (input.op === 'get' || input.op === 'put' || input.op === 'append') this.lastSeen.set(input.key, input.op === 'put' ? input.value : typeof output === 'string' ? output : null);
-        if (input.op === 'cas' && output === true) this.lastSeen.set(input.key, input.value);
-      } else if (status === 'fail') this.recorder.fail(h);
-      else this.recorder.unknown(h);
-      const increment = this.increments.get(id);
-      if (increment !== undefined) increment.status = status;
-      if (status !== 'ok' && calledAt >= this.checkStart) {
-        this.violate(`liveness: client ${client} ${input.op} ${input.key} via ${sh.id} did not succeed after convergence (${status}${why === '' ? '' : `: ${why}`})`);
-      }
-      then();
-    };
+    const op = this.clients.call(
+      client,
+      input,
+      (outcome, output) => {
+        if (outcome === 'ok') this.remember(input, output);
+        const increment = this.increments.get(op.id);
+        if (increment !== undefined) increment.status = outcome;
+        then();
+      },
+      sh.id,
+    );
+    if (input.op === 'incr') this.increments.set(op.id, { group, status: 'pending' });
     // The client's own deadline: the host may crash with the call in flight and never answer.
-    this.clock.after(OP_TIMEOUT_MS + CLIENT_GRACE_MS, () => finish('unknown', null, 'no answer'));
+    this.clock.after(OP_TIMEOUT_MS + CLIENT_GRACE_MS, () => op.finish('unknown', null, 'no answer'));
     const call =
       input.op === 'get'
         ? this.inHost(sh, (host) => host.query<OpReply>(group, { key: input.key }, { timeoutMs: OP_TIMEOUT_MS }))
-        : this.inHost(sh, (host) => host.command<OpReply>(group, { id, input }, { timeoutMs: OP_TIMEOUT_MS }));
+        : this.inHost(sh, (host) => host.command<OpReply>(group, { id: op.id, input }, { timeoutMs: OP_TIMEOUT_MS }));
     call.then(
-      (reply) => finish('ok', reply.output),
+      (reply) => op.finish('ok', reply.output),
       (err: unknown) => {
         const code = err instanceof FlotillaError ? err.code : 'not a FlotillaError';
-        finish(DEFINITE_FAILURES.has(code) ? 'fail' : 'unknown', null, `${code}: ${errorText(err)}`);
+        op.finish(DEFINITE_FAILURES.has(code) ? 'fail' : 'unknown', null, `${code}: ${errorText(err)}`);
       },
     );
+  }
+
+  /** What a successful operation says the key holds: what a later cas most plausibly expects. */
+  private remember(input: OpInput, output: Output): void {
+    if (input.op === 'get' || input.op === 'put' || input.op === 'append') this.lastSeen.set(input.key, input.op === 'put' ? input.value : typeof output === 'string' ? output : null);
+    if (input.op === 'cas' && output === true) this.lastSeen.set(input.key, input.value);
   }
 
   // -------------------------------------------------------------------------------------------
   // Faults
 
-  private scheduleFault(): void {
-    this.clock.after(randomInt(this.random, 100, 500), () => {
-      if (!this.faultsOn) return;
-      this.injectFault();
-      this.scheduleFault();
-    });
-  }
-
-  private injectFault(): void {
+  protected faultKinds(): Array<() => void> {
     const f = this.o.faults;
     const kinds: Array<() => void> = [];
     if (f.drop || f.duplicate || f.delay) kinds.push(() => this.changeNetwork());
-    if (f.partition) kinds.push(() => this.partitionSomehow());
+    if (f.partition) kinds.push(() => this.partitionSomehow(this.hosts.map((h) => h.id)));
     if (f.crash) kinds.push(() => this.crashSomeone());
     if (f.deactivate) kinds.push(() => this.deactivateSomeone());
     if (f.pause) kinds.push(() => this.pauseSomeone());
     if (f.groups) kinds.push(() => this.addOrRemoveGroup());
-    if (kinds.length === 0) return;
-    kinds[randomInt(this.random, 0, kinds.length)]!();
-  }
-
-  private changeNetwork(): void {
-    const f = this.o.faults;
-    this.network.faults = {
-      dropRate: f.drop ? this.random() * 0.15 : 0,
-      duplicateRate: f.duplicate ? this.random() * 0.1 : 0,
-      minDelayMs: 1,
-      maxDelayMs: f.delay ? randomInt(this.random, 2, 40) : 5,
-    };
-    const nf = this.network.faults;
-    this.log(`network drop=${nf.dropRate.toFixed(2)} dup=${nf.duplicateRate.toFixed(2)} delay<=${nf.maxDelayMs}ms`);
-  }
-
-  private partitionSomehow(): void {
-    const ids = this.hosts.map((h) => h.id);
-    const a = ids.filter(() => this.random() < 0.35);
-    const b = ids.filter((id) => !a.includes(id));
-    if (a.length === 0 || b.length === 0) return;
-    const oneWay = this.random() < 0.3;
-    this.network.partition(a, b, oneWay);
-    this.log(`partition [${a}] ${oneWay ? '->' : '<->'} [${b}]`);
-    this.clock.after(randomInt(this.random, 100, 2500), () => {
-      this.network.heal();
-      this.log('heal');
-    });
+    return kinds;
   }
 
   /** Hosts out of service (down, deactivated by the simulation, or running from a copy put back). */
@@ -625,26 +573,23 @@ class FleetWorld {
   private crashSomeone(): void {
     if (!this.mayTakeOneOut()) return;
     const up = this.hosts.filter((h) => h.scheduler !== null && !h.deactivated);
-    const sh = up[randomInt(this.random, 0, up.length)];
-    if (sh === undefined) return;
-    this.crash(sh);
-    this.clock.after(randomInt(this.random, 100, 3500), () => this.restart(sh));
+    this.crashForAWhile(up[randomInt(this.random, 0, up.length)]);
   }
 
   private pauseSomeone(): void {
     const running = this.hosts.filter((h) => h.scheduler !== null && !h.scheduler.isPaused);
-    const sh = running[randomInt(this.random, 0, running.length)];
-    const scheduler = sh?.scheduler;
-    if (sh === undefined || scheduler === undefined || scheduler === null) return;
-    scheduler.pause();
-    this.log(`pause ${sh.id}`);
-    this.clock.after(randomInt(this.random, 50, 2500), () => this.resume(sh, scheduler));
+    this.pauseForAWhile(running[randomInt(this.random, 0, running.length)]);
   }
 
-  private resume(sh: SimHost, scheduler: SimScheduler): void {
-    if (!scheduler.isPaused) return;
-    scheduler.resume();
-    this.log(`resume ${sh.id}`);
+  /** A host's process stalls: its timers and deliveries wait until it resumes. */
+  protected pause(sh: SimHost): () => boolean {
+    const scheduler = sh.scheduler!;
+    scheduler.pause();
+    return () => scheduler.resume();
+  }
+
+  protected nameOf(sh: SimHost): string {
+    return sh.id;
   }
 
   private deactivateSomeone(): void {
@@ -743,13 +688,11 @@ class FleetWorld {
   }
 
   private stopFaults(): void {
-    this.faultsOn = false;
+    this.stopNetworkFaults();
     this.faultsStoppedAt = this.clock.now;
-    this.network.heal();
-    this.network.faults = RELIABLE;
     this.log('faults stop');
     for (const sh of this.hosts) {
-      if (sh.scheduler !== null) this.resume(sh, sh.scheduler);
+      if (sh.scheduler?.resume() === true) this.log(`resume ${sh.id}`);
       if (sh.scheduler === null) this.restart(sh);
       else if (sh.deactivated && !sh.busy) this.reactivate(sh, sh.generation);
     }
@@ -834,8 +777,8 @@ class FleetWorld {
 
   /** After convergence: every group takes a command from every host, and every client operation succeeds. */
   private checkPhase(): void {
-    this.checkStart = this.clock.now;
-    this.clientsStopAt = this.checkStart + this.o.checkMs;
+    this.clients.checkStart = this.clock.now;
+    this.clientsStopAt = this.clients.checkStart + this.o.checkMs;
     let probe = PROBE_CLIENT;
     const groups = this.hosts[0]!.host!.groups();
     let outstanding = 0;
@@ -860,15 +803,7 @@ class FleetWorld {
 
   private observeApply(host: string, group: string, groupId: number, index: number, outcome: Outcome<unknown>): void {
     this.groupNames.set(groupId, group);
-    let seen = this.applied.get(groupId);
-    if (seen === undefined) {
-      seen = new Map();
-      this.applied.set(groupId, seen);
-    }
-    const text = JSON.stringify(outcome);
-    const known = seen.get(index);
-    if (known === undefined) seen.set(index, text);
-    else if (known !== text) this.violate(`state machine safety: group ${group} (${groupId}) index ${index}: ${host} applied ${text}, another replica ${known}`);
+    this.applied.see(groupId, `${group} (${groupId})`, index, host, outcome);
   }
 
   /** No running host counted a state mismatch (since its start) or holds a degraded replica. */
@@ -886,17 +821,7 @@ class FleetWorld {
     for (const sh of this.hosts) {
       if (sh.host === null) continue;
       for (const m of sh.host.status().members) {
-        if (m.role !== 'leader') continue;
-        let terms = this.leaders.get(m.groupId);
-        if (terms === undefined) {
-          terms = new Map();
-          this.leaders.set(m.groupId, terms);
-        }
-        const known = terms.get(m.term);
-        if (known === undefined) {
-          terms.set(m.term, sh.id);
-          this.elections++;
-        } else if (known !== sh.id) this.violate(`election safety: ${known} and ${sh.id} both lead ${m.group} in term ${m.term}`);
+        if (m.role === 'leader') this.leaders.see(m.groupId, m.term, sh.id, `${m.group} in `);
       }
     }
   }
@@ -907,7 +832,7 @@ class FleetWorld {
    */
   private checkExactlyOnce(): void {
     const appliedAt = new Map<number, number>();
-    for (const [groupId, outcomes] of this.applied) {
+    for (const [groupId, outcomes] of this.applied.byGroup) {
       if (groupId === CLUSTER_GROUP_ID) continue;
       for (const [index, text] of outcomes) {
         const outcome = JSON.parse(text) as Outcome<unknown>;
@@ -940,15 +865,6 @@ class FleetWorld {
     return sh;
   }
 
-  private violate(what: string): void {
-    this.violations.push(what);
-    this.log(`VIOLATION ${what}`);
-  }
-
-  private log(line: string): void {
-    this.trace.push(`${this.clock.now.toFixed(1).padStart(8)}ms ${line}`);
-    if (this.trace.length > TRACE_LINES) this.trace.shift();
-  }
 }
 
 /** Errors after which an operation certainly did not take effect. */
