@@ -9,15 +9,13 @@
 // also prints every host's own log (JSON lines on stderr, `vt` = virtual ms).
 
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { writeHistory } from '../check/history.js';
-import { ALL_FLEET_FAULTS, runFleetSeed, type FleetFaults } from './fleet-sim.js';
-import { ALL_LOOP_FAULTS, runLoopSeed, type LoopFaults } from './loop-sim.js';
-import { ALL_FAULTS, runSeed, type RunSummary, type SimFaults } from './raft-sim.js';
-import type { SimResult } from './kernel/sim-result.js';
-
-/** Which simulation runs, with its faults. */
-export type SimMode = { mode: 'raft'; faults: SimFaults } | { mode: 'loop'; faults: LoopFaults } | { mode: 'fleet'; faults: FleetFaults };
+import { ALL_FLEET_FAULTS } from './fleet-sim.js';
+import type { RunSummary } from './kernel/sim-result.js';
+import { ALL_LOOP_FAULTS } from './loop-sim.js';
+import { runSimSeed, type SimMode } from './modes.js';
+import { runSeedsParallel } from './parallel.js';
+import { ALL_FAULTS } from './raft-sim.js';
 
 interface SimArgs {
   seeds: number;
@@ -81,18 +79,6 @@ function whole(v: string, name: string): number {
   return n;
 }
 
-/** One seed of any of the simulations. */
-function runSimSeed(seed: number, sim: SimMode): Promise<SimResult> {
-  switch (sim.mode) {
-    case 'raft':
-      return Promise.resolve(runSeed(seed, sim.faults));
-    case 'loop':
-      return runLoopSeed(seed, sim.faults);
-    case 'fleet':
-      return runFleetSeed(seed, sim.faults);
-  }
-}
-
 function report(r: RunSummary, args: SimArgs): void {
   if (!r.ok) {
     console.log(`seed ${r.seed} FAILED: ${r.violations.join('; ')}`);
@@ -101,27 +87,6 @@ function report(r: RunSummary, args: SimArgs): void {
   } else if (args.trace) {
     console.log(r.trace.join('\n'));
   }
-}
-
-// Node 20 workers do not inherit the tsx loader: each registers it, then loads the TypeScript worker.
-const TS_WORKER = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
-  new URL('./sim-worker.ts', import.meta.url).href,
-)}); })`;
-
-/** Runs seeds on `workers` threads, each taking every workers-th seed. */
-async function runParallel(seeds: number[], args: SimArgs, onResult: (r: RunSummary) => void): Promise<void> {
-  const workers = Math.min(args.workers, seeds.length);
-  await Promise.all(
-    Array.from({ length: workers }, (_, w) => {
-      const mine = seeds.filter((_, i) => i % workers === w);
-      const worker = new Worker(TS_WORKER, { eval: true, workerData: { seeds: mine, sim: args.sim } });
-      worker.on('message', onResult);
-      return new Promise<void>((resolve, reject) => {
-        worker.on('error', reject);
-        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker exited with ${code}`))));
-      });
-    }),
-  );
 }
 
 async function main(): Promise<number> {
@@ -148,7 +113,7 @@ async function main(): Promise<number> {
       }
     }
   } else {
-    await runParallel(seeds, args, onResult);
+    await runSeedsParallel(seeds, args.sim, args.workers, onResult);
   }
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`sim: ${passed} seeds passed, ${failed} failed (${ops} client ops checked, ${secs}s)`);

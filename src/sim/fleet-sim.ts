@@ -582,14 +582,8 @@ class FleetWorld extends SimWorld<SimHost, SimClock> {
   }
 
   /** A host's process stalls: its timers and deliveries wait until it resumes. */
-  protected pause(sh: SimHost): () => boolean {
-    const scheduler = sh.scheduler!;
-    scheduler.pause();
-    return () => scheduler.resume();
-  }
-
-  protected nameOf(sh: SimHost): string {
-    return sh.id;
+  protected pausable(sh: SimHost): SimScheduler {
+    return sh.scheduler!;
   }
 
   private deactivateSomeone(): void {

@@ -306,15 +306,9 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
     this.log(`restart ${host.id}`);
   }
 
-  /** A pause (GC, SIGSTOP): a leader may wake up deposed, with its timers and frames all late. */
-  protected pause(host: SimHost): () => boolean {
-    const scheduler = host.scheduler;
-    scheduler.pause();
-    return () => scheduler.resume();
-  }
-
-  protected nameOf(host: SimHost): string {
-    return host.id;
+  /** A pause (GC, SIGSTOP) stops the host's scheduler: a leader may wake up deposed, with its timers and frames all late. */
+  protected pausable(host: SimHost): SimScheduler {
+    return host.scheduler;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -104,9 +104,6 @@ export function runSeed(seed: number, faults: SimFaults = ALL_FAULTS): SimResult
   return runRaftSim({ ...DEFAULT_SIM_OPTIONS, faults, seed });
 }
 
-/** What a run reports back to the command line (without its history). */
-export type RunSummary = Omit<SimResult, 'history'>;
-
 class RaftWorld extends SimWorld<SimRaftNode> {
   protected readonly network: SimNetwork<Message>;
   private readonly nodes: SimRaftNode[] = [];
@@ -339,13 +336,8 @@ class RaftWorld extends SimWorld<SimRaftNode> {
     this.log(`restart ${n.id} term=${n.raft!.currentTerm} last=${n.raft!.lastIndex} commit=${n.raft!.committed}`);
   }
 
-  protected pause(n: SimRaftNode): () => boolean {
-    n.pause();
-    return () => n.resume();
-  }
-
-  protected nameOf(n: SimRaftNode): string {
-    return n.id;
+  protected pausable(n: SimRaftNode): SimRaftNode {
+    return n;
   }
 
   private changeMembership(): void {

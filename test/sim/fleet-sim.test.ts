@@ -7,9 +7,9 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import type { AnyMachine } from '../../src/host/options.js';
 import { FLEET_COUNTER, fleetCounter, type Counters, type KeyQuery, type OpCommand, type OpReply } from '../../src/sim/fleet-machines.js';
-import { runFleetSeedsParallel } from '../../src/sim/fleet-parallel.js';
+import { runSeedsParallel } from '../../src/sim/parallel.js';
 import { ALL_FLEET_FAULTS, DEFAULT_FLEET_OPTIONS, NO_FLEET_FAULTS, runFleetSeed, runFleetSim } from '../../src/sim/fleet-sim.js';
-import type { RunSummary } from '../../src/sim/raft-sim.js';
+import type { RunSummary } from '../../src/sim/kernel/sim-result.js';
 import type { StateMachine } from '../../src/group/state-machine.js';
 
 const SEEDS = Number(process.env['FLEET_SIM_SEEDS'] ?? 20);
@@ -27,7 +27,7 @@ test('fleet simulation: without faults every operation succeeds and every check 
 
 test(`fleet simulation: seeds 1..${SEEDS} with every fault keep every invariant and a linearizable history`, async () => {
   const seeds = Array.from({ length: SEEDS }, (_, i) => i + 1);
-  const results = await runFleetSeedsParallel(seeds, ALL_FLEET_FAULTS, Math.min(2, availableParallelism()));
+  const results = await runSeedsParallel(seeds, { mode: 'fleet', faults: ALL_FLEET_FAULTS }, Math.min(2, availableParallelism()));
   assert.equal(results.length, SEEDS);
   const failed = results.filter((r) => !r.ok).map(explain);
   assert.ok(failed.length === 0, `${failed.length} of ${SEEDS} seeds failed:\n${failed.join('\n\n')}`);

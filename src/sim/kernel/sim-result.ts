@@ -23,6 +23,9 @@ export interface SimResult {
   stats: SimStats;
 }
 
+/** What a run reports back to the command line (without its history). */
+export type RunSummary = Omit<SimResult, 'history'>;
+
 export interface RunEnd {
   seed: number;
   /** The run's violations so far; `violate` adds to them. */

@@ -33,7 +33,13 @@ export interface NetworkSwitches {
 
 const TRACE_LINES = 400;
 
-export abstract class SimWorld<N, C extends EventQueue = EventQueue> {
+/** What a pause stops and resumes: a node's process (resume() is false if it was no longer paused). */
+export interface Pausable {
+  pause(): void;
+  resume(): boolean;
+}
+
+export abstract class SimWorld<N extends { readonly id: string }, C extends EventQueue = EventQueue> {
   protected readonly random: Random;
   protected readonly clients: ClientBook;
   protected readonly violations: string[] = [];
@@ -62,9 +68,8 @@ export abstract class SimWorld<N, C extends EventQueue = EventQueue> {
   protected abstract crash(node: N): void;
   /** A crashed node comes back, if it is still down (the simulation logs it). */
   protected abstract restart(node: N): void;
-  /** Stops the node's process; the function returned resumes it, false if it was no longer paused. */
-  protected abstract pause(node: N): () => boolean;
-  protected abstract nameOf(node: N): string;
+  /** What a pause of the node stops. */
+  protected abstract pausable(node: N): Pausable;
 
   // -------------------------------------------------------------------------------------------
   // Faults
@@ -130,10 +135,11 @@ export abstract class SimWorld<N, C extends EventQueue = EventQueue> {
   /** Pauses the victim (a GC pause, SIGSTOP), if there is one, and resumes it after FaultModel.resumeAfterMs. */
   protected pauseForAWhile(victim: N | undefined): void {
     if (victim === undefined) return;
-    const resume = this.pause(victim);
-    this.log(`pause ${this.nameOf(victim)}`);
+    const process = this.pausable(victim);
+    process.pause();
+    this.log(`pause ${victim.id}`);
     this.clock.after(randomInt(this.random, ...this.model.resumeAfterMs), () => {
-      if (resume()) this.log(`resume ${this.nameOf(victim)}`);
+      if (process.resume()) this.log(`resume ${victim.id}`);
     });
   }
 
