@@ -2,7 +2,9 @@
 // zones, in one process, on virtual time (SimClock), a simulated network (SimHub) and MemoryDisks
 // whose syncs take virtual time (SimLogStore), so a crash loses every write not yet synced. One
 // seeded PRNG decides everything (two: the restore fault draws from its own), so a run is a pure
-// function of its seed and every failure replays.
+// function of its seed and every failure replays. The world, its clients and the faults all
+// simulations share are the kernel's (kernel/world.ts, with FLEET_FAULTS); deactivation, extra
+// groups and restored disks are this simulation's own.
 //
 // Phases: setup (h1 founds the fleet, the others join, the groups are added), faults (clients run
 // while the network drops, duplicates and delays frames and partitions hosts, hosts crash and

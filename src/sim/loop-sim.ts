@@ -2,7 +2,9 @@
 // driving real Groups (src/group/group.ts) of a key-value machine, on a MemoryDisk whose syncs take
 // virtual time, wired with wireLoopToTransport to a SimTransport on the simulated network. One
 // seeded PRNG decides everything, and virtual time (SimClock) orders it, so a run is a pure
-// function of its seed and every failure replays.
+// function of its seed and every failure replays. The world, its clients and the faults all
+// simulations share are the kernel's (kernel/world.ts, with LOOP_FAULTS); stalled links, write
+// failures and transfers are this simulation's own.
 //
 // The phases are those of raft-sim.ts: faults (drop, duplicate, delay, partitions, stalled links,
 // host crashes that lose unsynced writes, pauses, leadership transfers), settle (faults stop, the

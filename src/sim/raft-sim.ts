@@ -1,6 +1,8 @@
 // The deterministic simulation of one Raft group: members, disks, network, clients and faults,
 // all driven by one seeded PRNG in virtual time. A run is a pure function of its seed, so every
-// failure replays exactly.
+// failure replays exactly. The world, its clients and the faults all simulations share are the
+// kernel's (kernel/world.ts, with RAFT_FAULTS); a member is a bare Raft core (raft-node.ts), and
+// membership changes, transfers, snapshots and quiescence are this simulation's own faults.
 //
 // A run has three phases: faults (everything below switched on at random), settle (faults stop,
 // the network heals, crashed members restart), and check (every client operation must now succeed).
