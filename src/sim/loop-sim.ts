@@ -20,7 +20,7 @@ import { pino, type Logger } from 'pino';
 import { isFlotillaError } from '../common/errors.js';
 import { Group, type GroupOptions } from '../group/group.js';
 import { HostLoop } from '../loop/host-loop.js';
-import { wireLoopToTransport, type RaftWiring } from '../loop/raft-wiring.js';
+import { IDENTITY_MEMBERS, wireLoopToTransport, type RaftWiring } from '../loop/raft-wiring.js';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/raft.js';
 import { randomInt, seededRandom, type Random } from '../raft/random.js';
 import { Role, type NodeId } from '../raft/types.js';
@@ -242,7 +242,8 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
     const stored = new Set(await store.groupIds());
     const transport = this.network.endpoint(host.id, { scheduler, maxQueueItems: this.maxQueueItems });
     transport.setPeers(new Map(this.hosts.filter((h) => h !== host).map((h) => [h.id, h.id])));
-    const wiring = wireLoopToTransport(transport);
+    // Its virtual scheduler, so not even a message to a member on the same host waits for a real timer.
+    const wiring = wireLoopToTransport(transport, IDENTITY_MEMBERS, scheduler);
     const loop = new HostLoop({ store, send: wiring.send, tickMs: TICK_MS, scheduler, maxAppliesPerTurn: this.maxAppliesPerTurn });
     const groups = new Map<number, KvGroup>();
     wiring.onStateHash((groupId, from, report) => groups.get(groupId)?.peerStateHash(from, report));
