@@ -6,7 +6,7 @@
 
 import type { GroupCounters } from '../group/group.js';
 import type { TransportStats } from '../transport/transport.js';
-import type { ConnectionStats } from '../transport/ws-transport.js';
+import type { ConnectionStats } from '../transport/transport.js';
 
 /** Upper bounds (seconds) of the commit latency histogram's buckets; +Inf is implied. */
 export const COMMIT_LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;

@@ -43,7 +43,6 @@ import { HostLoop } from '../loop/host-loop.js';
 import { wireLoopToTransport } from '../loop/raft-wiring.js';
 import { seededRandom, type Random } from '../raft/random.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
-import { WsTransport } from '../transport/ws-transport.js';
 import { openHost, type OpenedHost } from './open.js';
 import { StaleRefusal } from './stale-refusal.js';
 import { checkGroupConfig, checkReplicas, type AddGroupOptions, type AnyMachine, type CallOptions, type DeactivateOptions, type HostOptions, type QueryOptions } from './options.js';
@@ -510,7 +509,7 @@ export class Host {
   /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
   metrics(): HostMetrics {
     const { turns, writes, syncs, applyCutShort } = this.loop.stats;
-    const connections = this.transport.inner instanceof WsTransport ? this.transport.inner.connectionStats() : null;
+    const connections = this.transport.inner.connectionStats?.() ?? null;
     return { ...this.counters.snapshot(), loop: { turns, writes, syncs, applyCutShort }, transport: this.transport.stats(), connections, fleetOps: { ...this.ops.served } };
   }
 

@@ -5,6 +5,7 @@
 // handlers run when the implementation receives something. So an implementation driven by virtual
 // time needs nothing but its own delivery step.
 import { FlotillaError } from '../common/errors.js';
+import type { AcceptLimits, AcceptStats } from './accept-gate.js';
 import type { HostId, Item } from './items.js';
 
 /**
@@ -53,6 +54,8 @@ export interface Transport {
   readonly maxFrameBytes: number;
   /** Present if this transport can look seeds up by address (see SeedLookup). */
   readonly seeds?: SeedLookup;
+  /** Present if this transport accepts connections: what it holds against its limits (null: not listening). */
+  connectionStats?(): ConnectionStats | null;
 
   /** Replaces the whole peer table (host id -> 'host:port'); peers no longer listed are not dialed. */
   setPeers(peers: ReadonlyMap<HostId, string>): void;
@@ -99,3 +102,9 @@ export function emptyStats(): TransportStats {
     bytesSent: 0, bytesReceived: 0, itemsRefused: 0, itemsTooLarge: 0, itemsDiscarded: 0,
   };
 }
+
+/** A listening transport's connections against its limits. */
+export type ConnectionStats = AcceptStats & AcceptLimits & {
+  /** Sockets this host dialed, open now. */
+  dialed: number;
+};

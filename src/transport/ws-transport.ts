@@ -11,7 +11,7 @@ import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Decode } from '../common/decode.js';
 import { FlotillaError } from '../common/errors.js';
-import { AcceptGate, type AcceptLimits, type AcceptStats } from './accept-gate.js';
+import { AcceptGate, type AcceptLimits } from './accept-gate.js';
 import { formatAddress, parseAddress } from './address.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { TransportBase, type QueueOptions } from './base.js';
@@ -19,7 +19,7 @@ import { CloseCode, Connection, type ConnectionOwner, type Refusal } from './con
 import { fdBudget, readSoftFdLimit, type FdBudget } from './fd-limit.js';
 import { newIncarnation } from './handshake.js';
 import type { HostId, Item } from './items.js';
-import type { SeedLookup } from './transport.js';
+import type { ConnectionStats, SeedLookup } from './transport.js';
 
 export interface WsTransportOptions extends QueueOptions {
   hostId: HostId;
@@ -71,12 +71,6 @@ interface PeerState {
   /** Why the last dial ended before it authenticated; null once one did. */
   failure: DialFailure | null;
 }
-
-/** A listening transport's connections against its limits. */
-export type ConnectionStats = AcceptStats & AcceptLimits & {
-  /** Sockets this host dialed, open now. */
-  dialed: number;
-};
 
 export interface DialFailure {
   /** The WebSocket close code (CloseCode.Auth for a wrong secret). */
