@@ -1,7 +1,7 @@
 // Wiring a HostLoop to a Transport for Raft traffic. HostLoop takes its `send` callback in its
 // constructor, so the wiring comes in two halves:
 //
-//   const wiring = wireLoopToTransport(transport, IDENTITY_MEMBERS);
+//   const wiring = wireLoopToTransport(transport, IDENTITY_MEMBERS, scheduler);
 //   const loop = new HostLoop({ store, tickMs, send: wiring.send });
 //   const detach = wiring.attach(loop);
 //
@@ -21,7 +21,7 @@
 // effort: one the transport refuses is not sent again (the next snapshot brings another).
 
 import { assert } from '../common/assert.js';
-import { realScheduler, type Scheduler } from '../common/scheduler.js';
+import type { Scheduler } from '../common/scheduler.js';
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
 import type { GroupBeat, GroupStateHash, HostId } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
@@ -106,7 +106,7 @@ interface PendingBeats {
  * locally, in a later event-loop turn.
  * @param scheduler where that later turn comes from: the loop's own (the simulation's is virtual).
  */
-export function wireLoopToTransport(transport: Transport, members: MemberNaming = IDENTITY_MEMBERS, scheduler: Scheduler = realScheduler): RaftWiring {
+export function wireLoopToTransport(transport: Transport, members: MemberNaming, scheduler: Scheduler): RaftWiring {
   let receiver: RaftReceiver | null = null;
   let hashReceiver: StateHashReceiver | null = null;
   const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0 };

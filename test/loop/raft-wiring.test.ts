@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Scheduler } from '../../src/common/scheduler.js';
+import { realScheduler, type Scheduler } from '../../src/common/scheduler.js';
 import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
 import { beatsPerItem, hashesPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/loop/raft-wiring.js';
 import { MessageType, message, type Message } from '../../src/raft/types.js';
@@ -14,8 +14,8 @@ function pair(maxFrameBytes?: number) {
   const t2 = hub.endpoint('h2', { maxFrameBytes });
   t1.addPeer('h2', 'h2');
   hub.deliver();
-  const w1 = wireLoopToTransport(t1, FLEET_MEMBERS);
-  const w2 = wireLoopToTransport(t2, FLEET_MEMBERS);
+  const w1 = wireLoopToTransport(t1, FLEET_MEMBERS, realScheduler);
+  const w2 = wireLoopToTransport(t2, FLEET_MEMBERS, realScheduler);
   const stepped: Array<{ groupId: number; message: Message }> = [];
   const receiver: RaftReceiver = { step: (groupId, m) => stepped.push({ groupId, message: m }), unreachable: () => undefined };
   w2.attach(receiver);
