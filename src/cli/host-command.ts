@@ -10,6 +10,7 @@ import { Host } from '../host/host.js';
 import type { AnyMachine } from '../host/options.js';
 import type { StorageEngine } from '../storage/open-store.js';
 import { parseAddress } from '../transport/address.js';
+import type { TlsOptions } from '../transport/ws-transport.js';
 import { makeLogger } from './logger.js';
 import { builtinMachines, loadMachines } from './machines.js';
 import { UsageError } from './usage.js';
@@ -31,9 +32,12 @@ export interface HostSettings {
   logLevel: string;
   /** Connection limits (HostOptions of the same names); unset: the host's defaults. */
   limits: Partial<Record<LimitKey, number>>;
+  /** TLS from files (HostOptions.tls); unset: plaintext. */
+  tls?: TlsOptions;
 }
 
-const STRING_KEYS = ['id', 'zone', 'secret', 'listen', 'advertise', 'dataDir', 'storage', 'machines', 'adminPort', 'logLevel'] as const;
+const STRING_KEYS = ['id', 'zone', 'secret', 'listen', 'advertise', 'dataDir', 'storage', 'machines', 'adminPort', 'logLevel', 'tlsCert', 'tlsKey', 'tlsCa'] as const;
+const BOOLEAN_KEYS = ['drain', 'acceptStaleDataDir', 'tlsRequireClientCert'] as const;
 /** Integer settings: config key -> flag. */
 const LIMITS = {
   maxConnections: 'max-connections',
@@ -68,6 +72,10 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
       drain: { type: 'boolean' },
       'accept-stale-data-dir': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-require-client-cert': { type: 'boolean' },
       ...Object.fromEntries(LIMIT_KEYS.map((key) => [LIMITS[key], { type: 'string' as const }])),
     },
   });
@@ -111,7 +119,20 @@ export async function hostSettings(argv: string[], env: NodeJS.ProcessEnv): Prom
   const machines = pick(values.machines, 'machines');
   if (machines !== undefined) settings.machines = machines;
   if (adminPort !== undefined) settings.adminPort = adminPort;
+  const tls = tlsSettings(pick(values['tls-cert'], 'tlsCert'), pick(values['tls-key'], 'tlsKey'), pick(values['tls-ca'], 'tlsCa'), values['tls-require-client-cert'] ?? file.tlsRequireClientCert === true);
+  if (tls !== undefined) settings.tls = tls;
   return settings;
+}
+
+/** The TLS files from flags over the config file: a certificate and its key, or neither (Host.start reads and checks them). */
+function tlsSettings(certFile: string | undefined, keyFile: string | undefined, caFile: string | undefined, requireClientCert: boolean): TlsOptions | undefined {
+  if (certFile === undefined && keyFile === undefined) {
+    if (caFile !== undefined || requireClientCert) throw new UsageError('--tls-ca and --tls-require-client-cert need --tls-cert and --tls-key');
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('TLS needs both --tls-cert FILE and --tls-key FILE');
+  if (requireClientCert && caFile === undefined) throw new UsageError('--tls-require-client-cert needs --tls-ca: the CA that signs client certificates');
+  return { certFile, keyFile, ...(caFile === undefined ? {} : { caFile }), ...(requireClientCert ? { requireClientCert } : {}) };
 }
 
 /** The connection limits from flags over the config file: positive integers (Host.start checks the rest). */
@@ -147,10 +168,10 @@ async function readConfig(path: string): Promise<Record<string, unknown>> {
       if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new UsageError(`config ${path}: join must be an array of addresses`);
     } else if ((LIMIT_KEYS as readonly string[]).includes(key)) {
       if (typeof v !== 'number') throw new UsageError(`config ${path}: ${key} must be a number`);
-    } else if (key === 'drain' || key === 'acceptStaleDataDir') {
+    } else if ((BOOLEAN_KEYS as readonly string[]).includes(key)) {
       if (typeof v !== 'boolean') throw new UsageError(`config ${path}: ${key} must be true or false`);
     } else {
-      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', 'drain', 'acceptStaleDataDir', ...LIMIT_KEYS].join(', ')})`);
+      throw new UsageError(`config ${path}: unknown key ${key} (known: ${[...STRING_KEYS, 'join', ...BOOLEAN_KEYS, ...LIMIT_KEYS].join(', ')})`);
     }
   }
   return config;
@@ -189,6 +210,7 @@ export async function runHost(settings: HostSettings): Promise<number> {
     logger: root,
     ...(settings.acceptStaleDataDir === true ? { acceptStaleDataDir: true } : {}),
     ...settings.limits,
+    ...(settings.tls === undefined ? {} : { tls: settings.tls }),
   });
   let admin: AdminServer | null = null;
   const stopping = new Promise<string>((resolve) => {

@@ -21,7 +21,7 @@ import { jsonCodec } from '../group/state-machine.js';
 import { realScheduler } from '../common/scheduler.js';
 import { CloseCode } from '../transport/connection.js';
 import type { Consistency, HostId } from '../transport/items.js';
-import { WsTransport } from '../transport/ws-transport.js';
+import { WsTransport, loadTls, type TlsOptions } from '../transport/ws-transport.js';
 import { OPS_GROUP, decodeOpsReply, encodeOps, type FleetView, type OpsReply, type OpsRequest } from '../fleet/ops-protocol.js';
 
 export interface ConnectOptions {
@@ -29,6 +29,12 @@ export interface ConnectOptions {
   hosts: string[];
   /** The cluster secret the hosts share. */
   secret: string;
+  /**
+   * Dial the hosts with wss://: `ca` (or `caFile`) is who signed their certificates (default: the
+   * system's CAs); `cert` and `key` (or the files) are this client's, for hosts that require
+   * client certificates (mutual TLS).
+   */
+  tls?: TlsOptions;
   /** Deadline of connect() and default deadline of each call (default 5000 ms). */
   timeoutMs?: number;
   /** Where connection problems are reported (default: silent). */
@@ -80,7 +86,8 @@ export async function connect(options: ConnectOptions): Promise<Client> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const logger = options.logger ?? pino({ level: 'silent' });
   const id = `client-${randomBytes(6).toString('hex')}`;
-  const transport = await WsTransport.start({ hostId: id, secret: options.secret, logger });
+  const tls = options.tls === undefined ? undefined : await loadTls(options.tls, { listens: false });
+  const transport = await WsTransport.start({ hostId: id, secret: options.secret, logger, ...(tls ? { tls } : {}) });
   try {
     const seeds = await resolveSeeds(transport, options.hosts, timeoutMs);
     const client = new Client(transport, { ...options, timeoutMs, logger });
@@ -206,15 +213,22 @@ export class Client {
 
   /**
    * Moves every member off host `hostId` (which keeps running, inactive); resolves once the fleet
-   * lists it inactive.
+   * lists it inactive. Groups left with fewer active hosts than replicas (so fewer voters until a
+   * host is activated) do not stop it: they are logged at warn and given to `onWarning`.
    */
-  async deactivate(hostId: string, options: ClientCallOptions & { onProgress?: (fleet: FleetView) => void } = {}): Promise<void> {
+  async deactivate(hostId: string, options: ClientCallOptions & { onProgress?: (fleet: FleetView) => void; onWarning?: (message: string) => void } = {}): Promise<void> {
     validateName('host', hostId);
     const timeoutMs = options.timeoutMs ?? 120_000;
     const deadline = performance.now() + timeoutMs;
-    const before = stateIn(await this.fleet(), hostId);
+    const fleet = await this.fleet();
+    const before = stateIn(fleet, hostId);
     if (before === undefined) throw new FlotillaError('BAD_ARGUMENT', `the fleet has no host ${hostId}`);
     if (before === 'failed') throw hostFailed(hostId, 'it cannot drain: bring it back first (it then goes on with what it was doing)');
+    for (const g of groupsShortWithout(fleet, hostId)) {
+      const message = `group ${g.name} has ${g.replicas} replicas but only ${g.hosts} active hosts will be left without ${hostId}: it runs with ${g.hosts} voters until a host is activated`;
+      this.logger.warn({ group: g.name, replicas: g.replicas, hosts: g.hosts }, message);
+      options.onWarning?.(message);
+    }
     await this.ops({ op: 'deactivate', timeoutMs }, 'deactivate', [hostId]);
     for (;;) {
       // Asked of the other hosts: the drained host stops following the metadata once it holds nothing.

@@ -12,7 +12,7 @@ import { checkWindowLimits, windowLimits } from '../fleet/request-window.js';
 import type { LogStore } from '../storage/log-store.js';
 import { openLogStore } from '../storage/open-store.js';
 import type { Transport } from '../transport/transport.js';
-import { WsTransport } from '../transport/ws-transport.js';
+import { WsTransport, loadTls, type LoadedTls } from '../transport/ws-transport.js';
 import type { HostOptions } from './options.js';
 
 /** What a Host is built on. */
@@ -45,6 +45,9 @@ export async function openHost(options: HostOptions): Promise<OpenedHost> {
     throw new FlotillaError('BAD_ARGUMENT', 'connection limits are options of the transport a host starts itself, not of one it is given');
   }
   if (options.transport === undefined && (options.secret === undefined || options.secret === '')) throw new FlotillaError('BAD_ARGUMENT', 'a host needs the cluster secret');
+  if (options.transport !== undefined && options.tls !== undefined) throw new FlotillaError('BAD_ARGUMENT', 'tls is an option of the transport a host starts itself, not of one it is given');
+  // Read and checked before the store opens: a wrong path fails at once, naming the option.
+  const tls: LoadedTls | undefined = options.tls === undefined ? undefined : await loadTls(options.tls, { listens: true });
   let store = options.store;
   const ownsStore = store === undefined;
   if (store === undefined) {
@@ -71,7 +74,7 @@ export async function openHost(options: HostOptions): Promise<OpenedHost> {
     const logger = (options.logger ?? pino({ level: 'silent' })).child({ host: options.id, layer: 'transport' });
     let ws: WsTransport;
     try {
-      ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret!, logger, ...connectionLimits });
+      ws = await WsTransport.start({ hostId: options.id, listen: options.listen ?? '127.0.0.1:0', secret: options.secret!, logger, ...connectionLimits, ...(tls ? { tls } : {}) });
     } catch (err) {
       // Bad limits or a taken port: the store this call opened must not stay open (and locked).
       if (ownsStore) await store.close();

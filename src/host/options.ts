@@ -12,6 +12,7 @@ import type { LogStore } from '../storage/log-store.js';
 import type { StorageEngine } from '../storage/open-store.js';
 import type { Consistency } from '../transport/items.js';
 import type { Transport } from '../transport/transport.js';
+import type { TlsOptions } from '../transport/ws-transport.js';
 
 /** A state machine as a host registers it; commands, queries and replies cross the wire as JSON. */
 export type AnyMachine = StateMachine<unknown, unknown, unknown, unknown>;
@@ -31,6 +32,14 @@ export interface HostOptions {
   storage?: StorageEngine;
   /** The cluster secret every host shares. */
   secret?: string;
+  /**
+   * TLS for every connection (hosts dial each other and clients dial hosts with wss://; the
+   * secret's handshake still runs inside it): this host's certificate and key, and the CA its
+   * peers' certificates are signed by, as PEM (`cert`) or files (`certFile`). With
+   * `requireClientCert`, mutual TLS: a peer or client without a certificate from the CA is refused.
+   * Every host of a fleet uses TLS or none does.
+   */
+  tls?: TlsOptions;
   /** State machines by name; every host registers the same ones. */
   machines: Record<string, AnyMachine>;
   /** Milliseconds per Raft tick (default 50). */

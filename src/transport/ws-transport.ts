@@ -4,6 +4,7 @@
 // pair dial at once, both connections authenticate and each host keeps the same one: the one
 // dialed by the smaller host id (connection.ts admit/opened below). A dial that fails is retried
 // with capped, jittered exponential backoff, so a host that is down costs one timer.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, get as httpGet, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
@@ -28,8 +29,8 @@ export interface WsTransportOptions extends QueueOptions {
   /** The cluster secret every host shares; proves membership, never sent. */
   secret: string | Uint8Array;
   peers?: ReadonlyMap<HostId, string>;
-  /** wss:// with this certificate; `caFile` lists who to trust when dialing (default: system CAs). */
-  tls?: { certFile: string; keyFile: string; caFile?: string };
+  /** wss:// (and https for the identity path) with these certificates: see TlsOptions. */
+  tls?: TlsOptions;
   /**
    * Time to establish and authenticate a connection (default 5 s): a dial's from its start, an
    * accepted socket's from its TCP accept (then it is destroyed).
@@ -49,6 +50,81 @@ export interface WsTransportOptions extends QueueOptions {
   reconnect?: BackoffOptions;
   /** Bytes the socket may hold unsent before flush() holds the queue (default 4 frames). */
   maxBufferedBytes?: number;
+}
+
+/** PEM text, as a string or its bytes. */
+export type Pem = string | Uint8Array;
+
+/**
+ * TLS for a transport: each of cert, key and ca given as PEM (`cert`) or as a file to read
+ * (`certFile`), not both. A listening host needs cert and key; a client needs them only for mutual
+ * TLS. `ca` is who to trust: the certificates peers present (default: the system's CAs).
+ */
+export interface TlsOptions {
+  cert?: Pem;
+  key?: Pem;
+  ca?: Pem;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  /** Mutual TLS: the acceptor requires a client certificate signed by `ca` (which it then needs). */
+  requireClientCert?: boolean;
+}
+
+/** TlsOptions read and checked: PEM bytes. */
+export interface LoadedTls {
+  cert?: Buffer;
+  key?: Buffer;
+  ca?: Buffer;
+  requireClientCert: boolean;
+}
+
+const TLS_PARTS = ['cert', 'key', 'ca'] as const;
+
+/**
+ * Reads and checks TLS options, BAD_ARGUMENT naming the option (`tls.keyFile`, ...): a file that
+ * cannot be read, PEM that is no certificate or key, a key without its certificate or one that
+ * does not match it, a listener without a certificate, mutual TLS without a CA.
+ */
+export async function loadTls(tls: TlsOptions, role: { listens: boolean }): Promise<LoadedTls> {
+  const bad = (option: string, why: string) => new FlotillaError('BAD_ARGUMENT', `tls.${option}: ${why}`);
+  const out: LoadedTls = { requireClientCert: tls.requireClientCert === true };
+  for (const part of TLS_PARTS) {
+    const pem = tls[part];
+    const file = tls[`${part}File`];
+    if (pem !== undefined && file !== undefined) throw bad(part, `give ${part} or ${part}File, not both`);
+    if (pem !== undefined) {
+      if (typeof pem !== 'string' && !(pem instanceof Uint8Array)) throw bad(part, 'must be PEM text, a string or a Buffer');
+      out[part] = Buffer.from(pem);
+    } else if (file !== undefined) {
+      if (typeof file !== 'string' || file === '') throw bad(`${part}File`, 'must be a file path');
+      try {
+        out[part] = await readFile(file);
+      } catch (err) {
+        throw bad(`${part}File`, `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  const source = (part: (typeof TLS_PARTS)[number]) => (tls[part] === undefined ? `${part}File` : part);
+  let cert: X509Certificate | undefined;
+  if (out.cert) cert = parsePem(() => new X509Certificate(out.cert!), () => bad(source('cert'), 'not a PEM certificate'));
+  if (out.ca) parsePem(() => new X509Certificate(out.ca!), () => bad(source('ca'), 'not a PEM certificate'));
+  if (out.key) {
+    const key = parsePem(() => createPrivateKey(out.key!), () => bad(source('key'), 'not a PEM private key (an unencrypted one)'));
+    if (!cert) throw bad(source('key'), 'a key needs its certificate (tls.cert or tls.certFile)');
+    if (!cert.checkPrivateKey(key)) throw bad(source('key'), "not the key of the certificate's public key");
+  } else if (cert) throw bad(source('cert'), 'a certificate needs its private key (tls.key or tls.keyFile)');
+  if (role.listens && !cert) throw bad('cert', 'a host serving TLS needs a certificate and its key (tls.cert/certFile and tls.key/keyFile)');
+  if (out.requireClientCert && !out.ca) throw bad('requireClientCert', 'mutual TLS needs the CA that signs client certificates (tls.ca or tls.caFile)');
+  return out;
+}
+
+function parsePem<T>(parse: () => T, fail: () => FlotillaError): T {
+  try {
+    return parse();
+  } catch {
+    throw fail();
+  }
 }
 
 const IDENTITY_PATH = '/flotilla/id';
@@ -94,7 +170,8 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   private readonly keepaliveMs: number;
   private readonly backoff: BackoffOptions;
   private readonly maxBufferedBytes: number;
-  private readonly dialOptions: { ca?: Buffer };
+  /** What a dial presents and trusts: the CA, and this host's certificate for mutual TLS. */
+  private readonly dialOptions: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   private readonly tls: boolean;
   private readonly acceptLimits: AcceptLimits;
   private readonly fdBudget: FdBudget;
@@ -106,7 +183,7 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
   private wss: WebSocketServer | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
 
-  private constructor(options: WsTransportOptions, ca: Buffer | undefined) {
+  private constructor(options: WsTransportOptions, tls: LoadedTls | undefined) {
     super(options.hostId, options);
     if (options.hostId === '') throw new FlotillaError('BAD_ARGUMENT', 'a host id must not be empty');
     if (options.secret.length === 0) throw new FlotillaError('BAD_ARGUMENT', 'the cluster secret must not be empty');
@@ -116,7 +193,9 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     this.backoff = options.reconnect ?? DEFAULT_BACKOFF;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * this.maxFrameBytes;
     this.tls = options.tls !== undefined;
-    this.dialOptions = ca ? { ca } : {};
+    this.dialOptions = {};
+    if (tls?.ca) this.dialOptions.ca = tls.ca;
+    if (tls?.cert && tls.key) Object.assign(this.dialOptions, { cert: tls.cert, key: tls.key });
     this.fdBudget = fdBudget(readSoftFdLimit());
     this.acceptLimits = {
       maxConnections: positive('maxConnections', options.maxConnections ?? this.fdBudget.maxConnections),
@@ -135,12 +214,9 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
 
   /** Listens, then dials the given peers. */
   static async start(options: WsTransportOptions): Promise<WsTransport> {
-    const { tls } = options;
-    const [cert, key, ca] = tls
-      ? await Promise.all([readFile(tls.certFile), readFile(tls.keyFile), tls.caFile ? readFile(tls.caFile) : undefined])
-      : [];
-    const transport = new WsTransport(options, ca);
-    if (options.listen !== undefined) await transport.listen(options.listen, cert && key ? { cert, key } : null);
+    const tls = options.tls === undefined ? undefined : await loadTls(options.tls, { listens: options.listen !== undefined });
+    const transport = new WsTransport(options, tls);
+    if (options.listen !== undefined) await transport.listen(options.listen, tls ?? null);
     // Judged after the event loop has read the sockets: Node runs due timers first, so after a
     // pause of this process every link would look silent for the pause and be dropped, while
     // what its peers sent meanwhile waits unread.
@@ -149,9 +225,19 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     return transport;
   }
 
-  private async listen(address: string, tls: { cert: Buffer; key: Buffer } | null): Promise<void> {
+  private async listen(address: string, tls: LoadedTls | null): Promise<void> {
     const { host, port } = parseAddress(address);
-    const server = tls ? createHttpsServer(tls) : createHttpServer();
+    // With mutual TLS a socket without a certificate from the CA fails its TLS handshake here,
+    // before it reaches the identity path or the HMAC handshake.
+    const server = tls
+      ? createHttpsServer({
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          requestCert: tls.requireClientCert,
+          rejectUnauthorized: tls.requireClientCert,
+        })
+      : createHttpServer();
     // Every socket goes through the gate from its TCP accept: held within the limits until it
     // authenticates, or destroyed.
     const gate = new AcceptGate(this.acceptLimits, () => this.dialedSockets, (remote) => this.expire(remote), this.logger);
@@ -164,6 +250,12 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
       else res.writeHead(426, { Connection: 'close' }).end();
     });
     server.on('error', (err) => this.logger.error({ err }, 'server error'));
+    // A plaintext socket, or one without a certificate this host trusts (mutual TLS): refused in
+    // the TLS handshake; the dialer logs why.
+    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      this.logger.debug({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason: err.message }, 'TLS handshake refused');
+      socket.destroy();
+    });
     const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: this.maxFrameBytes, clientTracking: false });
     wss.on('connection', (ws, req) => this.accept(ws, req));
     wss.on('error', (err) => this.logger.error({ err }, 'websocket server error'));
