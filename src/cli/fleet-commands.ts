@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { connect, type Client } from '../client/client.js';
 import type { FleetView } from '../fleet/ops-protocol.js';
 import type { Consistency } from '../transport/items.js';
+import type { TlsOptions } from '../transport/ws-transport.js';
 import { UsageError, type FleetCommand } from './usage.js';
 
 /** What each subcommand takes besides the common flags: positional names and its own flags. */
@@ -25,7 +26,7 @@ export async function runFleetCommand(name: FleetCommand, argv: string[], env: N
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: { host: { type: 'string', multiple: true }, secret: { type: 'string' }, timeout: { type: 'string' }, ...spec.options },
+    options: { host: { type: 'string', multiple: true }, secret: { type: 'string' }, timeout: { type: 'string' }, ...TLS_FLAGS, ...spec.options },
   });
   const values: Record<string, string | boolean | string[] | undefined> = parsed;
   if (positionals.length !== spec.positionals.length) {
@@ -35,12 +36,13 @@ export async function runFleetCommand(name: FleetCommand, argv: string[], env: N
   if (hosts.length === 0) throw new UsageError('give a host of the fleet: --host HOST:PORT (or FLOTILLA_HOSTS)');
   const secret = (values.secret as string | undefined) ?? env.FLOTILLA_SECRET;
   if (secret === undefined || secret === '') throw new UsageError('give the cluster secret: --secret or FLOTILLA_SECRET');
+  const tls = tlsOptions(values, env);
   const timeoutMs = values.timeout === undefined ? undefined : positiveInt(values.timeout as string, '--timeout');
   const arg = (i: number): string => positionals[i] ?? '';
   const flag = (key: string): string | undefined => values[key] as string | undefined;
   // Everything is checked before connecting, so a usage mistake never waits on the network.
   const run = prepare(name, arg, flag, values.json === true, timeoutMs, print);
-  const client = await connect({ hosts, secret, timeoutMs: timeoutMs ?? 5000 });
+  const client = await connect({ hosts, secret, timeoutMs: timeoutMs ?? 5000, ...(tls === undefined ? {} : { tls }) });
   try {
     await run(client);
     return 0;
@@ -96,6 +98,19 @@ function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: str
         print(`${arg(0)} is inactive: it holds no members and can be stopped`);
       };
   }
+}
+
+const TLS_FLAGS = { tls: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } } as const;
+
+/** wss:// to the hosts when any TLS flag (or FLOTILLA_TLS_CA, _CERT, _KEY, FLOTILLA_TLS=1) is given; cert and key for mutual TLS. */
+function tlsOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): TlsOptions | undefined {
+  const file = (flag: string, variable: string): string | undefined => (values[flag] as string | undefined) ?? (env[variable] || undefined);
+  const caFile = file('tls-ca', 'FLOTILLA_TLS_CA');
+  const certFile = file('tls-cert', 'FLOTILLA_TLS_CERT');
+  const keyFile = file('tls-key', 'FLOTILLA_TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('a client certificate needs both --tls-cert FILE and --tls-key FILE');
+  if (caFile === undefined && certFile === undefined && values.tls !== true && env.FLOTILLA_TLS !== '1') return undefined;
+  return { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined || keyFile === undefined ? {} : { certFile, keyFile }) };
 }
 
 function parseJson(text: string): unknown {

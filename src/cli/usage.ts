@@ -23,6 +23,7 @@ Run a host (one per machine):
   flotilla host --id ID --zone ZONE --secret S [--listen HOST:PORT] [--advertise HOST:PORT]
                 [--join HOST:PORT ...] [--data-dir DIR] [--storage rocksdb|lmdb|memory]
                 [--machines MODULE] [--admin-port [HOST:]PORT] [--drain] [--log-level LEVEL]
+                [--tls-cert FILE --tls-key FILE [--tls-ca FILE] [--tls-require-client-cert]]
   flotilla host --config host.json        (the same settings as JSON keys; flags override them)
 
 Talk to a running fleet (through any of its hosts):
@@ -33,7 +34,7 @@ Talk to a running fleet (through any of its hosts):
   flotilla query         GROUP JSON [--consistency linearizable|lease|local]
   flotilla deactivate    HOSTID
   common: --host HOST:PORT (repeatable; or FLOTILLA_HOSTS=a,b), --secret S (or FLOTILLA_SECRET),
-          --timeout MS
+          --timeout MS, --tls-ca FILE [--tls-cert FILE --tls-key FILE] (a fleet with TLS)
 
 Without --machines a host registers two example machines: counter ({"op":"incr","by":1}) and
 kv ({"op":"put","key":"k","value":1}, queries {"op":"get","key":"k"}).
@@ -47,7 +48,12 @@ Finding the fleet:
   --host HOST:PORT   a host of the fleet (repeatable; default: FLOTILLA_HOSTS=a,b); one that
                      answers is enough
   --secret S         the cluster secret (default: FLOTILLA_SECRET)
-  --timeout MS       deadline of the operation (default 5000)`;
+  --timeout MS       deadline of the operation (default 5000)
+  --tls-ca FILE      the fleet uses TLS: dial wss://, trusting the CA in FILE (default:
+                     FLOTILLA_TLS_CA; --tls or FLOTILLA_TLS=1 alone trusts the system's CAs)
+  --tls-cert FILE, --tls-key FILE
+                     this client's certificate and key, for hosts that require one (mutual
+                     TLS; default: FLOTILLA_TLS_CERT, FLOTILLA_TLS_KEY)`;
 
 const USAGE: Record<Subcommand, string> = {
   host: `usage: flotilla host --id ID --zone ZONE [flags]
@@ -81,10 +87,19 @@ Runs one host until SIGINT or SIGTERM, then stops it cleanly (a second signal ex
                            of those, from one remote address (default 32)
   --handshake-timeout-ms MS
                            from a connection's TCP accept to its authentication (default 5000)
+  --tls-cert FILE          TLS for every connection, hosts' and clients' (wss://; the secret's
+  --tls-key FILE           handshake still runs inside): this host's certificate and private key,
+                           PEM. Every host of a fleet uses TLS or none does
+  --tls-ca FILE            the CA (PEM) that signed the other hosts' certificates (default: the
+                           system's CAs); the host checks the certificate of every host it dials
+  --tls-require-client-cert
+                           mutual TLS: refuse a host or client that presents no certificate signed
+                           by --tls-ca
   --config FILE            the settings as a JSON object (keys id, zone, secret, listen, advertise,
                            join, dataDir, storage, machines, adminPort, drain, acceptStaleDataDir, logLevel,
                            maxConnections, maxUnauthenticatedConnections,
-                           maxUnauthenticatedPerAddress, handshakeTimeoutMs); flags win
+                           maxUnauthenticatedPerAddress, handshakeTimeoutMs, tlsCert, tlsKey,
+                           tlsCa, tlsRequireClientCert); flags win
 
 Exits 0 after a clean stop, 1 when the host could not start or join, its store failed, or its
 data directory is older than the fleet has seen (STORAGE_STALE).
