@@ -78,6 +78,8 @@ export class Host {
   private readonly timeoutMs: number;
   private readonly timers: Timer[] = [];
   private passes = 0;
+  /** When the periodic pass last ran (health()). */
+  private lastPassAt = 0;
   /** What metrics() reports; the groups count into it too. */
   private readonly counters = new HostCounters();
   /** Answers clients' fleet operations (status, add-group, deactivate). */
@@ -502,6 +504,23 @@ export class Host {
     return hostStatus(this.statusSources);
   }
 
+  /**
+   * What the admin port's /healthz and /readyz read: the host loop's failure (fail-stop after a
+   * write error), the periodic pass's period and ms since it last ran, and the cluster group as this host sees it
+   * (its replica's lag and leader, and how long that leader's host has been silent; null fields
+   * when this host holds no replica of it or knows no leader).
+   */
+  health(): { loopFailed: string | null; passPeriodMs: number; sincePassMs: number; cluster: { lag: number; leader: string | null; leaderSilentMs: number | null } | null; peerSilentMs: number | null } {
+    const now = this.scheduler.now();
+    const member = this.view.members.get(CLUSTER_GROUP_ID);
+    const leader = member === undefined || member.replica.leader === '' ? null : hostOfMember(member.replica.leader);
+    const silent = (host: string) => (host === this.id ? 0 : this.view.liveness.silentFor(host));
+    const cluster = member === undefined ? null : { lag: member.replica.committed - member.replica.appliedIndex, leader, leaderSilentMs: leader === null ? null : silent(leader) };
+    const peers = Object.values(this.view.metadata?.hosts ?? {}).filter((h) => h.id !== this.id && h.state === 'active');
+    const peerSilentMs = peers.length === 0 ? null : Math.min(...peers.map((h) => silent(h.id)));
+    return { loopFailed: this.loop.failed?.message ?? null, passPeriodMs: this.options.reconcileMs ?? 250, sincePassMs: now - this.lastPassAt, cluster, peerSilentMs };
+  }
+
   get localState(): LocalState {
     return this.view.state;
   }
@@ -518,6 +537,7 @@ export class Host {
 
   private startTimers(): void {
     const period = this.options.reconcileMs ?? 250;
+    this.lastPassAt = this.scheduler.now();
     // Both judge peers by what was heard from them: only after the event loop has read the sockets
     // (Node runs due timers first), or a pause of this process would make every peer look silent.
     this.timers.push(this.scheduler.every(period, () => this.scheduler.soon(() => this.periodic())));
@@ -536,6 +556,7 @@ export class Host {
       return;
     }
     this.passes++;
+    this.lastPassAt = this.scheduler.now();
     this.follower.refreshMetadata();
     this.follower.onMetadata(true);
     this.detector.markFailures();
