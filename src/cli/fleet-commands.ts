@@ -3,14 +3,14 @@
 
 import { parseArgs } from 'node:util';
 import { connect, type Client } from '../client/client.js';
-import type { FleetView } from '../fleet/ops-protocol.js';
+import { fleetFindings, groupFindings, type FleetView } from '../fleet/ops-protocol.js';
 import type { Consistency } from '../transport/items.js';
 import type { TlsOptions } from '../transport/ws-transport.js';
 import { UsageError, type FleetCommand } from './usage.js';
 
 /** What each subcommand takes besides the common flags: positional names and its own flags. */
 const SPEC: Record<FleetCommand, { positionals: string[]; options: Record<string, { type: 'string' | 'boolean' }> }> = {
-  status: { positionals: [], options: { json: { type: 'boolean' } } },
+  status: { positionals: [], options: { json: { type: 'boolean' }, check: { type: 'boolean' } } },
   'add-group': { positionals: ['NAME'], options: { machine: { type: 'string' }, replicas: { type: 'string' } } },
   'remove-group': { positionals: ['NAME'], options: {} },
   command: { positionals: ['GROUP', 'JSON'], options: {} },
@@ -41,23 +41,30 @@ export async function runFleetCommand(name: FleetCommand, argv: string[], env: N
   const arg = (i: number): string => positionals[i] ?? '';
   const flag = (key: string): string | undefined => values[key] as string | undefined;
   // Everything is checked before connecting, so a usage mistake never waits on the network.
-  const run = prepare(name, arg, flag, values.json === true, timeoutMs, print);
+  const run = prepare(name, arg, flag, { json: values.json === true, check: values.check === true }, timeoutMs, print);
   const client = await connect({ hosts, secret, timeoutMs: timeoutMs ?? 5000, ...(tls === undefined ? {} : { tls }) });
   try {
-    await run(client);
-    return 0;
+    const code = await run(client);
+    // Only a number is an exit code (a subcommand may end on what its print returned).
+    return typeof code === 'number' ? code : 0;
   } finally {
     await client.close();
   }
 }
 
-function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: string) => string | undefined, json: boolean, timeoutMs: number | undefined, print: Print): (client: Client) => Promise<void> {
+/** What a prepared subcommand does once connected; a number is its exit code (none: 0). */
+type Run = (client: Client) => Promise<number | void>;
+
+function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: string) => string | undefined, switches: { json: boolean; check: boolean }, timeoutMs: number | undefined, print: Print): Run {
   const call = timeoutMs === undefined ? {} : { timeoutMs };
   switch (name) {
     case 'status':
       return async (client) => {
         const view = await client.fleet(call);
-        print(json ? JSON.stringify(view, null, 2) : formatFleet(view));
+        const findings = fleetFindings(view);
+        print(switches.json ? JSON.stringify({ ...view, findings }, null, 2) : formatFleet(view));
+        // --check: 1 when anything is wrong (a finding, or a replica's warning), for scripts and monitors.
+        return switches.check && findings.length + (view.warnings ?? []).length > 0 ? 1 : 0;
       };
     case 'add-group': {
       const machine = flag('machine');
@@ -89,6 +96,7 @@ function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: str
         let last = '';
         await client.deactivate(arg(0), {
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          onWarning: (message) => print(`warning: ${message}`),
           onProgress: (view) => {
             const state = Object.values(view.hosts).flat().find((h) => h.id === arg(0))?.state ?? 'unknown';
             if (state !== last) print(`${arg(0)}: ${state}`);
@@ -127,28 +135,37 @@ function positiveInt(text: string, flag: string): number {
   return n;
 }
 
-/** The fleet as tables: hosts by zone, then groups with leader and placement. */
+/**
+ * The fleet as tables: hosts by zone, then groups with leader, voters and placement; a row with
+ * something wrong ends in `!`, and what is wrong is summarised at the end (fleetFindings).
+ */
 export function formatFleet(view: FleetView): string {
   const zoneOf = new Map<string, string>();
-  const hostRows: string[][] = [['ZONE', 'HOST', 'ADDRESS', 'STATE']];
+  const findings = fleetFindings(view);
+  const hostRows: string[][] = [['ZONE', 'HOST', 'ADDRESS', 'STATE', 'REACHABLE', '']];
   for (const zone of Object.keys(view.hosts).sort()) {
     for (const h of view.hosts[zone] ?? []) {
       zoneOf.set(h.id, zone);
-      hostRows.push([zone, h.id, h.address, h.state]);
+      const reachable = h.reachable === undefined ? '?' : h.reachable ? 'yes' : 'no';
+      const wrong = findings.some((f) => f.startsWith(`host ${h.id} `));
+      hostRows.push([zone, h.id, h.address, h.state, reachable, wrong ? '!' : '']);
     }
   }
-  const groupRows: string[][] = [['GROUP', 'MACHINE', 'REPLICAS', 'LEADER', 'PLACEMENT (preferred leader first)']];
+  const groupRows: string[][] = [['GROUP', 'MACHINE', 'REPLICAS', 'LEADER', 'VOTERS', 'PLACEMENT (preferred leader first)', '']];
   for (const g of view.groups) {
     const placement = g.placement.map((h) => `${h}(${zoneOf.get(h) ?? '?'})`).join(' ');
-    groupRows.push([g.name, g.machine, String(g.replicas), g.leader ?? '-', placement]);
+    const members = g.voters === undefined || g.voters === null ? '?' : [...g.voters, ...(g.learners ?? []).map((l) => `+${l}`)].join(',');
+    groupRows.push([g.name, g.machine, String(g.replicas), g.leader ?? '-', members, placement, groupFindings(g).length > 0 ? '!' : '']);
   }
+  const cluster = view.cluster === undefined ? '' : `\ncluster group: leader ${view.cluster.leader ?? '- (none)'}, voters ${view.cluster.voters?.join(',') ?? '?'}`;
   // What the answering host and the groups' leaders report wrong with their replicas.
   const warnings = (view.warnings ?? []).map((w) => `\nwarning: ${w}`).join('');
-  return `fleet as seen by ${view.host}\n\n${table(hostRows)}\n\n${view.groups.length === 0 ? 'no groups' : table(groupRows)}${warnings === '' ? '' : `\n${warnings}`}`;
+  const summary = findings.length === 0 ? (warnings === '' ? '\n\nno problems found' : '') : `\n\n${findings.length} problem${findings.length === 1 ? '' : 's'}:\n${findings.map((f) => `  ! ${f}`).join('\n')}`;
+  return `fleet as seen by ${view.host}${cluster}\n\n${table(hostRows)}\n\n${view.groups.length === 0 ? 'no groups' : table(groupRows)}${warnings === '' ? '' : `\n${warnings}`}${summary}`;
 }
 
 function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
 }

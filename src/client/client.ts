@@ -22,7 +22,7 @@ import { realScheduler } from '../common/scheduler.js';
 import { CloseCode } from '../transport/connection.js';
 import type { Consistency, HostId } from '../transport/items.js';
 import { WsTransport, loadTls, type TlsOptions } from '../transport/ws-transport.js';
-import { OPS_GROUP, decodeOpsReply, encodeOps, type FleetView, type OpsReply, type OpsRequest } from '../fleet/ops-protocol.js';
+import { OPS_GROUP, decodeOpsReply, encodeOps, groupsShortWithout, type FleetView, type OpsReply, type OpsRequest } from '../fleet/ops-protocol.js';
 
 export interface ConnectOptions {
   /** Hosts of the fleet to dial, 'host:port' or 'id@host:port'; one reachable host is enough. */
@@ -224,7 +224,7 @@ export class Client {
     const before = stateIn(fleet, hostId);
     if (before === undefined) throw new FlotillaError('BAD_ARGUMENT', `the fleet has no host ${hostId}`);
     if (before === 'failed') throw hostFailed(hostId, 'it cannot drain: bring it back first (it then goes on with what it was doing)');
-    for (const g of groupsShortWithout(fleet, hostId)) {
+    for (const g of before === 'active' ? groupsShortWithout(fleet, hostId) : []) {
       const message = `group ${g.name} has ${g.replicas} replicas but only ${g.hosts} active hosts will be left without ${hostId}: it runs with ${g.hosts} voters until a host is activated`;
       this.logger.warn({ group: g.name, replicas: g.replicas, hosts: g.hosts }, message);
       options.onWarning?.(message);

@@ -25,7 +25,8 @@ export type AdminReply =
   | { op: 'prepare'; ok: false; tombstone: number }
   | { op: 'memberStatus'; member: boolean }
   /** `warnings`: what is wrong with the leader's replica (Host.replicaWarnings); hosts that predate it send none. */
-  | { op: 'leaderCheck'; leader: string; warnings?: string[] }
+  /** `voters`, `learners`: the group's members' host ids as the leader has them; hosts that predate them send none. */
+  | { op: 'leaderCheck'; leader: string; warnings?: string[]; voters?: string[]; learners?: string[] }
   | { op: 'cluster'; reply: ClusterReply };
 
 const encoder = new TextEncoder();
@@ -76,7 +77,7 @@ export function decodeAdminReply<T extends AdminReply['op']>(bytes: Uint8Array, 
       break;
     case 'leaderCheck':
       d.string(o.leader, 'leader');
-      d.optional(o.warnings, 'warnings', (v, path) => d.array(v, path, d.string));
+      for (const key of ['warnings', 'voters', 'learners'] as const) d.optional(o[key], key, (v, path) => d.array(v, path, d.string));
       break;
     case 'cluster':
       clusterReply(d, o.reply, 'reply');

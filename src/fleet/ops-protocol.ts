@@ -19,6 +19,11 @@ export interface FleetHost {
   id: string;
   address: string;
   state: HostState;
+  /**
+   * Whether the answering host can reach it now: itself, or heard from within the failure
+   * detector's suspicion window. Absent from hosts that predate it.
+   */
+  reachable?: boolean;
 }
 
 export interface FleetGroup {
@@ -30,6 +35,14 @@ export interface FleetGroup {
   placement: string[];
   /** The host leading it now, or null if it has no leader at the moment. */
   leader: string | null;
+  /**
+   * The voters and learners (host ids) as the group's leader reports them; null when no leader
+   * answered (unknown). Absent from hosts that predate it.
+   */
+  voters?: string[] | null;
+  learners?: string[] | null;
+  /** The voters are not the placement's hosts (a move under way, or one that cannot go on). Absent when unknown. */
+  offPlacement?: boolean;
 }
 
 export interface FleetView {
@@ -42,6 +55,43 @@ export interface FleetView {
    * (Host.replicaWarnings: degraded replicas, state mismatches). Absent from hosts that predate it.
    */
   warnings?: string[];
+  /** The cluster group (the metadata): its leader (null: none answered) and voters. Absent from hosts that predate it. */
+  cluster?: { leader: string | null; voters: string[] | null };
+}
+
+/**
+ * What is wrong with the fleet, one line each, as `view` shows it: the cluster group or a group
+ * without a leader, groups with fewer voters than replicas or off their placement, failed hosts
+ * and hosts the answering host cannot reach. Fields an older host did not send are skipped.
+ */
+export function fleetFindings(view: FleetView): string[] {
+  const out: string[] = [];
+  if (view.cluster !== undefined && view.cluster.leader === null) out.push('the metadata cannot change: cluster group has no leader');
+  for (const h of Object.values(view.hosts).flat()) {
+    if (h.state === 'failed') out.push(`host ${h.id} is failed`);
+    else if (h.reachable === false && h.state === 'active') out.push(`host ${h.id} is active in the metadata, unreachable from ${view.host}`);
+    else if (h.reachable === false && h.state === 'deactivating') out.push(`host ${h.id} is deactivating, unreachable from ${view.host}`);
+  }
+  for (const g of view.groups) out.push(...groupFindings(g));
+  return out;
+}
+
+/** What is wrong with one group of the view (none: an empty list). */
+export function groupFindings(g: FleetGroup): string[] {
+  const out: string[] = [];
+  if (g.leader === null) out.push(`group ${g.name} has no leader`);
+  if (Array.isArray(g.voters) && g.voters.length < g.replicas) out.push(`group ${g.name} has ${g.voters.length} voters of its ${g.replicas} replicas`);
+  if (g.offPlacement === true) out.push(`group ${g.name} is off its placement: voters ${(g.voters ?? []).join(' ')}, placement ${g.placement.join(' ')}`);
+  return out;
+}
+
+/**
+ * The groups that deactivating `hostId` leaves with fewer active hosts than replicas (so fewer
+ * voters than replicas until a host is activated), as `view` shows the fleet.
+ */
+export function groupsShortWithout(view: FleetView, hostId: string): Array<{ name: string; replicas: number; hosts: number }> {
+  const left = Object.values(view.hosts).flat().filter((h) => h.state === 'active' && h.id !== hostId).length;
+  return view.groups.filter((g) => g.replicas > left).map((g) => ({ name: g.name, replicas: g.replicas, hosts: left }));
 }
 
 export type OpsReply = { op: 'fleet'; fleet: FleetView } | { op: 'addGroup' } | { op: 'deactivate' };

@@ -8,9 +8,19 @@
 import type { Logger } from 'pino';
 import { OPS_GROUP, decodeOpsRequest, encodeOps, type FleetHost, type FleetView, type OpsReply } from './ops-protocol.js';
 import { FlotillaError } from '../common/errors.js';
-import type { GroupRecord } from './cluster-machine.js';
+import { CLUSTER_GROUP, type GroupRecord } from './cluster-machine.js';
+import { SUSPECT_MS } from './failure-detector.js';
+import type { Liveness } from './liveness.js';
 
 export { OPS_GROUP };
+
+/** A group's leader as the group answers (null: none answered), and its members' hosts if it says. */
+export interface LeaderReport {
+  leader: string | null;
+  warnings: string[];
+  voters?: string[];
+  learners?: string[];
+}
 
 /** What the fleet operations use of a host: a part of its public API (host/host.ts implements it). */
 export interface OpsHost {
@@ -19,7 +29,7 @@ export interface OpsHost {
   groups(): Array<Pick<GroupRecord, 'name' | 'id' | 'machine' | 'replicas'>>;
   hosts(): Record<string, FleetHost[]>;
   placement(name: string): string[];
-  leaderReport(name: string, options: { timeoutMs?: number }): Promise<{ leader: string | null; warnings: string[] }>;
+  leaderReport(name: string, options: { timeoutMs?: number }): Promise<LeaderReport>;
   replicaWarnings(): string[];
   addGroup(name: string, options: { machine: string; replicas?: number; timeoutMs?: number }): Promise<void>;
   deactivate(options: { timeoutMs?: number; onProgress?: (membersLeft: number) => void }): Promise<void>;
@@ -43,6 +53,8 @@ export class OpsService {
   constructor(
     private readonly host: OpsHost,
     private readonly logger: Logger,
+    /** When this host last heard each peer: whether it can reach them now (the fleet view). */
+    private readonly liveness: Liveness,
   ) {}
 
   /** Answers one request's payload with the reply's payload; a refusal throws a FlotillaError. */
@@ -61,8 +73,9 @@ export class OpsService {
     this.served[request.op]++;
     switch (request.op) {
       case 'fleet':
-        return { op: 'fleet', fleet: await fleetView(host) };
+        return { op: 'fleet', fleet: await fleetView(host, this.liveness) };
       case 'addGroup':
+        checkEnoughHosts(host, request.name, request.replicas);
         await host.addGroup(request.name, request.replicas === undefined ? { machine: request.machine, timeoutMs: request.timeoutMs } : { machine: request.machine, replicas: request.replicas, timeoutMs: request.timeoutMs });
         return { op: 'addGroup' };
       case 'deactivate': {
@@ -79,15 +92,36 @@ export class OpsService {
   }
 }
 
-/** Hosts by zone, and every group with its placement and current leader, as `host` sees them. */
-export async function fleetView(host: OpsHost): Promise<FleetView> {
+/**
+ * Hosts by zone (with whether this host can reach each), the cluster group's leader, and every
+ * group with its placement, current leader and the members its leader reports, as `host` sees them.
+ */
+export async function fleetView(host: OpsHost, liveness?: Liveness): Promise<FleetView> {
   const warnings = new Set(host.replicaWarnings());
-  const groups = await Promise.all(
-    host.groups().map(async (g) => {
-      const report = await host.leaderReport(g.name, { timeoutMs: LEADER_CHECK_MS }).catch(() => ({ leader: null, warnings: [] }));
+  const ask = (name: string): Promise<LeaderReport> => host.leaderReport(name, { timeoutMs: LEADER_CHECK_MS }).catch(() => ({ leader: null, warnings: [] }));
+  const [cluster, ...groups] = await Promise.all([
+    ask(CLUSTER_GROUP),
+    ...host.groups().map(async (g) => {
+      const report = await ask(g.name);
       for (const w of report.warnings) warnings.add(w);
-      return { name: g.name, id: g.id, machine: g.machine, replicas: g.replicas, placement: host.placement(g.name), leader: report.leader };
+      const placement = host.placement(g.name);
+      const voters = report.voters ?? null;
+      const offPlacement = voters === null ? {} : { offPlacement: voters.length !== placement.length || placement.some((h) => !voters.includes(h)) };
+      return { name: g.name, id: g.id, machine: g.machine, replicas: g.replicas, placement, leader: report.leader, voters, learners: report.learners ?? null, ...offPlacement };
     }),
-  );
-  return { host: host.id, hosts: host.hosts(), groups, warnings: [...warnings].sort() };
+  ]);
+  const hosts = host.hosts();
+  // Without the host's liveness (a caller that has none) reachability is left unknown.
+  if (liveness !== undefined) for (const h of Object.values(hosts).flat()) (h as FleetHost).reachable = h.id === host.id || liveness.silentFor(h.id) < SUSPECT_MS;
+  const clusterView = { leader: cluster?.leader ?? null, voters: cluster?.voters ?? null };
+  return { host: host.id, hosts, groups, warnings: [...warnings].sort(), cluster: clusterView };
+}
+
+/** An explicit replica count above the fleet's active hosts is refused before anything is proposed. */
+function checkEnoughHosts(host: OpsHost, name: string, replicas: number | undefined): void {
+  if (replicas === undefined) return;
+  const active = Object.values(host.hosts()).flat().filter((h) => h.state === 'active').length;
+  if (replicas > active) {
+    throw new FlotillaError('BAD_ARGUMENT', `group ${name}: ${replicas} replicas asked, but the fleet has only ${active} active hosts`, { replicas, activeHosts: active });
+  }
 }

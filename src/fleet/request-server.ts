@@ -173,7 +173,8 @@ export class RequestServer {
         if (member === undefined || !member.replica.leadsCommittedTerm) {
           throw new FlotillaError('NOT_LEADER', `host ${view.hostId} does not lead ${item.group}`, { leader: member?.replica.leader ?? '' });
         }
-        return { op: 'leaderCheck', leader: view.hostId, warnings: this.parts.warnings(item.group) };
+        const { voters, learners } = member.replica.membership;
+        return { op: 'leaderCheck', leader: view.hostId, warnings: this.parts.warnings(item.group), voters: voters.map(hostOfMember), learners: learners.map(hostOfMember) };
       }
     }
   }

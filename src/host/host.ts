@@ -29,7 +29,7 @@ import { FLEET_MEMBERS, hostOfMember } from '../fleet/member-id.js';
 import { MetadataChanges, watchedClusterMachine } from '../fleet/metadata-changes.js';
 import { MetadataFollower } from '../fleet/metadata-follower.js';
 import { validateName } from '../fleet/names.js';
-import { OpsService } from '../fleet/ops-service.js';
+import { OpsService, type LeaderReport } from '../fleet/ops-service.js';
 import { place } from '../fleet/placement.js';
 import { ReconcileDriver } from '../fleet/reconcile-driver.js';
 import { ReplicaGc } from '../fleet/replica-gc.js';
@@ -110,12 +110,12 @@ export class Host {
       onStale: (peer, verdict) => this.stale.refused(peer, verdict),
       logger: this.logger,
     });
-    this.ops = new OpsService(this, this.logger);
     this.timeoutMs = options.timeoutMs ?? 5000;
     const metadataChanges = new MetadataChanges();
     this.machines = new Map(Object.entries(options.machines));
     this.machines.set(CLUSTER_GROUP, watchedClusterMachine(metadataChanges));
     const liveness = new Liveness(this.scheduler);
+    this.ops = new OpsService(this, this.logger, liveness);
     const flushReplies = coalescedFlush(this.transport, this.scheduler);
     const limits = fleetLimits(this.transport.maxFrameBytes);
     this.calls = new RequestWindow(windowLimits(options), this.scheduler);
@@ -458,13 +458,18 @@ export class Host {
     return (await this.leaderReport(name, options)).leader;
   }
 
-  /** whereIsLeader, with what the leader's replica reports wrong with the group (replicaWarnings). */
-  async leaderReport(name: string, options: CallOptions = {}): Promise<{ leader: string | null; warnings: string[] }> {
-    await this.groupForCall(name);
+  /**
+   * whereIsLeader, with what the leader's replica reports wrong with the group (replicaWarnings)
+   * and its voters and learners (absent if the leader predates them). Takes CLUSTER_GROUP too.
+   */
+  async leaderReport(name: string, options: CallOptions = {}): Promise<LeaderReport> {
+    if (name === CLUSTER_GROUP) this.checkActive();
+    else await this.groupForCall(name);
     try {
       const reply = await this.router.call(name, 'admin', encodeAdmin({ op: 'leaderCheck' }), { timeoutMs: options.timeoutMs ?? 1000 });
       const check = decodeAdminReply(reply, 'leaderCheck');
-      return { leader: check.leader, warnings: Array.isArray(check.warnings) ? check.warnings.filter((w) => typeof w === 'string') : [] };
+      const members = check.voters === undefined ? {} : { voters: check.voters, learners: check.learners ?? [] };
+      return { leader: check.leader, warnings: check.warnings ?? [], ...members };
     } catch (err) {
       if (err instanceof FlotillaError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) return { leader: null, warnings: [] };
       throw err;
