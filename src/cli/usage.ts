@@ -104,11 +104,15 @@ Runs one host until SIGINT or SIGTERM, then stops it cleanly (a second signal ex
 Exits 0 after a clean stop, 1 when the host could not start or join, its store failed, or its
 data directory is older than the fleet has seen (STORAGE_STALE).
 `,
-  status: `usage: flotilla status [--json] [fleet flags]
+  status: `usage: flotilla status [--json] [--check] [fleet flags]
 
-Prints the hosts by zone and the groups with their leader and placement.
+Prints the hosts by zone (and whether the host asked reaches each), the groups with their leader,
+voters and placement, and at the end what is wrong: groups without a leader, with fewer voters
+than replicas or off their placement, failed or unreachable hosts, a cluster group without a
+leader. Rows with something wrong end in '!'.
 
-  --json             the fleet view as JSON
+  --json             the fleet view as JSON, with the same findings
+  --check            exit 1 when anything is wrong, 0 when all is well
 ${FLEET_FLAGS}
 `,
   'add-group': `usage: flotilla add-group NAME --machine M [--replicas N] [fleet flags]
