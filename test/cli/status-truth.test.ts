@@ -1,7 +1,8 @@
 // `flotilla status` tells the truth (issue 17): against 3 hosts embedded in this process over ws,
 // the status subcommand (runFleetCommand, as `flotilla status` runs it) says a healthy fleet is
 // healthy (`--check` exits 0), refuses `add-group --replicas 5` on 3 hosts, and once a host is
-// killed, and then the cluster group's quorum lost, shows each as a finding and `--check` exits 1.
+// killed, and then the cluster group's quorum lost, shows each as a finding and `--check` exits 1;
+// `flotilla deactivate` warns of the groups it leaves with fewer hosts than replicas.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runFleetCommand } from '../../src/cli/fleet-commands.js';
@@ -81,6 +82,36 @@ describe('flotilla status tells the truth', () => {
     assert.match(lost.out, /^orders +counter +3 +- +\? .*!$/m);
     const json = JSON.parse((await status('--json')).out) as { findings: string[] };
     assert.ok(json.findings.includes('the metadata cannot change: cluster group has no leader'), JSON.stringify(json.findings));
+  });
+});
+
+describe('flotilla deactivate warns of groups it leaves short', () => {
+  const hosts: Host[] = [];
+
+  before(async () => {
+    const h1 = await startHost('h1', 'a', []);
+    hosts.push(h1, await startHost('h2', 'b', [`h1@${h1.address}`]), await startHost('h3', 'c', [`h1@${h1.address}`]));
+  });
+
+  after(async () => {
+    for (const h of hosts) await h.stop();
+  });
+
+  it('warns, drains, and status then shows the group short of voters', async () => {
+    const fleet = ['--host', hosts[0]!.address, '--secret', SECRET];
+    await runFleetCommand('add-group', ['orders', '--machine', 'counter', '--replicas', '3', ...fleet], {}, () => {});
+    const lines: string[] = [];
+    assert.equal(await runFleetCommand('deactivate', ['h3', '--timeout', '30000', ...fleet], {}, (l) => lines.push(l)), 0);
+    assert.equal(lines[0], 'warning: group orders has 3 replicas but only 2 active hosts will be left without h3: it runs with 2 voters until a host is activated');
+    assert.match(lines.at(-1) ?? '', /h3 is inactive/);
+    const short = 'group orders has 2 voters of its 3 replicas';
+    let last = { code: -1, out: '' };
+    await waitFor('the short group to show', async () => {
+      const out: string[] = [];
+      last = { code: await runFleetCommand('status', ['--check', ...fleet], {}, (l) => out.push(l)), out: out.join('\n') };
+      return last.out.includes(short);
+    });
+    assert.equal(last.code, 1, last.out);
   });
 });
 
