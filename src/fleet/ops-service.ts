@@ -96,7 +96,7 @@ export class OpsService {
  * Hosts by zone (with whether this host can reach each), the cluster group's leader, and every
  * group with its placement, current leader and the members its leader reports, as `host` sees them.
  */
-export async function fleetView(host: OpsHost, liveness?: Liveness): Promise<FleetView> {
+export async function fleetView(host: OpsHost, liveness?: Pick<Liveness, 'silentFor'>): Promise<FleetView> {
   const warnings = new Set(host.replicaWarnings());
   const ask = (name: string): Promise<LeaderReport> => host.leaderReport(name, { timeoutMs: LEADER_CHECK_MS }).catch(() => ({ leader: null, warnings: [] }));
   const [cluster, ...groups] = await Promise.all([

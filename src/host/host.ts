@@ -519,11 +519,15 @@ export class Host {
     const now = this.scheduler.now();
     const member = this.view.members.get(CLUSTER_GROUP_ID);
     const leader = member === undefined || member.replica.leader === '' ? null : hostOfMember(member.replica.leader);
-    const silent = (host: string) => (host === this.id ? 0 : this.view.liveness.silentFor(host));
-    const cluster = member === undefined ? null : { lag: member.replica.committed - member.replica.appliedIndex, leader, leaderSilentMs: leader === null ? null : silent(leader) };
+    const cluster = member === undefined ? null : { lag: member.replica.committed - member.replica.appliedIndex, leader, leaderSilentMs: leader === null ? null : this.silentFor(leader) };
     const peers = Object.values(this.view.metadata?.hosts ?? {}).filter((h) => h.id !== this.id && h.state === 'active');
-    const peerSilentMs = peers.length === 0 ? null : Math.min(...peers.map((h) => silent(h.id)));
+    const peerSilentMs = peers.length === 0 ? null : Math.min(...peers.map((h) => this.silentFor(h.id)));
     return { loopFailed: this.loop.failed?.message ?? null, passPeriodMs: this.options.reconcileMs ?? 250, sincePassMs: now - this.lastPassAt, cluster, peerSilentMs };
+  }
+
+  /** Milliseconds since this host last heard `host` (0 for itself): the failure detector's measure. */
+  silentFor(host: string): number {
+    return host === this.id ? 0 : this.view.liveness.silentFor(host);
   }
 
   get localState(): LocalState {
