@@ -169,6 +169,9 @@ export class GenerationGate implements Transport {
       this.inner.flush();
       return;
     }
+    if (link.state !== 'accepted') {
+      this.options.logger.debug({ peer: from, process: presented.process, floor: presented.floor, recorded: verdict.recorded, held: link.held.length }, `accepted host ${from}'s data directory`);
+    }
     const held = link.held;
     link.state = 'accepted';
     link.held = [];
@@ -190,7 +193,7 @@ export class GenerationGate implements Transport {
   private deliver(from: HostId, item: Item): void {
     if (item.kind === 'pong' && item.verdict !== undefined && item.verdict.process === this.options.keeper.presented().process) {
       if (item.verdict.stale) this.options.onStale(from, item.verdict);
-      else this.options.keeper.accepted(from);
+      else if (this.options.keeper.accepted(from)) this.options.logger.debug({ peer: from, recorded: item.verdict.recorded }, `host ${from} accepted this data directory`);
     }
     // One handler's bug must not keep the item from the others; the first error goes on to the
     // transport's own guard (logged, or a violation in the simulation).

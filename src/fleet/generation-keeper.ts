@@ -118,9 +118,11 @@ export class GenerationKeeper {
     this.dirty.add(peer);
   }
 
-  /** `peer` answered a ping of this process with a verdict that is not stale. */
-  accepted(peer: HostId): void {
+  /** `peer` answered a ping of this process with a verdict that is not stale; true the first time. */
+  accepted(peer: HostId): boolean {
+    if (this.acceptedBy.has(peer)) return false;
     this.acceptedBy.add(peer);
+    return true;
   }
 
   /**
