@@ -125,6 +125,11 @@ export class GenerationKeeper {
     return true;
   }
 
+  /** Some peer accepted this process: it has been judged by one that could have refused it. */
+  acceptedByAPeer(): boolean {
+    return this.acceptedBy.size > 0;
+  }
+
   /**
    * One period: the generation goes up by one if this process may advance, and the changed peer
    * records are written, in one synced write; the new generation is presented once durable.

@@ -4,7 +4,8 @@
 // which forwards it to the cluster group. A seed is 'id@host:port', or 'host:port' when the
 // transport can ask the listener its id (Transport.seeds); a seed that refused this host's
 // handshake (a wrong cluster secret) ends the attempt at once. Done once the metadata has the
-// host active and it holds a cluster replica.
+// host active, it holds a cluster replica, and a peer accepted its data directory (if the fleet
+// has another host: see judged()).
 
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler } from '../common/scheduler.js';
@@ -15,6 +16,7 @@ import { decodeAdminReply, encodeAdmin } from './admin.js';
 import { accepted, type ClusterCalls } from './cluster-calls.js';
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID, type ClusterCommand } from './cluster-machine.js';
 import type { FleetView } from './fleet-view.js';
+import type { GenerationKeeper } from './generation-keeper.js';
 import { memberId } from './member-id.js';
 import { validateName } from './names.js';
 import type { Router } from './router.js';
@@ -41,6 +43,8 @@ export interface JoinParts extends SeedJoinParts {
   /** Names this activation (ClusterCommand activateHost). */
   random: Random;
   cluster: ClusterCalls;
+  /** Whether a peer accepted this process's data directory yet. */
+  generation: Pick<GenerationKeeper, 'acceptedByAPeer'>;
   /** Throws if the host is stopped (or was refused as stale). */
   checkNotStopped: () => void;
   waitFor: (what: string, timeoutMs: number, condition: () => boolean) => Promise<void>;
@@ -71,11 +75,25 @@ export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: numbe
   const hasCluster = view.members.get(CLUSTER_GROUP_ID) !== undefined;
   if (hasCluster && (view.metadata !== null || seeds.length === 0)) await parts.cluster.command(command, timeoutMs);
   else await joinVia(parts, seeds, command, timeoutMs);
+  const deadline = parts.scheduler.now() + timeoutMs;
   await parts.waitFor('this host to be active', timeoutMs, () => {
     const me = view.metadata?.hosts[id];
     return me !== undefined && me.state === 'active' && me.incarnation === view.incarnation && view.members.get(CLUSTER_GROUP_ID) !== undefined;
   });
+  await parts.waitFor('a peer to accept this data directory', Math.max(1, deadline - parts.scheduler.now()), () => judged(parts));
   view.state = 'active';
+}
+
+/**
+ * Whether a peer has accepted this process's data directory (fleet/generation.ts), or the fleet
+ * has no other host (none but inactive ones) to ask. Active in the metadata is not enough: a
+ * directory put back from a copy may hold a cluster group whose only voter is this host, which
+ * lists it active by itself; only a peer can tell the copy is stale (the activation then fails
+ * with STORAGE_STALE), and one no peer can reach is not serving as part of the fleet anyway.
+ */
+function judged({ view, generation }: JoinParts): boolean {
+  if (generation.acceptedByAPeer()) return true;
+  return !Object.values(view.metadata?.hosts ?? {}).some((h) => h.id !== view.hostId && h.state !== 'inactive');
 }
 
 /** Sends `command` (this host's activation) through the seeds in turn until one has it applied. */

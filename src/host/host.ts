@@ -303,6 +303,7 @@ export class Host {
         seeds: this.options.join ?? [],
         random: this.random,
         cluster: this.cluster,
+        generation: this.generation,
         router: this.router,
         transport: this.transport,
         lookup: this.transport.inner.seeds,

@@ -98,3 +98,30 @@ describe('Host: a data directory put back from an older copy', () => {
     await waitFor('h2 to hold a caught-up replica of g', async () => (await h2.query('g', {}, { consistency: 'local' })) === 2 + W1, ACTIVATE_MS);
   });
 });
+
+// Fleet sim seed 453: a copy of the cluster group's only voter elects itself and commits its own
+// activation, so the metadata lists it active before any peer has judged its data directory.
+describe('Host: a copy of the only voter of the cluster group put back', () => {
+  const fleet = new TestFleet({ clusterReplicas: 1 });
+  after(() => fleet.stopAll());
+
+  it('is not active until a peer accepted it: with no peer up it times out, then the first peer refuses it', async () => {
+    await fleet.activate(3);
+    const copy = fleet.disks.get('h1')!.copy();
+    const copied = generationOn(copy);
+    for (const id of ['h2', 'h3']) {
+      await waitFor(`${id} to record a generation of h1 above the copy`, () => (fleet.host(id).status().generation.peers.h1 ?? 0) > copied, ACTIVATE_MS);
+    }
+    // What h2 recorded is durable once it advanced again (records are written with an advance).
+    const recorded = fleet.host('h2').status().generation.current;
+    await waitFor('h2 to advance once more', () => fleet.host('h2').status().generation.current > recorded, ACTIVATE_MS);
+    for (const id of ['h1', 'h2', 'h3']) await fleet.kill(id);
+
+    fleet.disks.set('h1', copy);
+    const h1 = await fleet.start('h1', []);
+    await assert.rejects(h1.activate('a', { timeoutMs: 3000 }), (err) => isFlotillaError(err, 'TIMEOUT') && /a peer to accept/.test(err.message));
+    assert.notEqual(h1.localState, 'active');
+    await fleet.start('h2', ['h1@h1']);
+    await assert.rejects(h1.activate('a', { timeoutMs: ACTIVATE_MS }), (err) => isFlotillaError(err, 'STORAGE_STALE') && err.details.peer === 'h2');
+  });
+});
