@@ -28,6 +28,8 @@
 // Refused: the stale host takes nothing in any more (no votes, appends or requests reach its
 // replicas), refuses every call (no reads, no commands) with STORAGE_STALE, writes a mark so that
 // every later Host.start fails at once with STORAGE_STALE, and stops; activate() fails with it.
+// activate() resolves only once some peer accepted this process (join.ts): a copy's own cluster
+// replica may list it active by itself (it was the only voter then), which proves nothing.
 // Before that moment, its replicas may campaign (every peer that knows better drops it) and a
 // 'local' read on it sees its old state, as on any lagging replica. The way out is a new host id on
 // an empty data directory (the fleet re-replicates onto it); acceptStaleDataDir, for salvaging data
