@@ -68,6 +68,7 @@ function renderStatus(data, doc) {
         var row = el('li', 'group' + (flagged ? ' flagged' : '') + (m && m.quiesced ? ' quiesced' : ''));
         row.appendChild(el('span', 'name', g.name));
         if (g.leader === h.id) row.appendChild(el('span', 'leader', 'leader'));
+        if (g.leader === null) row.appendChild(el('span', 'tag', 'no leader' + (voters === null ? ', members unknown' : '')));
         if (learner) row.appendChild(el('span', 'tag', 'learner'));
         else if (voters !== null && voter && !placed) row.appendChild(el('span', 'tag', 'off placement'));
         else if (voters !== null && placed && !voter) row.appendChild(el('span', 'tag', 'placed, no replica yet'));

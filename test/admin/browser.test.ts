@@ -1,0 +1,110 @@
+// The status page in a real browser: headless Chromium (Debian's `chromium`, or CHROMIUM_PATH)
+// driven by playwright-core opens the page of a live 3-host in-process fleet, checks what it
+// draws, kills a host and waits for the page's own refresh to show it failed and its group
+// flagged, with no request leaving the admin port's origin and no script error or CSP violation.
+// The screenshot is kept under tmp/test-artifacts/ (gitignored). Skipped, saying why, when
+// playwright-core or Chromium is not installed.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
+import { TestFleet, waitFor } from '../fleet/harness.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../tmp/test-artifacts/', import.meta.url);
+
+interface Playwright {
+  chromium: { launch(options: { executablePath: string; headless: boolean; args: string[] }): Promise<Browser> };
+}
+interface Browser {
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+interface Locator {
+  allTextContents(): Promise<string[]>;
+  count(): Promise<number>;
+  getAttribute(name: string): Promise<string | null>;
+  first(): Locator;
+  filter(options: { hasText: string | RegExp }): Locator;
+  waitFor(options: { timeout: number }): Promise<void>;
+}
+interface Page {
+  on(event: 'request', f: (r: { url(): string }) => void): void;
+  on(event: 'console', f: (m: { type(): string; text(): string }) => void): void;
+  on(event: 'pageerror', f: (e: Error) => void): void;
+  goto(url: string): Promise<unknown>;
+  locator(selector: string): Locator;
+  screenshot(options: { path: string; fullPage: boolean }): Promise<unknown>;
+}
+
+async function playwright(): Promise<Playwright | string> {
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  try {
+    return (await import('playwright-core' as string)) as Playwright;
+  } catch {
+    return 'playwright-core is not installed';
+  }
+}
+
+const loaded = await playwright();
+
+describe('the status page in headless Chromium', () => {
+  const skip = typeof loaded === 'string' ? loaded : false;
+  const fleet = new TestFleet();
+  let admin: AdminServer;
+  let browser: Browser;
+  let lonely = '';
+
+  before(async () => {
+    if (skip !== false) return;
+    const [h1] = await fleet.activate(3);
+    for (let i = 0; lonely === '' && i < 40; i++) {
+      await h1!.addGroup(`lonely-${i}`, { machine: 'counter', replicas: 1 });
+      if (h1!.placement(`lonely-${i}`)[0] === 'h3') lonely = `lonely-${i}`;
+    }
+    await h1!.addGroup('shared', { machine: 'counter', replicas: 3 });
+    await waitFor('groups led', async () => (await h1!.whereIsLeader(lonely)) === 'h3' && (await h1!.whereIsLeader('shared')) !== null);
+    admin = await startAdminServer('127.0.0.1:0', { host: h1! });
+    browser = await (loaded as Playwright).chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await admin?.close();
+    await fleet.stopAll();
+  });
+
+  it('draws the fleet, then a killed host failed and its group flagged, by its own refresh', { timeout: 60_000, skip }, async () => {
+    assert.notEqual(lonely, '');
+    const page = await browser.newPage();
+    const origin = `http://${admin.address}`;
+    const foreign: string[] = [];
+    const errors: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${origin}/`)) foreign.push(r.url());
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${origin}/`);
+    await waitFor('three hosts drawn', async () => (await page.locator('.host').count()) === 3);
+    assert.deepEqual(await page.locator('.zone h2').allTextContents(), ['zone a', 'zone b']);
+    assert.equal(await page.locator('.problems li').first().getAttribute('class'), 'ok', 'nothing wrong at first');
+    assert.match((await page.locator('h1').allTextContents())[0] ?? '', /host h1 \(active, zone a\)/);
+    assert.ok((await page.locator('.leader').count()) >= 2, 'the leaders of lonely and shared are marked');
+
+    await fleet.kill('h3');
+    // No reload: the page's own refresh must bring the news.
+    await page.locator('.problems li.bad').filter({ hasText: /^host h3 is failed$/ }).waitFor({ timeout: 30_000 });
+    assert.match((await page.locator('.host').filter({ hasText: /^h3 / }).getAttribute('class')) ?? '', /state-failed/);
+    const flagged = await page.locator('.flagged .name').allTextContents();
+    assert.ok(flagged.includes(lonely), `${lonely} flagged: ${JSON.stringify(flagged)}`);
+    const problems = await page.locator('.problems li').allTextContents();
+    assert.ok(problems.includes(`group ${lonely} has no leader`), JSON.stringify(problems));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('status-page-killed-host.png', ARTIFACTS).pathname, fullPage: true });
+    assert.deepEqual(foreign, [], 'no request leaves the admin port');
+    assert.deepEqual(errors, [], 'no script error, no CSP violation');
+  });
+});
