@@ -57,7 +57,11 @@ export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: numbe
   const { view } = parts;
   const id = view.hostId;
   // Locally active is not enough: a deactivate that timed out may still have been applied.
-  if (view.state === 'active' && view.metadata?.hosts[id]?.state === 'active') return;
+  const recorded = view.metadata?.hosts[id];
+  if (view.state === 'active' && recorded?.state === 'active') {
+    if (recorded.zone !== zone) throw new FlotillaError('BAD_ARGUMENT', `host ${id} is active in zone ${recorded.zone}, not ${zone}: deactivate it first to move it`, { zone: recorded.zone });
+    return;
+  }
   const activation = Math.floor(parts.random() * 2 ** 48).toString(36);
   const command: ClusterCommand & { op: 'activateHost' } = { op: 'activateHost', id, zone, address: parts.address, incarnation: view.incarnation, activation };
   // A host that was in a fleet before (deactivated, then activated again) rejoins through the

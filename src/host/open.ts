@@ -33,7 +33,7 @@ const encoder = new TextEncoder();
 
 export async function openHost(options: HostOptions): Promise<OpenedHost> {
   validateName('host', options.id);
-  for (const name of Object.keys(options.machines)) validateName('group', name);
+  checkMachines(options.machines);
   checkWindowLimits(windowLimits(options));
   const connectionLimits = {
     maxConnections: options.maxConnections,
@@ -113,4 +113,19 @@ function decodeIdentity(bytes: Uint8Array): { id: string; incarnation: string } 
   const d = new Decode('STORAGE_CORRUPT', `the host identity of this data directory ('${IDENTITY_KEY}')`);
   const o = d.object(d.json(bytes), '');
   return { id: d.string(o.id, 'id'), incarnation: d.string(o.incarnation, 'incarnation') };
+}
+
+const MACHINE_FUNCTIONS = ['init', 'command', 'query', 'snapshot', 'restore'] as const;
+
+/** `machines` is an object of state machines by name, each with every function a replica calls. */
+function checkMachines(machines: unknown): void {
+  if (machines === null || typeof machines !== 'object' || Array.isArray(machines)) {
+    throw new FlotillaError('BAD_ARGUMENT', `machines must be an object of state machines by name (got ${machines === null ? 'null' : Array.isArray(machines) ? 'an array' : typeof machines})`);
+  }
+  for (const [name, machine] of Object.entries(machines)) {
+    validateName('group', name);
+    if (machine === null || typeof machine !== 'object') throw new FlotillaError('BAD_ARGUMENT', `machine ${name} must be an object with ${MACHINE_FUNCTIONS.join(', ')}`);
+    const missing = MACHINE_FUNCTIONS.filter((f) => typeof (machine as Record<string, unknown>)[f] !== 'function');
+    if (missing.length > 0) throw new FlotillaError('BAD_ARGUMENT', `machine ${name} lacks ${missing.join(', ')} (a state machine has ${MACHINE_FUNCTIONS.join(', ')})`);
+  }
 }
