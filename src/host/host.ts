@@ -523,7 +523,12 @@ export class Host {
     const cluster = member === undefined ? null : { lag: member.replica.committed - member.replica.appliedIndex, leader, leaderSilentMs: leader === null ? null : this.silentFor(leader) };
     const peers = Object.values(this.view.metadata?.hosts ?? {}).filter((h) => h.id !== this.id && h.state === 'active');
     const peerSilentMs = peers.length === 0 ? null : Math.min(...peers.map((h) => this.silentFor(h.id)));
-    return { loopFailed: this.loop.failed?.message ?? null, passPeriodMs: this.options.reconcileMs ?? 250, sincePassMs: now - this.lastPassAt, cluster, peerSilentMs };
+    return { loopFailed: this.loop.failed?.message ?? null, passPeriodMs: this.passPeriodMs, sincePassMs: now - this.lastPassAt, cluster, peerSilentMs };
+  }
+
+  /** How often the periodic pass runs (HostOptions.reconcileMs). */
+  private get passPeriodMs(): number {
+    return this.options.reconcileMs ?? 250;
   }
 
   /** Milliseconds since this host last heard `host` (0 for itself): the failure detector's measure. */
@@ -546,11 +551,10 @@ export class Host {
   // The timers: the periodic pass, pings, the generation
 
   private startTimers(): void {
-    const period = this.options.reconcileMs ?? 250;
     this.lastPassAt = this.scheduler.now();
     // Both judge peers by what was heard from them: only after the event loop has read the sockets
     // (Node runs due timers first), or a pause of this process would make every peer look silent.
-    this.timers.push(this.scheduler.every(period, () => this.scheduler.soon(() => this.periodic())));
+    this.timers.push(this.scheduler.every(this.passPeriodMs, () => this.scheduler.soon(() => this.periodic())));
     this.timers.push(this.scheduler.every(PING_MS, () => this.scheduler.soon(() => this.detector.ping())));
     this.timers.push(this.scheduler.every(GENERATION_ADVANCE_MS, () => this.housekeeping.run('generation', () => this.generation.advance(this.countedPeers()))));
   }
