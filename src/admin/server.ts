@@ -107,7 +107,8 @@ export function healthz({ host }: MetricSources): Verdict {
 
 /**
  * /readyz: healthy, active (not inactive, deactivating or stopped), caught up with the metadata
- * (its replica of the cluster group applied all it knows committed) and the cluster group
+ * (its replica of the cluster group has applied all it knows committed, or has been behind for
+ * less than a periodic pass) and the cluster group
  * reachable (a leader known, heard within the failure detector's suspicion window). A host that
  * holds no replica of the cluster group fetches the metadata through its peers: it needs one
  * active peer heard within that window.
@@ -117,7 +118,7 @@ export function readyz(sources: MetricSources): Verdict {
   if (!live.ok) return live;
   const { host } = sources;
   if (host.localState !== 'active') return { ok: false, reason: `host ${host.id} is ${host.localState}, not active` };
-  const { cluster, peerSilentMs } = host.health();
+  const { cluster, peerSilentMs, passPeriodMs } = host.health();
   if (cluster === null) {
     if (peerSilentMs === null || peerSilentMs > SUSPECT_MS) return { ok: false, reason: `host ${host.id} holds no replica of the cluster group and hears no active peer to fetch the metadata from` };
     return { ok: true };
@@ -126,6 +127,10 @@ export function readyz(sources: MetricSources): Verdict {
   if (cluster.leaderSilentMs !== null && cluster.leaderSilentMs > SUSPECT_MS) {
     return { ok: false, reason: `the cluster group's leader ${cluster.leader} has not been heard for ${Math.round(cluster.leaderSilentMs)} ms` };
   }
-  if (cluster.lag > 0) return { ok: false, reason: `behind the metadata: ${cluster.lag} committed cluster entries not applied here yet` };
+  // An entry committed a moment ago is applied within a turn or two: only a lag that outlasts a
+  // periodic pass means the host is behind (a probe must not flap on every metadata change).
+  if (cluster.lag > 0 && cluster.behindMs >= passPeriodMs) {
+    return { ok: false, reason: `behind the metadata: ${cluster.lag} committed cluster entries not applied here for ${Math.round(cluster.behindMs)} ms` };
+  }
   return { ok: true };
 }

@@ -80,6 +80,8 @@ export class Host {
   private passes = 0;
   /** When the periodic pass last ran (health()). */
   private lastPassAt = 0;
+  /** Since when the cluster replica here has had committed entries not yet applied, at every pass (null: caught up at the last). */
+  private clusterBehindSince: number | null = null;
   /** What metrics() reports; the groups count into it too. */
   private readonly counters = new HostCounters();
   /** Answers clients' fleet operations (status, add-group, deactivate). */
@@ -513,14 +515,15 @@ export class Host {
   /**
    * What the admin port's /healthz and /readyz read: the host loop's failure (fail-stop after a
    * write error), the periodic pass's period and ms since it last ran, and the cluster group as this host sees it
-   * (its replica's lag and leader, and how long that leader's host has been silent; null fields
+   * (its replica's lag, how long it has been behind at every pass, its leader, and how long that leader's host has been silent; null fields
    * when this host holds no replica of it or knows no leader).
    */
-  health(): { loopFailed: string | null; passPeriodMs: number; sincePassMs: number; cluster: { lag: number; leader: string | null; leaderSilentMs: number | null } | null; peerSilentMs: number | null } {
+  health(): { loopFailed: string | null; passPeriodMs: number; sincePassMs: number; cluster: { lag: number; behindMs: number; leader: string | null; leaderSilentMs: number | null } | null; peerSilentMs: number | null } {
     const now = this.scheduler.now();
     const member = this.view.members.get(CLUSTER_GROUP_ID);
     const leader = member === undefined || member.replica.leader === '' ? null : hostOfMember(member.replica.leader);
-    const cluster = member === undefined ? null : { lag: member.replica.committed - member.replica.appliedIndex, leader, leaderSilentMs: leader === null ? null : this.silentFor(leader) };
+    const behindMs = this.clusterBehindSince === null ? 0 : now - this.clusterBehindSince;
+    const cluster = member === undefined ? null : { lag: member.replica.committed - member.replica.appliedIndex, behindMs, leader, leaderSilentMs: leader === null ? null : this.silentFor(leader) };
     const peers = Object.values(this.view.metadata?.hosts ?? {}).filter((h) => h.id !== this.id && h.state === 'active');
     const peerSilentMs = peers.length === 0 ? null : Math.min(...peers.map((h) => this.silentFor(h.id)));
     return { loopFailed: this.loop.failed?.message ?? null, passPeriodMs: this.passPeriodMs, sincePassMs: now - this.lastPassAt, cluster, peerSilentMs };
@@ -571,6 +574,9 @@ export class Host {
     }
     this.passes++;
     this.lastPassAt = this.scheduler.now();
+    const cluster = this.view.members.get(CLUSTER_GROUP_ID)?.replica;
+    const behind = cluster !== undefined && cluster.committed > cluster.appliedIndex;
+    this.clusterBehindSince = behind ? (this.clusterBehindSince ?? this.lastPassAt) : null;
     this.follower.refreshMetadata();
     this.follower.onMetadata(true);
     this.detector.markFailures();

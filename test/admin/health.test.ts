@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
-import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
+import { readyz, startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { PAGE_SCRIPT, SCRIPT_HASH, statusPage } from '../../src/admin/status-page.js';
 import type { Host } from '../../src/host/host.js';
 import { TestFleet, waitFor } from '../fleet/harness.js';
@@ -217,5 +217,22 @@ describe('admin port: health checks and the status page', () => {
     const ready = await probe(admin, '/readyz');
     assert.match(ready.body.reason ?? '', /cluster group has no leader|cluster group's leader h[23] has not been heard/);
     assert.deepEqual(await probe(admin, '/healthz'), { status: 200, body: { ok: true } }, 'still alive: a fleet problem is no reason to restart it');
+  });
+});
+
+describe('/readyz and a cluster replica behind the metadata', () => {
+  /** A host as readyz reads it: active, its cluster leader heard just now, `lag` entries behind for `behindMs`. */
+  const hostBehind = (lag: number, behindMs: number) =>
+    ({
+      id: 'h1',
+      localState: 'active',
+      health: () => ({ loopFailed: null, passPeriodMs: 250, sincePassMs: 10, peerSilentMs: 0, cluster: { lag, behindMs, leader: 'h2', leaderSilentMs: 5 } }),
+    }) as unknown as Host;
+
+  it('stays ready while an entry committed a moment ago waits for its turn, and is not once the lag outlasts a pass', () => {
+    assert.deepEqual(readyz({ host: hostBehind(0, 0) }), { ok: true });
+    assert.deepEqual(readyz({ host: hostBehind(1, 0) }), { ok: true });
+    assert.deepEqual(readyz({ host: hostBehind(1, 249) }), { ok: true });
+    assert.deepEqual(readyz({ host: hostBehind(3, 400) }), { ok: false, reason: 'behind the metadata: 3 committed cluster entries not applied here for 400 ms' });
   });
 });
