@@ -135,7 +135,7 @@ export abstract class TransportBase implements Transport {
   }
 
   protected peerUp(host: HostId): void {
-    this.logger.info({ peer: host }, 'peer up');
+    this.logger.debug({ peer: host }, 'peer up');
     for (const handler of this.upHandlers) this.guard('peer-up handler', () => handler(host));
   }
 
@@ -145,7 +145,7 @@ export abstract class TransportBase implements Transport {
       this.counters.itemsDiscarded += queue.clear();
       this.queues.delete(host);
     }
-    this.logger.info({ peer: host }, 'peer down');
+    this.logger.debug({ peer: host }, 'peer down');
     for (const handler of this.downHandlers) this.guard('peer-down handler', () => handler(host));
   }
 

@@ -219,8 +219,10 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     if (options.listen !== undefined) await transport.listen(options.listen, tls ?? null);
     // Judged after the event loop has read the sockets: Node runs due timers first, so after a
     // pause of this process every link would look silent for the pause and be dropped, while
-    // what its peers sent meanwhile waits unread.
-    transport.keepaliveTimer = setInterval(() => setImmediate(() => transport.keepalive()), transport.keepaliveMs).unref();
+    // what its peers sent meanwhile waits unread. Checked twice a period: an idle link's pong comes
+    // back just after a check, so checks a whole period apart found it a hair under a period old
+    // (no ping) and then a hair over two (dropped): an idle client was dropped every few seconds.
+    transport.keepaliveTimer = setInterval(() => setImmediate(() => transport.keepalive()), transport.keepaliveMs / 2).unref();
     if (options.peers) transport.setPeers(options.peers);
     return transport;
   }
