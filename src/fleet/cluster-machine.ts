@@ -14,7 +14,7 @@ import { FlotillaError, type ErrorCode } from '../common/errors.js';
 import type { StateMachine } from '../group/state-machine.js';
 import { decodeClusterCommand, decodeClusterQuery, decodeClusterState, type ClusterCommand, type ClusterQuery, type ClusterReply, type ClusterState, type HostRecord, type GroupRecord } from './cluster-protocol.js';
 import { memberId } from './member-id.js';
-import { place, type HostInfo } from './placement.js';
+import { machineShortfall, place, type HostInfo } from './placement.js';
 
 export type { ClusterCommand, ClusterQuery, ClusterReply, ClusterState, GroupConfig, GroupRecord, HostRecord, HostState } from './cluster-protocol.js';
 
@@ -22,11 +22,11 @@ export type { ClusterCommand, ClusterQuery, ClusterReply, ClusterState, GroupCon
 export const CLUSTER_GROUP_ID = 0;
 export const CLUSTER_GROUP = '$cluster';
 
-/** Active hosts, sorted by id: what placement distributes members over. */
+/** Active hosts, sorted by id, with the machines they run: what placement distributes members over. */
 export function activeHosts(state: ClusterState): HostInfo[] {
   return Object.values(state.hosts)
     .filter((h) => h.state === 'active')
-    .map((h) => ({ id: h.id, zone: h.zone }))
+    .map((h) => (h.machines === undefined ? { id: h.id, zone: h.zone } : { id: h.id, zone: h.zone, machines: h.machines }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -58,6 +58,8 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
         state: 'active',
         registeredAt: known?.registeredAt ?? state.version,
         activation: cmd.activation,
+        // A restart with another set of machines registers the new set; an older host, none (unknown).
+        ...(cmd.machines === undefined ? {} : { machines: [...new Set(cmd.machines)].sort() }),
       };
       state.hosts[cmd.id] = host;
       return { ok: true, host };
@@ -75,6 +77,9 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
       if (state.groups[cmd.name] !== undefined) refuse('GROUP_EXISTS', `group ${cmd.name} already exists`);
       const hosts = activeHosts(state);
       if (hosts.length === 0) refuse('UNAVAILABLE', 'no active host to place the group on');
+      // The host that proposed it checked this on its copy; this is the same check on the state it applies to.
+      const short = machineShortfall(cmd.machine, cmd.replicas, hosts);
+      if (short !== null) refuse('NO_SUCH_MACHINE', short.message);
       const group: GroupRecord = {
         name: cmd.name,
         id: state.nextGroupId,
@@ -82,7 +87,7 @@ function apply(state: ClusterState, cmd: ClusterCommand): ClusterReply {
         replicas: cmd.replicas,
         config: cmd.config,
         createdAt: state.version,
-        founders: place(cmd.name, cmd.replicas, hosts).map((h) => memberId(h, 1)),
+        founders: place(cmd.name, cmd.replicas, hosts, cmd.machine).map((h) => memberId(h, 1)),
       };
       state.nextGroupId++;
       state.groups[cmd.name] = group;

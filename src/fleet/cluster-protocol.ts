@@ -25,6 +25,11 @@ export interface HostRecord {
   resumeState?: 'active' | 'deactivating';
   /** The activate() call that last made it active (see ClusterCommand activateHost). */
   activation: string;
+  /**
+   * The user machines this host runs, sorted, as it registered them when it last activated.
+   * Absent in what older hosts wrote: unknown, so placement treats the host as running anything.
+   */
+  machines?: string[];
 }
 
 /** Per-group settings a user may choose at addGroup. */
@@ -58,7 +63,7 @@ export type ClusterCommand =
    * `activation` names one activate() call: its attempts go through different seed hosts, each
    * with its own session, so a late attempt must be recognised as that call's and change nothing.
    */
-  | { op: 'activateHost'; id: string; zone: string; address: string; incarnation: string; activation: string }
+  | { op: 'activateHost'; id: string; zone: string; address: string; incarnation: string; activation: string; machines?: string[] }
   /** With `from`, only if the host is still in that state (a failure marking decided on an older view). */
   | { op: 'setHostState'; id: string; state: HostState; incarnation: string; from?: HostState }
   | { op: 'addGroup'; name: string; machine: string; replicas: number; config: GroupConfig }
@@ -107,6 +112,8 @@ export function clusterCommand(d: Decode, value: unknown, path: string): Cluster
       for (const key of ['id', 'zone', 'address', 'incarnation'] as const) d.string(o[key], at(key));
       // Absent in what hosts sent before activations were named (fleet-sim seed 780).
       d.optional(o.activation, at('activation'), d.string);
+      // Absent in what hosts sent before they registered their machines.
+      d.optional(o.machines, at('machines'), (v, p) => d.array(v, p, d.string));
       break;
     case 'setHostState':
       d.string(o.id, at('id'));
@@ -162,6 +169,7 @@ function hostRecord(d: Decode, value: unknown, path: string): HostRecord {
   d.optional(o.resumeState, at('resumeState'), (v, p) => d.oneOf(v, p, ['active', 'deactivating']));
   // Absent in what hosts wrote before activations were named (fleet-sim seed 780).
   d.optional(o.activation, at('activation'), d.string);
+  d.optional(o.machines, at('machines'), (v, p) => d.array(v, p, d.string));
   return value as HostRecord;
 }
 

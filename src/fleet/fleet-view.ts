@@ -41,7 +41,7 @@ export class FleetView {
   /** Active hosts as of the last metadata scan, and placements computed over them. */
   private active: HostInfo[] = [];
   private activeKey = '';
-  private readonly placements = new Map<string, { replicas: number; hosts: string[] }>();
+  private readonly placements = new Map<string, { replicas: number; machine: string | undefined; hosts: string[] }>();
   private readonly awakeGroupIds: () => Iterable<number>;
 
   constructor(parts: FleetViewParts) {
@@ -65,7 +65,7 @@ export class FleetView {
   /** Takes the active hosts of `meta`; the placements are computed afresh when they changed. */
   updateActiveHosts(meta: ClusterState): void {
     const active = activeHosts(meta);
-    const key = active.map((h) => `${h.id}@${h.zone}`).join(',');
+    const key = active.map((h) => `${h.id}@${h.zone}:${h.machines?.join('+') ?? '*'}`).join(',');
     if (key === this.activeKey) return;
     this.activeKey = key;
     this.active = active;
@@ -73,14 +73,17 @@ export class FleetView {
   }
 
   /**
-   * Placement over the active hosts, cached until they change (the periodic passes ask often).
-   * A deactivating host never places anything on itself, whatever its copy of the metadata says.
+   * Placement over the active hosts that run the group's machine (as the metadata names it),
+   * cached until they change (the periodic passes ask often). A deactivating host never places
+   * anything on itself, whatever its copy of the metadata says.
    */
   placementFor(name: string, replicas: number): string[] {
+    const machine = name === CLUSTER_GROUP ? undefined : this.metadata?.groups[name]?.machine;
     const cached = this.placements.get(name);
-    const hosts = cached !== undefined && cached.replicas === replicas ? cached.hosts : place(name, replicas, this.active);
-    if (cached === undefined || cached.hosts !== hosts) this.placements.set(name, { replicas, hosts });
-    if (this.state === 'deactivating' && hosts.includes(this.hostId)) return place(name, replicas, this.active.filter((h) => h.id !== this.hostId));
+    const fresh = cached !== undefined && cached.replicas === replicas && cached.machine === machine;
+    const hosts = fresh ? cached.hosts : place(name, replicas, this.active, machine);
+    if (!fresh) this.placements.set(name, { replicas, machine, hosts });
+    if (this.state === 'deactivating' && hosts.includes(this.hostId)) return place(name, replicas, this.active.filter((h) => h.id !== this.hostId), machine);
     return hosts;
   }
 

@@ -40,6 +40,8 @@ export interface JoinParts extends SeedJoinParts {
   address: string;
   /** The seeds the host was given (HostOptions.join). */
   seeds: readonly string[];
+  /** The user machines this host runs: registered in its record at every activation. */
+  machines: readonly string[];
   /** Names this activation (ClusterCommand activateHost). */
   random: Random;
   cluster: ClusterCalls;
@@ -63,7 +65,7 @@ export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: numbe
     return;
   }
   const activation = Math.floor(parts.random() * 2 ** 48).toString(36);
-  const command: ClusterCommand & { op: 'activateHost' } = { op: 'activateHost', id, zone, address: parts.address, incarnation: view.incarnation, activation };
+  const command: ClusterCommand & { op: 'activateHost' } = { op: 'activateHost', id, zone, address: parts.address, incarnation: view.incarnation, activation, machines: [...parts.machines].sort() };
   // A host that was in a fleet before (deactivated, then activated again) rejoins through the
   // hosts it knew rather than founding a second fleet.
   const known = [...view.knownPeers].map(([peer, address]) => `${peer}@${address}`);

@@ -24,6 +24,8 @@ export interface FleetHost {
    * detector's suspicion window. Absent from hosts that predate it.
    */
   reachable?: boolean;
+  /** The user machines it registered when it last activated, sorted. Absent: unknown (an older host). */
+  machines?: string[];
 }
 
 export interface FleetGroup {

@@ -9,7 +9,7 @@ import { Group, type GroupCounters, type Outcome, type StateHash } from '../grou
 import type { StateMachine } from '../group/state-machine.js';
 import { DEFAULT_RAFT_CONFIG } from '../raft/raft.js';
 import { seededRandom, type Random } from '../raft/random.js';
-import { CLUSTER_GROUP_ID, type GroupConfig } from './cluster-machine.js';
+import { CLUSTER_GROUP, CLUSTER_GROUP_ID, type GroupConfig } from './cluster-machine.js';
 import type { FleetLimits } from './limits.js';
 import type { MemberInfo, ReplicaFactory } from './local-members.js';
 
@@ -40,7 +40,12 @@ export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
   return (info, from) => {
     const machine = parts.machines.get(info.machine);
     if (machine === undefined) {
-      throw new FlotillaError('NO_SUCH_MACHINE', `group ${info.group} runs machine ${JSON.stringify(info.machine)}, which this host does not register`);
+      const here = [...parts.machines.keys()].filter((m) => m !== CLUSTER_GROUP).sort();
+      throw new FlotillaError(
+        'NO_SUCH_MACHINE',
+        `group ${info.group} runs machine ${JSON.stringify(info.machine)}, which this host does not register (it runs ${here.join(', ') || 'none'}); a host keeps every machine its replicas run: remove the group, or deactivate the host, before dropping one`,
+        { group: info.group, machine: info.machine, machines: here },
+      );
     }
     const config = parts.groupConfig(info.group) ?? {};
     const isCluster = info.groupId === CLUSTER_GROUP_ID;

@@ -30,7 +30,7 @@ import { MetadataChanges, watchedClusterMachine } from '../fleet/metadata-change
 import { MetadataFollower } from '../fleet/metadata-follower.js';
 import { validateName } from '../fleet/names.js';
 import { OpsService, type LeaderReport } from '../fleet/ops-service.js';
-import { place } from '../fleet/placement.js';
+import { checkMachineRuns, place } from '../fleet/placement.js';
 import { ReconcileDriver } from '../fleet/reconcile-driver.js';
 import { ReplicaGc } from '../fleet/replica-gc.js';
 import { replicaFactory } from '../fleet/replica-factory.js';
@@ -303,6 +303,7 @@ export class Host {
         view: this.view,
         address: this.address,
         seeds: this.options.join ?? [],
+        machines: [...this.machines.keys()].filter((m) => m !== CLUSTER_GROUP),
         random: this.random,
         cluster: this.cluster,
         generation: this.generation,
@@ -385,10 +386,9 @@ export class Host {
   async addGroup(name: string, options: AddGroupOptions): Promise<void> {
     validateName('group', name);
     this.checkActive();
-    if (!this.machines.has(options.machine) || options.machine === CLUSTER_GROUP) {
-      throw new FlotillaError('NO_SUCH_MACHINE', `no state machine registered as ${JSON.stringify(options.machine)}`);
-    }
+    if (options.machine === CLUSTER_GROUP) throw new FlotillaError('NO_SUCH_MACHINE', `${CLUSTER_GROUP} is the fleet's own machine, not one a group can run`);
     const replicas = checkReplicas(options.replicas ?? 3);
+    checkMachineRuns(activeHosts(this.requireMetadata()), options.machine, replicas, this.machines.has(options.machine));
     const config = checkGroupConfig(options.config ?? {});
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const deadline = this.scheduler.now() + timeoutMs;
@@ -438,12 +438,12 @@ export class Host {
       .sort((a, b) => a.id - b.id);
   }
 
-  /** Every host the fleet knows, by zone. */
-  hosts(): Record<string, Array<{ id: string; address: string; state: HostState }>> {
+  /** Every host the fleet knows, by zone, with the machines it registered (absent: an older host, unknown). */
+  hosts(): Record<string, Array<{ id: string; address: string; state: HostState; machines?: string[] }>> {
     const meta = this.requireMetadata();
-    const byZone: Record<string, Array<{ id: string; address: string; state: HostState }>> = {};
+    const byZone: Record<string, Array<{ id: string; address: string; state: HostState; machines?: string[] }>> = {};
     for (const h of Object.values(meta.hosts).sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      (byZone[h.zone] ??= []).push({ id: h.id, address: h.address, state: h.state });
+      (byZone[h.zone] ??= []).push({ id: h.id, address: h.address, state: h.state, ...(h.machines === undefined ? {} : { machines: [...h.machines] }) });
     }
     return byZone;
   }
@@ -453,7 +453,7 @@ export class Host {
     const meta = this.requireMetadata();
     const record = meta.groups[name];
     if (record === undefined) throw new FlotillaError('NO_SUCH_GROUP', `no group named ${name}`);
-    return [...place(name, record.replicas, activeHosts(meta))];
+    return [...place(name, record.replicas, activeHosts(meta), record.machine)];
   }
 
   /** The host leading the group, asked of the group itself; null if it has no leader right now. */
