@@ -93,7 +93,8 @@ export class FailureDetector {
       if (h.state === 'failed' && silent < SUSPECT_MS) next = h.resumeState ?? 'active';
       if (next === null) continue;
       const command: ClusterCommand = { op: 'setHostState', id: h.id, state: next, incarnation: h.incarnation, from: h.state };
-      this.parts.logger.info({ peer: h.id, state: next, silentMs: Math.round(silent) }, 'host state change');
+      // Logged at info once committed, by the request server (fleet-events.ts); each pass until then retries.
+      this.parts.logger.debug({ peer: h.id, state: next, silentMs: Math.round(silent) }, 'marking a host');
       this.parts.housekeeping.run(`mark/${h.id}`, () => this.parts.cluster.command(command, this.parts.timeoutMs));
     }
   }

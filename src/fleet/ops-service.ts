@@ -57,17 +57,17 @@ export class OpsService {
     private readonly liveness: Liveness,
   ) {}
 
-  /** Answers one request's payload with the reply's payload; a refusal throws a FlotillaError. */
-  async serve(payload: Uint8Array): Promise<Uint8Array> {
+  /** Answers one request's payload (`from`: the process that asked) with the reply's payload; a refusal throws a FlotillaError. */
+  async serve(payload: Uint8Array, from: string = this.host.id): Promise<Uint8Array> {
     try {
-      return encodeOps(await this.answer(payload));
+      return encodeOps(await this.answer(payload, from));
     } catch (err) {
       this.served.errors++;
       throw err;
     }
   }
 
-  private async answer(payload: Uint8Array): Promise<OpsReply> {
+  private async answer(payload: Uint8Array, from: string): Promise<OpsReply> {
     const request = decodeOpsRequest(payload);
     const host = this.host;
     this.served[request.op]++;
@@ -76,15 +76,15 @@ export class OpsService {
         return { op: 'fleet', fleet: await fleetView(host, this.liveness) };
       case 'addGroup':
         checkEnoughHosts(host, request.name, request.replicas);
+        this.logger.info({ group: request.name, machine: request.machine, replicas: request.replicas, by: from }, 'adding a group on request of a client');
         await host.addGroup(request.name, request.replicas === undefined ? { machine: request.machine, timeoutMs: request.timeoutMs } : { machine: request.machine, replicas: request.replicas, timeoutMs: request.timeoutMs });
         return { op: 'addGroup' };
       case 'deactivate': {
         if (host.localState !== 'active') throw new FlotillaError('NOT_ACTIVE', `host ${host.id} is ${host.localState}, not active`);
-        this.logger.info('deactivating on request of a client');
-        // Answered at once; the client follows the drain in the fleet view.
+        this.logger.info({ by: from }, 'deactivating on request of a client');
+        // Answered at once; the client follows the drain in the fleet view (the drain's progress is logged by fleet-events.ts).
         host
-          .deactivate({ timeoutMs: request.timeoutMs, onProgress: (left) => this.logger.info({ membersLeft: left }, 'deactivating') })
-          .then(() => this.logger.info('deactivated: this host holds no members'))
+          .deactivate({ timeoutMs: request.timeoutMs })
           .catch((err: unknown) => this.logger.error({ err }, 'deactivate failed'));
         return { op: 'deactivate' };
       }

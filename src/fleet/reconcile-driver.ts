@@ -152,12 +152,15 @@ export class ReconcileDriver {
           return;
         case 'promote':
           replica.changeMembership({ type: 'promote', node: step.member });
+          this.moved(member, 'promoting a learner to voter', step.member);
           return;
         case 'remove':
           replica.changeMembership({ type: 'remove', node: step.member });
+          this.moved(member, 'removing a member', step.member);
           return;
         case 'transfer':
           replica.transferLeadership(step.to);
+          this.parts.logger.debug({ group: member.group, to: step.to, term: replica.term }, 'handing the leadership to the preferred leader');
           return;
       }
     } catch (err) {
@@ -183,6 +186,12 @@ export class ReconcileDriver {
     const membership = replica.membership;
     if ([...membership.voters, ...membership.learners].some((m) => hostOfMember(m) === host)) return;
     replica.changeMembership({ type: 'addLearner', node: id });
+    this.moved(member, 'adding a learner', id);
+  }
+
+  /** A membership change this leader proposed (it commits, or a later pass takes the step again). */
+  private moved(member: LocalMember, what: string, target: string): void {
+    this.parts.logger.info({ group: member.group, member: target, memberHost: hostOfMember(target), term: member.replica.term }, what);
   }
 }
 

@@ -4,6 +4,7 @@
 // the cluster group, a replica to prepare, a member's status, a leader check. It also tells the
 // router which hosts to ask for a group.
 
+import type { Logger } from 'pino';
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler } from '../common/scheduler.js';
 import { isMember } from '../raft/membership.js';
@@ -13,6 +14,7 @@ import { decodeAdminRequest, encodeAdmin, type AdminReply, type AdminRequest } f
 import type { ClusterCalls } from './cluster-calls.js';
 import { decodeClusterReply } from './cluster-protocol.js';
 import { CLUSTER_GROUP } from './cluster-machine.js';
+import { fleetChange } from './fleet-events.js';
 import type { FleetView } from './fleet-view.js';
 import type { HostCounters } from './host-counters.js';
 import type { Housekeeping } from './housekeeping.js';
@@ -34,9 +36,11 @@ export interface RequestServerParts {
   /** The machines this host registers, by name. */
   machines: { has(name: string): boolean };
   /** Answers clients' fleet operations (ops-service.ts). */
-  ops: { serve(payload: Uint8Array): Promise<Uint8Array> };
+  ops: { serve(payload: Uint8Array, from: HostId): Promise<Uint8Array> };
   /** What is wrong with this host's replica of `group` (a leader check carries it). */
   warnings: (group: string) => string[];
+  /** Where the metadata changes this host commits as cluster leader are logged (fleet-events.ts). */
+  logger: Logger;
 }
 
 export class RequestServer {
@@ -46,14 +50,15 @@ export class RequestServer {
     this.view = parts.view;
   }
 
-  async serve(item: ClientRequestItem): Promise<ClientResponseItem> {
+  /** `from`: the process that sent the request (this host for its own router's). */
+  async serve(item: ClientRequestItem, from: HostId = this.view.hostId): Promise<ClientResponseItem> {
     const { view, scheduler, counters } = this.parts;
     const started = scheduler.now();
     try {
       if (view.stopped) throw new FlotillaError('SHUTTING_DOWN', `host ${view.hostId} is stopping`);
       checkRequest(item, this.parts.limits);
       if (item.requestKind === 'admin') return this.answer(item, encodeAdmin(await this.serveAdmin(item)));
-      if (item.group === OPS_GROUP) return this.answer(item, await this.parts.ops.serve(item.payload));
+      if (item.group === OPS_GROUP) return this.answer(item, await this.parts.ops.serve(item.payload, from));
       const member = view.memberFor(item.group);
       if (member === undefined) throw new FlotillaError('NOT_LEADER', `host ${view.hostId} holds no replica of ${item.group}`, { leader: '' });
       const replica = member.replica;
@@ -70,6 +75,7 @@ export class RequestServer {
       const reply = await this.withDeadline(work, item.timeoutMs, item.group);
       const response = this.answer(item, reply);
       if (item.requestKind === 'command') counters.committed(scheduler.now() - started);
+      if (item.requestKind === 'command' && item.group === CLUSTER_GROUP) fleetChange(this.parts.logger, item.payload, reply, from);
       return response;
     } catch (err) {
       let error = toFlotilla(err);

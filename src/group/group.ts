@@ -632,7 +632,11 @@ export class Group<S, C, R, Q> {
     if (e.type !== EntryType.Normal || e.data.length === 0) {
       if (this.raft.currentRole === Role.Leader && e.term === this.raft.currentTerm) {
         if (e.type !== EntryType.Normal) this.counters.membershipChanges++;
-        else this.counters.leaderChanges++;
+        else {
+          // Its first entry of the term applied: this replica now leads (fleet-events.ts lists the info lines).
+          this.counters.leaderChanges++;
+          this.logger.info({ term: e.term }, 'leader elected');
+        }
       }
       return;
     }

@@ -29,6 +29,7 @@ import { FLEET_MEMBERS, hostOfMember } from '../fleet/member-id.js';
 import { MetadataChanges, watchedClusterMachine } from '../fleet/metadata-changes.js';
 import { MetadataFollower } from '../fleet/metadata-follower.js';
 import { validateName } from '../fleet/names.js';
+import { HostEvents } from '../fleet/fleet-events.js';
 import { OpsService, type LeaderReport } from '../fleet/ops-service.js';
 import { checkMachineRuns, place } from '../fleet/placement.js';
 import { ReconcileDriver } from '../fleet/reconcile-driver.js';
@@ -86,6 +87,8 @@ export class Host {
   private readonly counters = new HostCounters();
   /** Answers clients' fleet operations (status, add-group, deactivate). */
   private readonly ops: OpsService;
+  /** This host's own state, drain and links to other hosts, in the log (fleet-events.ts). */
+  private readonly events: HostEvents;
   // The fleet parts (src/fleet/), over one shared view.
   private readonly view: FleetView;
   private readonly housekeeping: Housekeeping;
@@ -223,6 +226,7 @@ export class Host {
         groupsChanged: () => this.reconciler.reconcile({ quiesced: false }),
       },
     });
+    this.events = new HostEvents({ view, logger, scheduler });
     this.statusSources = { view, detector: this.detector, generation: () => this.generation.status(), now: () => scheduler.now() };
     this.requests = new RequestServer({
       view,
@@ -234,6 +238,7 @@ export class Host {
       machines: this.machines,
       ops: this.ops,
       warnings: (group) => this.replicaWarnings(group),
+      logger,
     });
 
     this.listen(flushReplies);
@@ -245,15 +250,19 @@ export class Host {
     // A lost connection is the fastest sign of a dead host; a new one, of a restarted peer.
     this.transport.onPeerDown((host) => {
       this.router.peerDown(host);
+      this.events.linkDown(host);
       if (view.knownPeers.has(host)) this.detector.suspect(host);
     });
-    this.transport.onPeerUp((host) => this.detector.peerUp(host));
+    this.transport.onPeerUp((host) => {
+      this.events.linkUp(host);
+      this.detector.peerUp(host);
+    });
     this.transport.onItem((from, item) => {
       // Hosts only: clients (connect()) come and go and are not watched.
       if (view.knownPeers.has(from)) view.liveness.heard(from);
       switch (item.kind) {
         case 'clientRequest':
-          void this.requests.serve(item).then((response) => {
+          void this.requests.serve(item, from).then((response) => {
             this.transport.send(from, { ...response, requestId: item.requestId });
             flushReplies();
           });
@@ -581,6 +590,7 @@ export class Host {
     this.follower.onMetadata(true);
     this.detector.markFailures();
     this.gc.collectGarbage();
+    this.events.observe();
     if (this.passes % LEADERLESS_PASSES === 0) {
       this.detector.trackLeaderless();
       this.detector.trackNotReplicating();
