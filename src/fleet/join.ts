@@ -5,7 +5,9 @@
 // transport can ask the listener its id (Transport.seeds); a seed that refused this host's
 // handshake (a wrong cluster secret) ends the attempt at once. Done once the metadata has the
 // host active, it holds a cluster replica, and a peer accepted its data directory (if the fleet
-// has another host: see judged()).
+// has another host: see judged()). A host activated again after a deactivate rejoins the same
+// way: in any zone once it is inactive (it holds nothing), only in its own zone while it still
+// drains, and then the drain is cancelled first (JoinParts.cancelDrain).
 
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler } from '../common/scheduler.js';
@@ -47,6 +49,8 @@ export interface JoinParts extends SeedJoinParts {
   cluster: ClusterCalls;
   /** Whether a peer accepted this process's data directory yet. */
   generation: Pick<GenerationKeeper, 'acceptedByAPeer'>;
+  /** Cancels a deactivate() running on this host: resolves once it has ended (undefined: none runs). */
+  cancelDrain: () => Promise<void> | undefined;
   /** Throws if the host is stopped (or was refused as stale). */
   checkNotStopped: () => void;
   waitFor: (what: string, timeoutMs: number, condition: () => boolean) => Promise<void>;
@@ -64,6 +68,16 @@ export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: numbe
     if (recorded.zone !== zone) throw new FlotillaError('BAD_ARGUMENT', `host ${id} is active in zone ${recorded.zone}, not ${zone}: deactivate it first to move it`, { zone: recorded.zone });
     return;
   }
+  // Draining: its members are still placed by its zone, so only that zone takes it back at once.
+  // (A drained host's copy of the metadata may still say deactivating: its own state is inactive.)
+  if (view.state === 'deactivating' && recorded !== undefined && recorded.zone !== zone) {
+    throw new FlotillaError('BAD_ARGUMENT', `host ${id} is draining from zone ${recorded.zone}: activate it again in ${recorded.zone}, or in ${zone} once it is inactive`, { zone: recorded.zone });
+  }
+  const cancelling = parts.cancelDrain();
+  if (cancelling !== undefined) await cancelling;
+  // No drain goes on: it rejoins as a host restarted mid-drain does (a draining host takes no new
+  // replica, not even the cluster replica this waits for).
+  if (view.state === 'deactivating') view.state = 'inactive';
   const activation = Math.floor(parts.random() * 2 ** 48).toString(36);
   const command: ClusterCommand & { op: 'activateHost' } = { op: 'activateHost', id, zone, address: parts.address, incarnation: view.incarnation, activation, machines: [...parts.machines].sort() };
   // A host that was in a fleet before (deactivated, then activated again) rejoins through the

@@ -83,6 +83,8 @@ export class Host {
   private lastPassAt = 0;
   /** Since when the cluster replica here has had committed entries not yet applied, at every pass (null: caught up at the last). */
   private clusterBehindSince: number | null = null;
+  /** The deactivate() calls running here; activate() cancels them (see drainHost). */
+  private readonly drains = new Set<Drain>();
   /** What metrics() reports; the groups count into it too. */
   private readonly counters = new HostCounters();
   /** Answers clients' fleet operations (status, add-group, deactivate). */
@@ -320,6 +322,7 @@ export class Host {
         transport: this.transport,
         lookup: this.transport.inner.seeds,
         scheduler: this.scheduler,
+        cancelDrain: () => this.cancelDrains(),
         checkNotStopped: () => this.checkNotStopped(),
         waitFor: (what, ms, condition) => this.waitFor(what, ms, condition),
       },
@@ -330,13 +333,26 @@ export class Host {
 
   /**
    * Moves every member off this host: marks it deactivating, hands its leaderships away at once,
-   * and resolves when it holds no replica; then stop() loses nothing.
+   * and resolves when it holds no replica; then stop() loses nothing. An activate() meanwhile (in
+   * the same zone) cancels it: it then rejects BAD_ARGUMENT and the host stays active.
    */
   async deactivate(options: DeactivateOptions = {}): Promise<void> {
     this.checkNotStopped();
-    const { view } = this;
     // Already deactivating (a deactivate that timed out, or one the metadata shows): wait for it again.
-    if (view.state !== 'active' && view.state !== 'deactivating') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active`);
+    if (this.view.state !== 'active' && this.view.state !== 'deactivating') throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active`);
+    const drain: Drain = { cancelled: false, ended: Promise.resolve() };
+    const drained = this.drainHost(drain, options);
+    drain.ended = drained.catch(() => undefined);
+    this.drains.add(drain);
+    try {
+      await drained;
+    } finally {
+      this.drains.delete(drain);
+    }
+  }
+
+  private async drainHost(drain: Drain, options: DeactivateOptions): Promise<void> {
+    const { view } = this;
     const timeoutMs = options.timeoutMs ?? 120_000;
     const deadline = this.scheduler.now() + timeoutMs;
     await this.untilDone('mark this host deactivating', deadline, () => this.setMyState('deactivating', this.timeoutMs));
@@ -345,14 +361,25 @@ export class Host {
     this.reconciler.reconcile({ quiesced: true });
     let reported = -1;
     await this.waitFor('every member to leave', timeoutMs, () => {
+      if (drain.cancelled) return true;
       if (view.members.size !== reported) {
         reported = view.members.size;
         options.onProgress?.(reported);
       }
       return view.members.size === 0;
     });
+    // Past this point the drain finishes: an activate() waits for it, then activates the host again.
+    if (drain.cancelled) throw new FlotillaError('BAD_ARGUMENT', `the drain of host ${this.id} was cancelled: the host was activated again`, { host: this.id, cancelled: true });
     await this.untilDone('mark this host inactive', deadline, () => this.setMyState('inactive', this.timeoutMs));
     view.state = 'inactive';
+  }
+
+  /** Cancels every deactivate() running here and resolves once each has ended (activate() goes on from there). */
+  private cancelDrains(): Promise<void> | undefined {
+    if (this.drains.size === 0) return undefined;
+    this.logger.info({ membersLeft: this.view.members.size }, 'activated again while draining: cancelling the drain');
+    for (const d of this.drains) d.cancelled = true;
+    return Promise.all([...this.drains].map((d) => d.ended)).then(() => undefined);
   }
 
   /**
@@ -552,6 +579,16 @@ export class Host {
     return this.view.state;
   }
 
+  /** The zone the metadata here records for this host (undefined: never active, or no metadata). */
+  get recordedZone(): string | undefined {
+    return this.view.metadata?.hosts[this.id]?.zone;
+  }
+
+  /** How many replicas this host holds now (what a drain has left here). */
+  get memberCount(): number {
+    return this.view.members.size;
+  }
+
   /** Counters for monitoring (what /metrics shows): proposals, commit latency, fsyncs, frames, elections, errors. */
   metrics(): HostMetrics {
     const { turns, writes, syncs, applyCutShort } = this.loop.stats;
@@ -639,6 +676,12 @@ export class Host {
     this.checkNotStopped();
     if (this.view.state === 'inactive' || this.view.metadata === null) throw new FlotillaError('NOT_ACTIVE', `host ${this.id} is not active; call activate(zone) first`);
   }
+}
+
+/** A deactivate() in progress: activate() sets `cancelled` and waits for `ended`. */
+interface Drain {
+  cancelled: boolean;
+  ended: Promise<void>;
 }
 
 function decodeReply<R>(bytes: Uint8Array, record: GroupRecord): R {
