@@ -79,7 +79,7 @@ export function collect(sources: MetricSources): Family[] {
     counter('flotilla_leader_changes_total', 'Leaderships won by replicas on this host (summed over hosts: the fleet-wide leader changes).', [{ value: m.leaderChanges }]),
     counter('flotilla_membership_changes_total', 'Membership changes (add learner, promote, remove) committed by leaders on this host.', [{ value: m.membershipChanges }]),
     counter('flotilla_call_errors_total', 'Command and query calls served here that failed, by error code (NOT_LEADER: redirected to the leader).', Object.entries(m.errors).map(([code, value]) => ({ labels: { code }, value }))),
-    counter('flotilla_fleet_operations_total', 'Fleet operations (status, add-group, deactivate) served to clients.', (['fleet', 'addGroup', 'deactivate'] as const).map((op) => ({ labels: { op }, value: m.fleetOps[op] }))),
+    counter('flotilla_fleet_operations_total', 'Fleet operations (status, add-group, deactivate, activate) served to clients.', (['fleet', 'addGroup', 'deactivate', 'activate'] as const).map((op) => ({ labels: { op }, value: m.fleetOps[op] }))),
     counter('flotilla_fleet_operation_errors_total', 'Fleet operations answered with an error.', [{ value: m.fleetOps.errors }]),
     counter('flotilla_transport_frames_total', 'Frames sent and received.', [{ labels: { direction: 'sent' }, value: t.framesSent }, { labels: { direction: 'received' }, value: t.framesReceived }]),
     counter('flotilla_transport_items_total', 'Items (Raft messages, requests, pings) sent and received.', [{ labels: { direction: 'sent' }, value: t.itemsSent }, { labels: { direction: 'received' }, value: t.itemsReceived }]),

@@ -215,8 +215,12 @@ export class Client {
    * Moves every member off host `hostId` (which keeps running, inactive); resolves once the fleet
    * lists it inactive. Groups left with fewer active hosts than replicas (so fewer voters until a
    * host is activated) do not stop it: they are logged at warn and given to `onWarning`.
+   * `onProgress` gets, about 4 times a second, the fleet as another host sees it and the members
+   * the host still holds (null: it did not answer). Rejects BAD_ARGUMENT if the host is activated
+   * again meanwhile (the drain is cancelled), TIMEOUT past `timeoutMs` (default 120 s; the drain
+   * goes on).
    */
-  async deactivate(hostId: string, options: ClientCallOptions & { onProgress?: (fleet: FleetView) => void; onWarning?: (message: string) => void } = {}): Promise<void> {
+  async deactivate(hostId: string, options: ClientCallOptions & { onProgress?: (fleet: FleetView, membersLeft: number | null) => void; onWarning?: (message: string) => void } = {}): Promise<void> {
     validateName('host', hostId);
     const timeoutMs = options.timeoutMs ?? 120_000;
     const deadline = performance.now() + timeoutMs;
@@ -230,16 +234,51 @@ export class Client {
       options.onWarning?.(message);
     }
     await this.ops({ op: 'deactivate', timeoutMs }, 'deactivate', [hostId]);
+    let draining = false;
     for (;;) {
       // Asked of the other hosts: the drained host stops following the metadata once it holds nothing.
-      const view = await this.ops({ op: 'fleet' }, 'fleet', this.anyHost().filter((h) => h !== hostId));
-      options.onProgress?.(view.fleet);
+      const [view, local] = await Promise.all([this.ops({ op: 'fleet' }, 'fleet', this.anyHost().filter((h) => h !== hostId)), this.localState(hostId)]);
+      options.onProgress?.(view.fleet, local?.members ?? null);
       const state = stateIn(view.fleet, hostId);
       if (state === 'inactive') return;
+      // Seen draining, then active again: someone activated it, which cancels the drain.
+      if (state === 'deactivating' || local?.state === 'deactivating') draining = true;
+      else if (draining && state === 'active' && local?.state === 'active') {
+        throw new FlotillaError('BAD_ARGUMENT', `host ${hostId} was activated again while draining: the drain is cancelled`, { host: hostId, cancelled: true });
+      }
       // Dead (or silent) mid-drain: it cannot finish, and waiting out the deadline tells nobody anything.
       if (state === 'failed') throw hostFailed(hostId, 'while draining: its members are replaced on other hosts; if it comes back it goes on draining');
       if (performance.now() >= deadline) throw new FlotillaError('TIMEOUT', `host ${hostId} is still ${state ?? 'unknown'} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /**
+   * Activates host `hostId` again after a deactivate, without restarting it (or a host started
+   * without activating): in `zone`, by default the one it was active in. While it still drains
+   * only that zone is accepted, and the drain is cancelled (its members stay). Resolves with the
+   * zone once the host is active; TIMEOUT past `timeoutMs` (default 30 s).
+   */
+  async activate(hostId: string, options: ClientCallOptions & { zone?: string } = {}): Promise<{ zone: string }> {
+    validateName('host', hostId);
+    if (options.zone !== undefined) validateName('zone', options.zone);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    // Learns the host's address (an inactive host is still in the fleet view).
+    if (!this.addresses.has(hostId)) await this.fleet();
+    if (!this.addresses.has(hostId)) throw new FlotillaError('BAD_ARGUMENT', `the fleet has no host ${hostId} (a host that never joined: give its address to connect())`, { host: hostId });
+    const request: OpsRequest = options.zone === undefined ? { op: 'activate', timeoutMs } : { op: 'activate', zone: options.zone, timeoutMs };
+    // The host answers once active: the attempt outlasts the host's own deadline, so its error arrives.
+    const reply = await this.ops(request, 'activate', [hostId], timeoutMs + OPS_ATTEMPT_MS);
+    return { zone: reply.zone };
+  }
+
+  /** What host `hostId` says of itself (state, members held); null if it did not answer. */
+  private async localState(hostId: string): Promise<{ state: string; members: number } | null> {
+    try {
+      return await this.ops({ op: 'local' }, 'local', [hostId], 1000);
+    } catch (err) {
+      if (err instanceof FlotillaError) return null;
+      throw err;
     }
   }
 

@@ -49,7 +49,7 @@ export interface HostMetrics {
   /** Connections against their limits and those refused at accept (null: a transport that does not listen). */
   connections: ConnectionStats | null;
   /** Fleet operations (status, add-group, deactivate) served to clients. */
-  fleetOps: { fleet: number; addGroup: number; deactivate: number; errors: number };
+  fleetOps: { fleet: number; addGroup: number; deactivate: number; activate: number; local: number; errors: number };
 }
 
 export class HostCounters implements GroupCounters {

@@ -1,6 +1,7 @@
 // Fleet operations a client asks of one host, beyond command/query: the fleet's view (hosts by
 // zone, groups with placement and leader), adding a group (which needs the host to check the
-// machine is registered, something the cluster group cannot), and draining a host. They travel as
+// machine is registered, something the cluster group cannot), draining a host, activating it
+// again, and the host's own state (how many members a draining host still holds). They travel as
 // client requests to the reserved group name OPS_GROUP with a JSON payload; every host answers
 // them (ops-service.ts); the client (client/client.ts) asks them.
 
@@ -13,7 +14,11 @@ export const OPS_GROUP = '$ops';
 export type OpsRequest =
   | { op: 'fleet' }
   | { op: 'addGroup'; name: string; machine: string; replicas?: number; timeoutMs: number }
-  | { op: 'deactivate'; timeoutMs: number };
+  | { op: 'deactivate'; timeoutMs: number }
+  /** Activate the host asked (zone absent: the zone it was last active in). */
+  | { op: 'activate'; zone?: string; timeoutMs: number }
+  /** The host asked: its own state and how many members it holds. */
+  | { op: 'local' };
 
 export interface FleetHost {
   id: string;
@@ -96,7 +101,12 @@ export function groupsShortWithout(view: FleetView, hostId: string): Array<{ nam
   return view.groups.filter((g) => g.replicas > left).map((g) => ({ name: g.name, replicas: g.replicas, hosts: left }));
 }
 
-export type OpsReply = { op: 'fleet'; fleet: FleetView } | { op: 'addGroup' } | { op: 'deactivate' };
+export type OpsReply =
+  | { op: 'fleet'; fleet: FleetView }
+  | { op: 'addGroup' }
+  | { op: 'deactivate' }
+  | { op: 'activate'; zone: string }
+  | { op: 'local'; host: string; state: string; members: number };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -124,6 +134,14 @@ export function decodeOpsRequest(bytes: Uint8Array): OpsRequest {
     case 'deactivate':
       if (badTimeout) throw new FlotillaError('BAD_ARGUMENT', 'deactivate needs a positive timeoutMs');
       return { op, timeoutMs: timeoutMs as number };
+    case 'activate': {
+      const zone = field('zone');
+      if (zone !== undefined && typeof zone !== 'string') throw new FlotillaError('BAD_ARGUMENT', 'activate zone must be a string');
+      if (badTimeout) throw new FlotillaError('BAD_ARGUMENT', 'activate needs a positive timeoutMs');
+      return zone === undefined ? { op, timeoutMs: timeoutMs as number } : { op, zone, timeoutMs: timeoutMs as number };
+    }
+    case 'local':
+      return { op };
     default:
       throw new FlotillaError('BAD_ARGUMENT', `unknown fleet operation ${JSON.stringify(op)}`);
   }

@@ -1,6 +1,7 @@
 // Every host's answers to the fleet operations a client asks of one host (ops-protocol.ts): the
 // fleet's view (hosts by zone, groups with placement and leader), adding a group (the host checks
-// the machine is registered, which the cluster group cannot), and draining this host. They arrive
+// the machine is registered, which the cluster group cannot), draining this host and activating
+// it again, and this host's own state (the members a drain has left here). They arrive
 // as client requests to the reserved group OPS_GROUP over the host's own authenticated transport,
 // so they need the cluster secret like every other client request; the request server hands them
 // here and they are answered from the host's public API, seen through OpsHost.
@@ -33,6 +34,11 @@ export interface OpsHost {
   replicaWarnings(): string[];
   addGroup(name: string, options: { machine: string; replicas?: number; timeoutMs?: number }): Promise<void>;
   deactivate(options: { timeoutMs?: number; onProgress?: (membersLeft: number) => void }): Promise<void>;
+  activate(zone: string, options: { timeoutMs?: number }): Promise<void>;
+  /** The zone the metadata records for this host (undefined: it was never active, or has no metadata). */
+  readonly recordedZone: string | undefined;
+  /** The replicas this host holds (a draining host's members left). */
+  readonly memberCount: number;
 }
 
 /** How long the fleet view waits for each group's leader check. */
@@ -42,13 +48,15 @@ export interface OpsServed {
   fleet: number;
   addGroup: number;
   deactivate: number;
+  activate: number;
+  local: number;
   /** Operations answered with an error (any code). */
   errors: number;
 }
 
 export class OpsService {
   /** Fleet operations served, by operation, and how many were answered with an error. */
-  readonly served: OpsServed = { fleet: 0, addGroup: 0, deactivate: 0, errors: 0 };
+  readonly served: OpsServed = { fleet: 0, addGroup: 0, deactivate: 0, activate: 0, local: 0, errors: 0 };
 
   constructor(
     private readonly host: OpsHost,
@@ -88,6 +96,17 @@ export class OpsService {
           .catch((err: unknown) => this.logger.error({ err }, 'deactivate failed'));
         return { op: 'deactivate' };
       }
+      case 'activate': {
+        // Absent: where it was active before (a drained host activated again in its zone).
+        const zone = request.zone ?? host.recordedZone;
+        if (zone === undefined) throw new FlotillaError('BAD_ARGUMENT', `host ${host.id} was never active: give the zone to activate it in`);
+        this.logger.info({ zone, state: host.localState, by: from }, 'activating on request of a client');
+        // Answered once done: activating takes seconds, not the minutes a drain may.
+        await host.activate(zone, { timeoutMs: request.timeoutMs });
+        return { op: 'activate', zone };
+      }
+      case 'local':
+        return { op: 'local', host: host.id, state: host.localState, members: host.memberCount };
     }
   }
 }
