@@ -1,5 +1,5 @@
 // The subcommands that talk to a running fleet through the Client: status, add-group,
-// remove-group, command, query, deactivate.
+// remove-group, command, query, deactivate, activate.
 
 import { parseArgs } from 'node:util';
 import { connect, type Client } from '../client/client.js';
@@ -16,11 +16,18 @@ const SPEC: Record<FleetCommand, { positionals: string[]; options: Record<string
   command: { positionals: ['GROUP', 'JSON'], options: {} },
   query: { positionals: ['GROUP', 'JSON'], options: { consistency: { type: 'string' } } },
   deactivate: { positionals: ['HOSTID'], options: {} },
+  activate: { positionals: ['HOSTID'], options: { zone: { type: 'string' } } },
 };
 
 export type Print = (line: string) => void;
 
-export async function runFleetCommand(name: FleetCommand, argv: string[], env: NodeJS.ProcessEnv, print: Print): Promise<number> {
+/** Where a progress line goes: on a terminal it is rewritten in place. */
+export interface ProgressOut {
+  isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+export async function runFleetCommand(name: FleetCommand, argv: string[], env: NodeJS.ProcessEnv, print: Print, out?: ProgressOut): Promise<number> {
   const spec = SPEC[name];
   const { values: parsed, positionals } = parseArgs({
     args: argv,
@@ -41,7 +48,7 @@ export async function runFleetCommand(name: FleetCommand, argv: string[], env: N
   const arg = (i: number): string => positionals[i] ?? '';
   const flag = (key: string): string | undefined => values[key] as string | undefined;
   // Everything is checked before connecting, so a usage mistake never waits on the network.
-  const run = prepare(name, arg, flag, { json: values.json === true, check: values.check === true }, timeoutMs, print);
+  const run = prepare(name, arg, flag, { json: values.json === true, check: values.check === true }, timeoutMs, print, out);
   const client = await connect({ hosts, secret, timeoutMs: timeoutMs ?? 5000, ...(tls === undefined ? {} : { tls }) });
   try {
     const code = await run(client);
@@ -55,7 +62,7 @@ export async function runFleetCommand(name: FleetCommand, argv: string[], env: N
 /** What a prepared subcommand does once connected; a number is its exit code (none: 0). */
 type Run = (client: Client) => Promise<number | void>;
 
-function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: string) => string | undefined, switches: { json: boolean; check: boolean }, timeoutMs: number | undefined, print: Print): Run {
+function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: string) => string | undefined, switches: { json: boolean; check: boolean }, timeoutMs: number | undefined, print: Print, out?: ProgressOut): Run {
   const call = timeoutMs === undefined ? {} : { timeoutMs };
   switch (name) {
     case 'status':
@@ -93,19 +100,60 @@ function prepare(name: FleetCommand, arg: (i: number) => string, flag: (key: str
     }
     case 'deactivate':
       return async (client) => {
-        let last = '';
-        await client.deactivate(arg(0), {
-          ...(timeoutMs === undefined ? {} : { timeoutMs }),
-          onWarning: (message) => print(`warning: ${message}`),
-          onProgress: (view) => {
-            const state = Object.values(view.hosts).flat().find((h) => h.id === arg(0))?.state ?? 'unknown';
-            if (state !== last) print(`${arg(0)}: ${state}`);
-            last = state;
-          },
-        });
+        const progress = progressLine(print, out);
+        try {
+          await client.deactivate(arg(0), {
+            ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            onWarning: (message) => progress.note(`warning: ${message}`),
+            onProgress: (view, left) => progress.show(drainLine(arg(0), Object.values(view.hosts).flat().find((h) => h.id === arg(0))?.state ?? 'unknown', left)),
+          });
+        } finally {
+          progress.end();
+        }
         print(`${arg(0)} is inactive: it holds no members and can be stopped`);
       };
+    case 'activate': {
+      const zone = flag('zone');
+      return async (client) => {
+        const done = await client.activate(arg(0), { ...(zone === undefined ? {} : { zone }), ...call });
+        print(`${arg(0)} is active in zone ${done.zone}`);
+      };
+    }
   }
+}
+
+/** One progress report of a drain: "h2: deactivating, 37 members left". */
+export function drainLine(host: string, state: string, membersLeft: number | null): string {
+  return membersLeft === null ? `${host}: ${state}` : `${host}: ${state}, ${membersLeft} member${membersLeft === 1 ? '' : 's'} left`;
+}
+
+/**
+ * A line that changes: on a terminal one line rewritten in place ('\r', cleared to its end), else
+ * a plain line each time it changes. `note` prints a line of its own above it.
+ */
+export function progressLine(print: Print, out?: ProgressOut): { show(line: string): void; note(line: string): void; end(): void } {
+  const tty = out?.isTTY === true;
+  let last = '';
+  let open = false;
+  const end = () => {
+    if (open) out?.write('\n');
+    open = false;
+  };
+  return {
+    show(line) {
+      if (line === last) return;
+      last = line;
+      if (!tty) return print(line);
+      out?.write(`\r${line}\x1b[K`);
+      open = true;
+    },
+    note(line) {
+      end();
+      print(line);
+      last = '';
+    },
+    end,
+  };
 }
 
 const TLS_FLAGS = { tls: { type: 'boolean' }, 'tls-ca': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } } as const;

@@ -44,7 +44,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return await runHost(await hostSettings(rest, env));
     }
     const { runFleetCommand } = await import('./fleet-commands.js');
-    return await runFleetCommand(command, rest, env, (line) => print(`${line}\n`));
+    return await runFleetCommand(command, rest, env, (line) => print(`${line}\n`), io.stdout);
   } catch (err) {
     const usage = usageMistake(err);
     if (usage !== null) {

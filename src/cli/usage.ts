@@ -9,7 +9,7 @@ export class UsageError extends Error {
   }
 }
 
-export const FLEET_COMMANDS = ['status', 'add-group', 'remove-group', 'command', 'query', 'deactivate'] as const;
+export const FLEET_COMMANDS = ['status', 'add-group', 'remove-group', 'command', 'query', 'deactivate', 'activate'] as const;
 export type FleetCommand = (typeof FLEET_COMMANDS)[number];
 export type Subcommand = 'host' | FleetCommand;
 
@@ -32,7 +32,8 @@ Talk to a running fleet (through any of its hosts):
   flotilla remove-group  NAME
   flotilla command       GROUP JSON
   flotilla query         GROUP JSON [--consistency linearizable|lease|local]
-  flotilla deactivate    HOSTID
+  flotilla deactivate    HOSTID               (prints the members left as they move off)
+  flotilla activate      HOSTID [--zone Z]    (a deactivated host, again, without a restart)
   common: --host HOST:PORT (repeatable; or FLOTILLA_HOSTS=a,b), --secret S (or FLOTILLA_SECRET),
           --timeout MS, --tls-ca FILE [--tls-cert FILE --tls-key FILE] (a fleet with TLS)
 
@@ -144,8 +145,21 @@ ${FLEET_FLAGS}
 `,
   deactivate: `usage: flotilla deactivate HOSTID [fleet flags]
 
-Moves every member of the host away, printing its state as it changes; once it is inactive the
-host holds nothing and can be stopped.
+Moves every member of the host away, printing its state and the members it still holds as they
+move off ("h2: deactivating, 37 members left"; on a terminal one line updated in place), and
+ends, exit 0, once the host is inactive: it holds nothing and can be stopped, or activated again.
+--timeout MS bounds the wait (default 120000; the drain goes on in the host past it). Exits 1 if
+the host is activated again meanwhile (that cancels the drain).
+${FLEET_FLAGS}
+`,
+  activate: `usage: flotilla activate HOSTID [--zone Z] [fleet flags]
+
+Activates a running host that was deactivated (or started without activating), without a
+restart: placement puts members on it again. While it still drains, this cancels the drain (its
+members stay) and only its own zone is accepted.
+
+  --zone Z           the zone to activate it in (default: the zone it was active in; another zone
+                     only once it is inactive)
 ${FLEET_FLAGS}
 `,
 };
