@@ -1,7 +1,8 @@
 // client.deactivate and client.activate against 3 hosts embedded with Host.start over the real
 // transport: a drain reports the members left on the host, decreasing to 0; activate brings the
 // host back without a restart (placement puts members on it again, commands work through it);
-// a malformed or impossible activate is refused with a typed error.
+// a malformed or impossible activate is refused with a typed error; an activate while the drain
+// is stuck (a group whose machine only that host runs cannot move) cancels it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Client } from '../../src/client/client.js';
@@ -12,8 +13,8 @@ import { counter, waitFor } from '../fleet/harness.js';
 const SECRET = 'lifecycle test secret';
 const GROUPS = 6;
 
-async function startHost(id: string, zone: string, join: string[]): Promise<Host> {
-  const host = await Host.start({ id, listen: '127.0.0.1:0', join, secret: SECRET, storage: 'memory', machines: { counter }, tickMs: 20, reconcileMs: 50 });
+async function startHost(id: string, zone: string, join: string[], machines: Record<string, typeof counter> = { counter }): Promise<Host> {
+  const host = await Host.start({ id, listen: '127.0.0.1:0', join, secret: SECRET, storage: 'memory', machines, tickMs: 20, reconcileMs: 50 });
   await host.activate(zone);
   return host;
 }
@@ -28,7 +29,7 @@ describe('client lifecycle verbs', () => {
 
   before(async () => {
     const h1 = await startHost('h1', 'a', []);
-    hosts.push(h1, await startHost('h2', 'b', [`h1@${h1.address}`]), await startHost('h3', 'a', [`h1@${h1.address}`]));
+    hosts.push(h1, await startHost('h2', 'b', [`h1@${h1.address}`]), await startHost('h3', 'a', [`h1@${h1.address}`], { counter, onlyOnH3: counter }));
     client = await connect({ hosts: [h1.address], secret: SECRET });
     for (let g = 0; g < GROUPS; g++) await client.addGroup(`g${g}`, { machine: 'counter', replicas: 3 });
   });
@@ -66,5 +67,24 @@ describe('client lifecycle verbs', () => {
     await rejectsWith(client.activate('h3', { zone: 'b' }), 'BAD_ARGUMENT', /active in zone a/);
     // Already active in its zone: nothing to do, and said so by succeeding.
     assert.deepEqual(await client.activate('h2'), { zone: 'b' });
+  });
+
+  it('activate while the drain is under way cancels it: deactivate fails BAD_ARGUMENT, the host stays active', async () => {
+    const h3 = hosts[2]!;
+    // Only h3 runs its machine: this group cannot leave h3, so the drain cannot end by itself.
+    await client.addGroup('stuck', { machine: 'onlyOnH3', replicas: 1 });
+    let activated: Promise<unknown> | undefined;
+    const drain = client.deactivate('h3', {
+      timeoutMs: 30_000,
+      onProgress: (fleet, left) => {
+        const state = Object.values(fleet.hosts).flat().find((h) => h.id === 'h3')?.state;
+        if (state === 'deactivating' && left !== null && left > 0) activated ??= client.activate('h3');
+      },
+    });
+    await rejectsWith(drain, 'BAD_ARGUMENT', /activated again while draining/);
+    assert.deepEqual(await activated, { zone: 'a' });
+    assert.equal(h3.localState, 'active');
+    assert.equal(await client.command('stuck', { op: 'inc', by: 2 }), 2);
+    await waitFor('h3 votes in every group again', () => [...Array(GROUPS).keys()].every((g) => h3.status().members.some((m) => m.group === `g${g}` && m.role !== 'learner')));
   });
 });
