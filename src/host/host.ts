@@ -284,8 +284,14 @@ export class Host {
   /** Opens the store, restores every member this host had, and starts serving. */
   static async start(options: HostOptions): Promise<Host> {
     const host = new Host(options, await openHost(options));
-    await host.follower.restorePeers();
-    await host.view.members.load();
+    try {
+      await host.follower.restorePeers();
+      await host.view.members.load();
+    } catch (err) {
+      // A replica it cannot restore (its machine is not registered here): nothing stays open.
+      await host.stop().catch(() => undefined);
+      throw err;
+    }
     host.loop.start();
     host.startTimers();
     host.follower.metadataChanged();

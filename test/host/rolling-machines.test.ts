@@ -33,7 +33,7 @@ const kv: AnyMachine = {
 const OLD = { counter };
 const NEW = { counter, kv };
 
-describe('a rolling restart that adds a machine', () => {
+describe('a rolling restart that adds a machine', { timeout: 120_000 }, () => {
   let dir: string;
   const hosts = new Map<string, Host>();
   const ports = new Map<string, string>();
@@ -126,5 +126,16 @@ describe('a rolling restart that adds a machine', () => {
       return g !== undefined && JSON.stringify([...(g.voters ?? [])].sort()) === '["h1","h2","h3"]';
     });
     assert.equal(await client.query('pair', { key: 'k' }), 'v', 'the 2-replica group kept its data');
+  });
+
+  it('a host does not start without a machine one of its replicas runs, and says which', async () => {
+    const old = hosts.get('h3')!;
+    hosts.delete('h3');
+    await old.stop();
+    await assert.rejects(start('h3', OLD), (err: unknown) => err instanceof FlotillaError && err.code === 'NO_SUCH_MACHINE' && /group users runs machine "kv", which this host does not register \(it runs counter\)/.test(err.message));
+    // Its data is untouched: with the machine back it starts, and the group still has it.
+    await start('h3', NEW);
+    assert.equal(await client.query('users', { key: 'ada' }, { consistency: 'linearizable' }), 'lovelace');
+    assert.equal(await client.command('orders', { op: 'inc', by: 1 }), 5);
   });
 });
