@@ -52,7 +52,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return 2;
     }
     if (err instanceof FlotillaError) {
-      io.stderr.write(`flotilla: ${err.code}: ${err.message}\n`);
+      // A machine's own error code (and details), for scripts that branch on them.
+      const machine = err.machineCode === undefined ? '' : ` [${err.machineCode}${err.machineDetails === undefined ? '' : ` ${JSON.stringify(err.machineDetails)}`}]`;
+      io.stderr.write(`flotilla: ${err.code}: ${err.message}${machine}\n`);
       return 1;
     }
     io.stderr.write(`flotilla: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

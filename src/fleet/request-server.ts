@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler } from '../common/scheduler.js';
+import { faultFields } from '../group/machine-error.js';
 import { isMember } from '../raft/membership.js';
 import { Role } from '../raft/types.js';
 import type { ClientRequestItem, ClientResponseItem, HostId } from '../transport/items.js';
@@ -92,7 +93,7 @@ export class RequestServer {
       return {
         kind: 'clientResponse',
         requestId: item.requestId,
-        error: { code: error.code, message: truncateUtf8(error.message, this.parts.limits.maxErrorMessageBytes) },
+        error: { code: error.code, message: truncateUtf8(error.message, this.parts.limits.maxErrorMessageBytes), ...faultFields(error) },
         payload: new Uint8Array(0),
         leaderHint: leader === view.hostId ? '' : leader,
         leaderTerm: 0,

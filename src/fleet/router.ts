@@ -11,6 +11,7 @@
 // have been applied (outcome unknown).
 
 import { FlotillaError, type ErrorCode } from '../common/errors.js';
+import { machineFault } from '../group/machine-error.js';
 import { MAX_CLIENT_ID_BYTES } from '../group/sessions.js';
 import type { Scheduler } from '../common/scheduler.js';
 import type { ClientRequestItem, ClientResponseItem, Consistency, HostId, RequestKind } from '../transport/items.js';
@@ -164,12 +165,12 @@ export class Router {
           timeoutMs: Math.max(1, Math.ceil(Math.min(remaining, ATTEMPT_MS))),
         };
         const response = await this.attempt(target, item);
-        if (options.only === true && response.error !== null) throw new FlotillaError(response.error.code, response.error.message, { group, host: target });
+        if (options.only === true && response.error !== null) throw responseError(response.error, group, target);
         if (response.error === null) {
           this.leaders.set(group, target);
           return response.payload;
         }
-        const error = new FlotillaError(response.error.code, response.error.message, { group, host: target });
+        const error = responseError(response.error, group, target);
         lastError = error;
         switch (response.error.code) {
           case 'NOT_LEADER':
@@ -247,6 +248,11 @@ export class Router {
       });
     });
   }
+}
+
+/** The error a caller gets for a response's: a machine error's code and details as the group recorded them. */
+function responseError(e: NonNullable<ClientResponseItem['error']>, group: string, host: HostId): FlotillaError {
+  return new FlotillaError(e.code, e.message, { group, host }, machineFault(e.machineCode, e.machineDetails));
 }
 
 function failed(item: ClientRequestItem, error: FlotillaError): ClientResponseItem {

@@ -17,6 +17,7 @@ import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus,
 import { EntryType, MessageType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
 import type { GroupRecord, WriteBatch } from '../storage/log-store.js';
 import { decodeLogCommand, encodeLogCommand, maxPayloadBytes, type LogCommand } from './entry-format.js';
+import { failureError, machineFailure, machineFault, type Failure } from './machine-error.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from './sessions.js';
 import { decodeGroupSnapshot, encodeGroupSnapshot } from './snapshot-format.js';
 import { SnapshotSchedule, errorName } from './snapshot-schedule.js';
@@ -101,7 +102,8 @@ export interface ApplyBudget {
 
 const UNLIMITED_APPLY: ApplyBudget = { take: () => true };
 
-export type Outcome<R> = { ok: true; reply: R } | { ok: false; error: string };
+/** A failure carries the machine error's code and details when it had them (machine-error.ts). */
+export type Outcome<R> = { ok: true; reply: R } | ({ ok: false } & Failure);
 
 export interface CommandOptions {
   /** Makes the command safe to retry: it applies once however often it is sent with this session. */
@@ -131,7 +133,7 @@ export const DEFAULT_SNAPSHOT_EVERY = 10_000;
 type Reply<R> = { has: 'value'; value: R; bytes: Uint8Array | null } | { has: 'bytes'; bytes: Uint8Array };
 
 /** What applying one command entry gave. */
-type Applied<R> = { ok: true; reply: Reply<R> } | { ok: false; code: 'COMMAND_FAILED' | 'BAD_ARGUMENT'; error: string };
+type Applied<R> = { ok: true; reply: Reply<R> } | ({ ok: false; code: 'COMMAND_FAILED' | 'BAD_ARGUMENT' } & Failure);
 
 interface CommandWaiter<R> {
   term: number;
@@ -643,7 +645,7 @@ export class Group<S, C, R, Q> {
     const applied = this.execute(e);
     if (waiter === undefined) return;
     if (applied.ok) waiter.resolve(applied.reply);
-    else waiter.reject(new FlotillaError(applied.code, applied.error, { groupId: this.id, index: e.index }));
+    else waiter.reject(new FlotillaError(applied.code, applied.error, { groupId: this.id, index: e.index }, machineFault(applied.machineCode, applied.machineDetails)));
   }
 
   /** Applies one command entry, the same way on every replica. */
@@ -660,17 +662,17 @@ export class Group<S, C, R, Q> {
     const session = cmd.session;
     if (session === null) {
       const outcome = this.run(e.index, cmd.payload);
-      return outcome.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: null } } : failed(outcome.error);
+      return outcome.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: null } } : failed(outcome);
     }
     const verdict = this.sessions.check(session);
     if (verdict.kind === 'stale') return { ok: false, code: 'BAD_ARGUMENT', error: 'stale session sequence' };
     if (verdict.kind === 'cached') {
-      return verdict.outcome.ok ? { ok: true, reply: { has: 'bytes', bytes: verdict.outcome.reply } } : failed(verdict.outcome.error);
+      return verdict.outcome.ok ? { ok: true, reply: { has: 'bytes', bytes: verdict.outcome.reply } } : failed(verdict.outcome);
     }
     const outcome = this.run(e.index, cmd.payload);
     if (!outcome.ok) {
       this.sessions.record(session, outcome);
-      return failed(outcome.error);
+      return failed(outcome);
     }
     let saved: SavedOutcome;
     try {
@@ -680,7 +682,7 @@ export class Group<S, C, R, Q> {
       saved = { ok: false, error: `the command applied, but its reply does not encode: ${errorText(err)}` };
     }
     this.sessions.record(session, saved);
-    return saved.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: saved.reply } } : failed(saved.error);
+    return saved.ok ? { ok: true, reply: { has: 'value', value: outcome.reply, bytes: saved.reply } } : failed(saved);
   }
 
   /** Runs one command; a throw (or an undecodable payload) is the same error reply on every replica. */
@@ -691,7 +693,7 @@ export class Group<S, C, R, Q> {
       this.machineState = result.state;
       outcome = { ok: true, reply: result.reply };
     } catch (err) {
-      outcome = { ok: false, error: errorText(err) };
+      outcome = { ok: false, ...machineFailure(err) };
     }
     if (outcome.ok) this.counters.appliedOk++;
     else this.counters.appliedFailed++;
@@ -704,7 +706,7 @@ export class Group<S, C, R, Q> {
     try {
       return this.machine.query(this.machineState, q);
     } catch (err) {
-      throw new FlotillaError('COMMAND_FAILED', errorText(err), { groupId: this.id });
+      throw failureError(machineFailure(err), { groupId: this.id });
     }
   }
 
@@ -838,8 +840,8 @@ function notLeader(groupId: number, leader: NodeId): FlotillaError {
   return new FlotillaError('NOT_LEADER', `group ${groupId}: not the leader`, { groupId, leader });
 }
 
-function failed<R>(error: string): Applied<R> {
-  return { ok: false, code: 'COMMAND_FAILED', error };
+function failed<R>(failure: Failure): Applied<R> {
+  return { ...failure, ok: false, code: 'COMMAND_FAILED' };
 }
 
 function errorText(err: unknown): string {

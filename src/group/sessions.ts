@@ -5,6 +5,7 @@
 
 import { FlotillaError } from '../common/errors.js';
 import { ByteReader, ByteWriter, utf8Length } from './binary.js';
+import type { Failure } from './machine-error.js';
 
 export interface Session {
   clientId: string;
@@ -13,8 +14,8 @@ export interface Session {
   ackedBelow: number;
 }
 
-/** A command's outcome as a session remembers it: the reply codec's bytes, or the error message. */
-export type SavedOutcome = { ok: true; reply: Uint8Array } | { ok: false; error: string };
+/** A command's outcome as a session remembers it: the reply codec's bytes, or the error (with the machine's code and details, if any). */
+export type SavedOutcome = { ok: true; reply: Uint8Array } | ({ ok: false } & Failure);
 
 /** What a session command does at apply. */
 export type SessionVerdict =
@@ -92,7 +93,9 @@ export class SessionTable {
   /**
    * The table in a deterministic byte form, for the group snapshot, clients in LRU order:
    * [u32 clients] then per client [u16 n][clientId][u64 floor][u32 replies] and per reply, oldest
-   * first, [u64 seq][u8 ok][u32 n][reply bytes, or the error message in UTF-8].
+   * first, [u64 seq][u8 ok][u32 n][reply bytes, or the error message in UTF-8]. An error with a
+   * machine code has ok = 2 and after its message [u16 n][code][u32 n][details JSON, or nothing]
+   * (a table without one is byte for byte what versions before machine codes wrote).
    */
   encode(): Uint8Array {
     const w = new ByteWriter();
@@ -103,8 +106,18 @@ export class SessionTable {
       w.u32(client.replies.size);
       for (const [seq, outcome] of client.replies) {
         w.u64(seq);
-        w.u8(outcome.ok ? 1 : 0);
-        w.bytes(outcome.ok ? outcome.reply : utf8.encode(outcome.error));
+        if (outcome.ok) {
+          w.u8(1);
+          w.bytes(outcome.reply);
+        } else if (outcome.machineCode === undefined) {
+          w.u8(0);
+          w.bytes(utf8.encode(outcome.error));
+        } else {
+          w.u8(2);
+          w.bytes(utf8.encode(outcome.error));
+          w.text(outcome.machineCode);
+          w.bytes(utf8.encode(outcome.machineDetails ?? ''));
+        }
       }
     }
     return w.finish();
@@ -119,9 +132,7 @@ export class SessionTable {
       const client: ClientSession = { floor: r.u64(), replies: new Map() };
       for (let m = r.u32(); m > 0; m--) {
         const seq = r.u64();
-        const ok = r.u8() === 1;
-        const data = r.bytes().slice();
-        client.replies.set(seq, ok ? { ok, reply: data } : { ok, error: utf8Decoder.decode(data) });
+        client.replies.set(seq, readOutcome(r));
       }
       clients.set(clientId, client);
     }
@@ -140,6 +151,17 @@ export class SessionTable {
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
+
+function readOutcome(r: ByteReader): SavedOutcome {
+  const kind = r.u8();
+  if (kind === 1) return { ok: true, reply: r.bytes().slice() };
+  const error = utf8Decoder.decode(r.bytes());
+  if (kind === 0) return { ok: false, error };
+  if (kind !== 2) throw new Error(`a session reply of unknown kind ${kind}`);
+  const machineCode = r.text();
+  const details = utf8Decoder.decode(r.bytes());
+  return details === '' ? { ok: false, error, machineCode } : { ok: false, error, machineCode, machineDetails: details };
+}
 
 /** Drops the oldest replies beyond `max`; their seqs become stale. */
 function trimReplies(client: ClientSession, max: number): void {

@@ -7,9 +7,9 @@
 // becomes a FlotillaError TRANSPORT_PROTOCOL, never a crash or a Long.
 import protobuf from './protobuf-runtime.js';
 import { flotilla } from './generated/flotilla.js';
-import { FlotillaError, type ErrorCode } from '../common/errors.js';
+import { FlotillaError, MAX_MACHINE_CODE_BYTES, MAX_MACHINE_DETAILS_BYTES, type ErrorCode } from '../common/errors.js';
 import type { Entry, Message, SnapshotChunk } from '../raft/types.js';
-import type { CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RequestKind, WireItem } from './items.js';
+import type { ClientResponseItem, CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RequestKind, WireItem } from './items.js';
 import { checkIncoming, checkOutgoing } from './validate.js';
 
 /** The protocol this code speaks; a frame of any other version closes the connection. */
@@ -17,6 +17,7 @@ export const PROTOCOL_VERSION = 1;
 
 const pb = flotilla;
 const EMPTY = new Uint8Array(0);
+const utf8 = new TextEncoder();
 
 // Frame field tags: 1 = version (varint), 2 = items (length-delimited).
 const VERSION_TAG = (1 << 3) | 0;
@@ -145,6 +146,7 @@ function toWire(item: WireItem): flotilla.Envelope.$Properties {
         clientResponse: {
           requestId: item.requestId, ok: item.error === null, errorCode: code, errorMessage: item.error?.message ?? '',
           payload: item.payload, leaderHint: item.leaderHint, leaderTerm: item.leaderTerm,
+          machineCode: item.error?.machineCode ?? '', machineDetails: item.error?.machineDetails ?? '',
         },
       };
     }
@@ -257,6 +259,24 @@ function beatsFromWire(h: flotilla.CoalescedHeartbeat.$Properties): GroupBeat[] 
 }
 
 /** A ping's or pong's generation, when the sender presents one (a host that predates it does not). */
+/** A response's machine code and details, checked: bounded, details JSON and only with a code. */
+function withMachineFault(error: NonNullable<ClientResponseItem['error']>, code: string | null | undefined, details: string | null | undefined): NonNullable<ClientResponseItem['error']> {
+  if (code == null || code === '') {
+    if (details != null && details !== '') bad('machine details without a machine code');
+    return error;
+  }
+  if (error.code !== 'COMMAND_FAILED') bad(`a machine code on a ${error.code} response`);
+  if (utf8.encode(code).length > MAX_MACHINE_CODE_BYTES) bad(`a machine code of more than ${MAX_MACHINE_CODE_BYTES} bytes`);
+  if (details == null || details === '') return { ...error, machineCode: code };
+  if (utf8.encode(details).length > MAX_MACHINE_DETAILS_BYTES) bad(`machine details of more than ${MAX_MACHINE_DETAILS_BYTES} bytes`);
+  try {
+    JSON.parse(details);
+  } catch {
+    bad('machine details that are not JSON');
+  }
+  return { ...error, machineCode: code, machineDetails: details };
+}
+
 function withGeneration(item: HostPingItem, g: flotilla.DataGeneration.$Properties | null | undefined): HostPingItem {
   if (g == null) return item;
   return { ...item, generation: { incarnation: g.incarnation ?? '', process: g.process ?? 0, floor: g.floor ?? 0, current: g.current ?? 0 } };
@@ -296,7 +316,7 @@ function fromWire(e: flotilla.Envelope.$Properties): WireItem {
     return {
       kind: 'clientResponse',
       requestId: r.requestId ?? 0,
-      error: failed ? { code: lookup(ERROR_CODES_BACK, r.errorCode, 'error code'), message: r.errorMessage ?? '' } : null,
+      error: failed ? withMachineFault({ code: lookup(ERROR_CODES_BACK, r.errorCode, 'error code'), message: r.errorMessage ?? '' }, r.machineCode, r.machineDetails) : null,
       payload: r.payload ?? EMPTY,
       leaderHint: r.leaderHint ?? '',
       leaderTerm: r.leaderTerm ?? 0,

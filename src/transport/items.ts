@@ -76,8 +76,11 @@ export interface ClientRequestItem {
 export interface ClientResponseItem {
   kind: 'clientResponse';
   requestId: number;
-  /** Null on success. */
-  error: { code: ErrorCode; message: string } | null;
+  /**
+   * Null on success. A COMMAND_FAILED from a machine error with a code carries it, and its details
+   * as JSON text (group/machine-error.ts); hosts before machine codes send neither.
+   */
+  error: { code: ErrorCode; message: string; machineCode?: string; machineDetails?: string } | null;
   payload: Uint8Array;
   /** Where the leader is believed to be ('' when unknown) and its term, for the leader cache. */
   leaderHint: HostId;
