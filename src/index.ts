@@ -5,13 +5,14 @@
 export { Host } from './host/host.js';
 export type { HostOptions, AddGroupOptions, CallOptions, QueryOptions, DeactivateOptions, AnyMachine } from './host/options.js';
 export type { HostStatus, MemberStatus, LocalState } from './host/status.js';
+export type { GroupHandle, CommandOf, QueryOf, ReplyOf } from './host/group-handle.js';
 export type { GroupConfig, HostState } from './fleet/cluster-machine.js';
 export { connect, Client, type ConnectOptions, type ClientCallOptions, type ClientQueryOptions, type ClientAddGroupOptions } from './client/client.js';
 export type { FleetView, FleetHost, FleetGroup } from './fleet/ops-protocol.js';
 export { startAdminServer, type AdminServer } from './admin/server.js';
 export type { HostMetrics, Histogram } from './fleet/host-counters.js';
 
-export { FlotillaError, isFlotillaError, type ErrorCode } from './common/errors.js';
+export { FlotillaError, MachineError, isFlotillaError, MAX_MACHINE_CODE_BYTES, MAX_MACHINE_DETAILS_BYTES, type ErrorCode, type MachineFault } from './common/errors.js';
 export { Raft, bootstrapState, emptyState, DEFAULT_RAFT_CONFIG, type RaftConfig, type RaftState, type Ready, type RaftStatus } from './raft/raft.js';
 export { type MembershipChange } from './raft/membership.js';
 export { seededRandom } from './raft/random.js';

@@ -17,7 +17,9 @@ import { fleetLimits } from '../fleet/limits.js';
 import { validateName } from '../fleet/names.js';
 import { RequestWindow, checkWindowLimits, windowLimits, type WindowStats } from '../fleet/request-window.js';
 import { Router } from '../fleet/router.js';
-import { jsonCodec } from '../group/state-machine.js';
+import { jsonCodec, type StateMachine } from '../group/state-machine.js';
+import { groupHandle, type GroupHandle } from '../host/group-handle.js';
+import { checkOptions, is, type OptionCheck } from '../host/options.js';
 import { realScheduler } from '../common/scheduler.js';
 import { CloseCode } from '../transport/connection.js';
 import type { Consistency, HostId } from '../transport/items.js';
@@ -78,10 +80,25 @@ const REFRESH_MS = 1000;
 /** One fleet operation's attempt: a host answers these from its own state. */
 const OPS_ATTEMPT_MS = 2000;
 
-/** Connects to a fleet; resolves once one host has accepted the client. */
+/** Every ConnectOptions key with its check (host/options.ts checkOptions): a new option must be added here too. */
+const CONNECT_OPTION_CHECKS: Record<keyof ConnectOptions, OptionCheck> = {
+  hosts: is.strings,
+  secret: is.nonEmptyString,
+  tls: is.object,
+  timeoutMs: is.int(1),
+  logger: is.object,
+  maxInFlight: is.int(1),
+  maxQueued: is.int(1),
+};
+
+/**
+ * Connects to a fleet; resolves once one host has accepted the client. Its options are checked
+ * first: BAD_ARGUMENT naming the option for an unknown one, a wrong type or a number out of range.
+ */
 export async function connect(options: ConnectOptions): Promise<Client> {
-  if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new FlotillaError('BAD_ARGUMENT', 'connect needs at least one host address');
-  if (typeof options.secret !== 'string' || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'connect needs the cluster secret');
+  checkOptions('connect', options, CONNECT_OPTION_CHECKS);
+  if (!Array.isArray(options.hosts) || options.hosts.length === 0) throw new FlotillaError('BAD_ARGUMENT', 'connect: option hosts needs at least one host address', { option: 'hosts' });
+  if (typeof options.secret !== 'string' || options.secret === '') throw new FlotillaError('BAD_ARGUMENT', 'connect: option secret is required (the cluster secret the hosts share)', { option: 'secret' });
   checkWindowLimits(windowLimits(options));
   const timeoutMs = options.timeoutMs ?? 5000;
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -153,6 +170,14 @@ export class Client {
   /** Applies `cmd` to the group's state machine, once; resolves with its reply. */
   async command<R = unknown>(group: string, cmd: unknown, options: ClientCallOptions = {}): Promise<R> {
     return this.call<R>(group, 'command', cmd, options.timeoutMs ?? this.timeoutMs);
+  }
+
+  /**
+   * A typed handle on `group`: its command and query take `machine`'s command and query types and
+   * resolve with its reply type (the machine only gives the types; see host/group-handle.ts).
+   */
+  group<S, C, R, Q>(group: string, machine: StateMachine<S, C, R, Q>): GroupHandle<C, R, Q> {
+    return groupHandle(this, group, machine);
   }
 
   /** Runs `q` against the group's state: linearizable by default, or 'lease' / 'local'. */

@@ -39,11 +39,12 @@ import { RequestServer } from '../fleet/request-server.js';
 import { RequestWindow, windowLimits } from '../fleet/request-window.js';
 import { Router } from '../fleet/router.js';
 import { waitFor } from '../fleet/wait-for.js';
-import { jsonCodec } from '../group/state-machine.js';
+import { jsonCodec, type StateMachine } from '../group/state-machine.js';
 import { HostLoop } from '../loop/host-loop.js';
 import { wireLoopToTransport } from '../loop/raft-wiring.js';
 import { seededRandom, type Random } from '../raft/random.js';
 import { coalescedFlush } from '../transport/coalesced-flush.js';
+import { groupHandle, type GroupHandle } from './group-handle.js';
 import { openHost, type OpenedHost } from './open.js';
 import { StaleRefusal } from './stale-refusal.js';
 import { checkGroupConfig, checkReplicas, type AddGroupOptions, type AnyMachine, type CallOptions, type DeactivateOptions, type HostOptions, type QueryOptions } from './options.js';
@@ -455,6 +456,14 @@ export class Host {
       const reply = await this.router.call(name, 'command', payload, { timeoutMs });
       return decodeReply<R>(reply, record);
     });
+  }
+
+  /**
+   * A typed handle on group `name`: its command and query take `machine`'s command and query
+   * types and resolve with its reply type (the machine only gives the types; group-handle.ts).
+   */
+  group<S, C, R, Q>(name: string, machine: StateMachine<S, C, R, Q>): GroupHandle<C, R, Q> {
+    return groupHandle(this, name, machine);
   }
 
   /** Runs `q` against the group's state: linearizable by default, or 'lease' / 'local'. */

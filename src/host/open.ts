@@ -13,7 +13,7 @@ import type { LogStore } from '../storage/log-store.js';
 import { openLogStore } from '../storage/open-store.js';
 import type { Transport } from '../transport/transport.js';
 import { WsTransport, loadTls, type LoadedTls } from '../transport/ws-transport.js';
-import type { HostOptions } from './options.js';
+import { checkHostOptions, type HostOptions } from './options.js';
 
 /** What a Host is built on. */
 export interface OpenedHost {
@@ -32,6 +32,7 @@ const IDENTITY_KEY = 'host';
 const encoder = new TextEncoder();
 
 export async function openHost(options: HostOptions): Promise<OpenedHost> {
+  checkHostOptions(options);
   validateName('host', options.id);
   checkMachines(options.machines);
   checkWindowLimits(windowLimits(options));

@@ -30,7 +30,7 @@ export interface HostOptions {
   dataDir?: string;
   /** Storage engine (default rocksdb). */
   storage?: StorageEngine;
-  /** The cluster secret every host shares. */
+  /** The cluster secret every host shares: required (BAD_ARGUMENT without it), unless `transport` is given. */
   secret?: string;
   /**
    * TLS for every connection (hosts dial each other and clients dial hosts with wss://; the
@@ -117,6 +117,113 @@ export interface DeactivateOptions {
 
 /** A group has at most this many voters. */
 export const MAX_REPLICAS = 7;
+
+/** One option's check: null if `value` is fine, else what it must be ("an integer of at least 1"). */
+export type OptionCheck = (value: unknown) => string | null;
+
+/** The checks options are made of (also connect()'s, client/client.ts). */
+export const is = {
+  any: (): null => null,
+  string: (v: unknown) => (typeof v === 'string' ? null : 'a string'),
+  nonEmptyString: (v: unknown) => (typeof v === 'string' && v !== '' ? null : 'a non-empty string'),
+  strings: (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : 'an array of strings'),
+  boolean: (v: unknown) => (typeof v === 'boolean' ? null : 'true or false'),
+  object: (v: unknown) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'an object'),
+  function: (v: unknown) => (typeof v === 'function' ? null : 'a function'),
+  int:
+    (min: number, max = Number.MAX_SAFE_INTEGER): OptionCheck =>
+    (v) =>
+      Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max ? null : max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`,
+  oneOf:
+    (...allowed: string[]): OptionCheck =>
+    (v) =>
+      allowed.includes(v as string) ? null : `one of ${allowed.map((a) => `'${a}'`).join(', ')}`,
+};
+
+/**
+ * BAD_ARGUMENT naming the option (`details.option`) for options that are not an object, an unknown
+ * key, or a value of the wrong type or out of range. `what` names the call ("Host.start").
+ * Undefined values pass: those options take their defaults. A value is described by its type and
+ * never shown (it may be the secret), a number excepted.
+ */
+export function checkOptions(what: string, options: unknown, checks: Record<string, OptionCheck>): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new FlotillaError('BAD_ARGUMENT', `${what} takes an object of options, got ${describe(options)}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    const check = Object.hasOwn(checks, key) ? checks[key] : undefined;
+    if (check === undefined) {
+      throw new FlotillaError('BAD_ARGUMENT', `${what}: unknown option ${key} (the options are ${Object.keys(checks).join(', ')})`, { option: key });
+    }
+    if (value === undefined) continue;
+    const expected = check(value);
+    if (expected !== null) throw new FlotillaError('BAD_ARGUMENT', `${what}: option ${key} must be ${expected}, got ${describe(value)}`, { option: key });
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+const positive = is.int(1);
+
+/** Every HostOptions key with its check: an option added to HostOptions must be added here too. */
+const HOST_OPTION_CHECKS: Record<keyof HostOptions, OptionCheck> = {
+  id: is.nonEmptyString,
+  listen: is.string,
+  advertise: is.string,
+  join: is.strings,
+  dataDir: is.nonEmptyString,
+  storage: is.oneOf('rocksdb', 'lmdb', 'memory'),
+  secret: is.nonEmptyString,
+  tls: is.object,
+  // Checked by open.ts's checkMachines, which says which machine lacks what.
+  machines: is.any,
+  tickMs: positive,
+  electionTicks: positive,
+  heartbeatTicks: positive,
+  quiesceAfterTicks: is.int(0),
+  hostFailureTimeoutMs: positive,
+  reconcileMs: positive,
+  clusterReplicas: is.int(1, MAX_REPLICAS),
+  timeoutMs: positive,
+  maxInFlight: positive,
+  maxQueued: positive,
+  maxConnections: positive,
+  maxUnauthenticatedConnections: positive,
+  maxUnauthenticatedPerAddress: positive,
+  handshakeTimeoutMs: positive,
+  acceptStaleDataDir: is.boolean,
+  logger: is.object,
+  transport: is.object,
+  store: is.object,
+  scheduler: is.object,
+  random: is.function,
+  onApply: is.function,
+};
+
+/**
+ * Host.start's options, checked before anything opens: BAD_ARGUMENT naming the option for an
+ * unknown key, a wrong type, a number out of range, heartbeatTicks not below electionTicks, or no
+ * secret (required unless a transport is given: an injected transport brings its own
+ * authentication).
+ */
+export function checkHostOptions(options: HostOptions): void {
+  checkOptions('Host.start', options, HOST_OPTION_CHECKS);
+  if (options.id === undefined) throw new FlotillaError('BAD_ARGUMENT', 'Host.start: option id is required (this host\'s id, stable across restarts)', { option: 'id' });
+  if (options.transport === undefined && options.secret === undefined) {
+    throw new FlotillaError('BAD_ARGUMENT', 'Host.start: option secret is required (the cluster secret every host shares), unless a transport is given', { option: 'secret' });
+  }
+  const electionTicks = options.electionTicks ?? 10;
+  const heartbeatTicks = options.heartbeatTicks ?? 2;
+  if (heartbeatTicks >= electionTicks) {
+    throw new FlotillaError('BAD_ARGUMENT', `Host.start: option heartbeatTicks (${heartbeatTicks}) must be below electionTicks (${electionTicks}), or followers campaign between heartbeats`, { option: 'heartbeatTicks' });
+  }
+}
 
 /** addGroup's replicas, checked. */
 export function checkReplicas(replicas: number): number {
