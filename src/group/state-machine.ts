@@ -10,7 +10,8 @@ export interface StateMachine<S, C, R, Q> {
   /**
    * Applies a command: returns the next state (`state` itself, changed in place, or a new value)
    * and the reply. It may throw: that is the same COMMAND_FAILED error, with its message, on every
-   * replica, and the group keeps `state`, the value it passed in, as it is at the throw. So a
+   * replica (an error with a string `code`, such as common/errors.ts MachineError, also gives the
+   * caller machineCode and machineDetails: machine-error.ts), and the group keeps `state`, the value it passed in, as it is at the throw. So a
    * command that builds a new state leaves the state unchanged when it throws, and one that changes
    * `state` in place must check everything before its first change: flotilla does not undo a
    * change made before a throw (that would take a copy of the state per command). If it does
@@ -18,7 +19,7 @@ export interface StateMachine<S, C, R, Q> {
    * same state), and is in the next snapshot like any other.
    */
   command(state: S, cmd: C): { state: S; reply: R };
-  /** Reads the state, without changing it; a throw is COMMAND_FAILED for that query. */
+  /** Reads the state, without changing it; a throw is COMMAND_FAILED for that query (with a code, as for command). */
   query(state: S, q: Q): R;
   /**
    * The state as bytes, taken at the applied indexes that are multiples of snapshotEvery. Equal
