@@ -23,7 +23,7 @@ describe('the fleet log', () => {
   async function startHost(id: string, zone: string, join: string[]): Promise<Host> {
     const log = new LogCapture('debug');
     logs.set(id, log);
-    const host = await Host.start({ id, listen: '127.0.0.1:0', join, secret: SECRET, storage: 'memory', machines: { counter }, tickMs: 20, reconcileMs: 50, logger: log.logger });
+    const host = await Host.start({ id, listen: '127.0.0.1:0', join, secret: SECRET, storage: 'memory', machines: { counter }, tickMs: 20, reconcileMs: 50, hostFailureTimeoutMs: 1000, logger: log.logger });
     hosts.set(id, host);
     await host.activate(zone);
     return host;
@@ -33,6 +33,7 @@ describe('the fleet log', () => {
     const h1 = await startHost('h1', 'a', []);
     await startHost('h2', 'b', [`h1@${h1.address}`]);
     await startHost('h3', 'a', [`h1@${h1.address}`]);
+    await startHost('h4', 'b', [`h1@${h1.address}`]);
     client = await connect({ hosts: [h1.address], secret: SECRET, logger: clientLog.logger });
   });
 
@@ -42,7 +43,7 @@ describe('the fleet log', () => {
   });
 
   it('logs a host activating once, by the cluster leader, and the host itself saying it is active', () => {
-    for (const id of ['h1', 'h2', 'h3']) {
+    for (const id of ['h1', 'h2', 'h3', 'h4']) {
       assert.equal(findAll(logs.values(), 'host activated', { peer: id }, INFO).length, 1, id);
       assert.equal(logs.get(id)!.find('this host is active', { from: 'none' }, INFO).length, 1, id);
     }
@@ -87,9 +88,22 @@ describe('the fleet log', () => {
     const draining = h3.find('draining', {}, INFO);
     assert.ok(draining.length >= 1);
     assert.ok(draining.length <= 2 + elapsedMs / DRAIN_LOG_MS, `${draining.length} drain lines in ${Math.round(elapsedMs)} ms`);
-    // Two active hosts are left for 3 replicas: h3's members are removed by their leaders, not replaced.
+    // Each of h3's members is removed by its group's leader, once a learner elsewhere caught up.
     const removedHere = findAll(logs.values(), 'removing a member', { memberHost: 'h3' }, INFO);
     assert.ok(removedHere.length >= 5, `${removedHere.length} members of h3 removed`);
+    assert.ok(findAll(logs.values(), 'adding a learner', {}, INFO).length >= 1);
+    assert.ok(findAll(logs.values(), 'promoting a learner to voter', {}, INFO).length >= 1);
+  });
+
+  it('logs a host that stops answering marked failed once, and each host losing its connection', async () => {
+    await hosts.get('h4')!.stop();
+    await waitFor('h4 marked failed', () => findAll(logs.values(), 'host state change', { peer: 'h4', state: 'failed' }, INFO).length > 0);
+    // Once the metadata says so, the cluster leader proposes it no more: it was logged once.
+    await waitFor('the fleet lists h4 failed', async () => Object.values((await client.fleet()).hosts).flat().find((h) => h.id === 'h4')?.state === 'failed');
+    const marked = findAll(logs.values(), 'host state change', { peer: 'h4', state: 'failed' }, INFO);
+    assert.equal(marked.length, 1);
+    assert.ok(['h1', 'h2'].includes(marked[0]!.by as string));
+    for (const id of ['h1', 'h2']) assert.equal(logs.get(id)!.find('lost the connection to a host', { peer: 'h4' }, INFO).length, 1, id);
   });
 
   it('logs connection churn only at debug: a client connecting and closing', async () => {
