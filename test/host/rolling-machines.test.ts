@@ -2,8 +2,9 @@
 // WebSockets on data directories, restarted one at a time with a module that adds machine `kv`.
 // While only h1 runs it, `add-group --machine kv --replicas 3` fails at once with NO_SUCH_MACHINE
 // naming h1 and leaves nothing in the metadata; a 2-replica group is placed on the 2 hosts that
-// run it; once every host runs it, the 3-replica group is added and serves. The groups of the old
-// machine keep answering through every restart.
+// run it, and moves to the third once it runs it too and placement prefers it; once every host runs
+// it, the 3-replica group is added and serves. The groups of the old machine keep answering
+// through every restart. A host restarted without a machine its replicas run does not start.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { connect, type Client } from '../../src/client/client.js';
 import { FlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host/host.js';
 import type { AnyMachine } from '../../src/host/options.js';
+import { place } from '../../src/fleet/placement.js';
 import { counter, waitFor } from '../fleet/harness.js';
 
 const SECRET = 'rolling machines test secret';
@@ -32,6 +34,8 @@ const kv: AnyMachine = {
 
 const OLD = { counter };
 const NEW = { counter, kv };
+/** A 2-replica group that placement moves to h3 once h3 runs kv (h3 outscores h1 in zone a). */
+const PAIR = Array.from({ length: 50 }, (_, i) => `pair${i}`).find((name) => place(name, 2, Object.entries(ZONES).map(([id, zone]) => ({ id, zone }))).includes('h3'))!;
 
 describe('a rolling restart that adds a machine', { timeout: 120_000 }, () => {
   let dir: string;
@@ -109,9 +113,9 @@ describe('a rolling restart that adds a machine', { timeout: 120_000 }, () => {
   it('places a group only on the hosts that run its machine', async () => {
     await restart('h2', NEW);
     assert.equal(await client.command('orders', { op: 'inc', by: 1 }), 3);
-    await client.addGroup('pair', { machine: 'kv', replicas: 2 });
-    assert.deepEqual([...hosts.get('h3')!.placement('pair')].sort(), ['h1', 'h2']);
-    assert.equal(await client.command('pair', { key: 'k', value: 'v' }), 'v');
+    await client.addGroup(PAIR, { machine: 'kv', replicas: 2 });
+    assert.deepEqual([...hosts.get('h3')!.placement(PAIR)].sort(), ['h1', 'h2']);
+    assert.equal(await client.command(PAIR, { key: 'k', value: 'v' }), 'v');
     await rejection(client.addGroup('users', { machine: 'kv', replicas: 3 })).then((e) => assert.equal(e.code, 'NO_SUCH_MACHINE'));
   });
 
@@ -125,14 +129,20 @@ describe('a rolling restart that adds a machine', { timeout: 120_000 }, () => {
       const g = (await client.fleet()).groups.find((x) => x.name === 'users');
       return g !== undefined && JSON.stringify([...(g.voters ?? [])].sort()) === '["h1","h2","h3"]';
     });
-    assert.equal(await client.query('pair', { key: 'k' }), 'v', 'the 2-replica group kept its data');
+    // h3 gaining the machine moves the 2-replica group to where placement now wants it, with its data.
+    assert.deepEqual([...hosts.get('h1')!.placement(PAIR)].sort(), ['h2', 'h3']);
+    await waitFor(`${PAIR} to move onto h3`, async () => {
+      const g = (await client.fleet()).groups.find((x) => x.name === PAIR);
+      return g !== undefined && JSON.stringify([...(g.voters ?? [])].sort()) === '["h2","h3"]';
+    });
+    assert.equal(await client.query(PAIR, { key: 'k' }), 'v', 'the 2-replica group kept its data');
   });
 
   it('a host does not start without a machine one of its replicas runs, and says which', async () => {
     const old = hosts.get('h3')!;
     hosts.delete('h3');
     await old.stop();
-    await assert.rejects(start('h3', OLD), (err: unknown) => err instanceof FlotillaError && err.code === 'NO_SUCH_MACHINE' && /group users runs machine "kv", which this host does not register \(it runs counter\)/.test(err.message));
+    await assert.rejects(start('h3', OLD), (err: unknown) => err instanceof FlotillaError && err.code === 'NO_SUCH_MACHINE' && /group (users|pair\d+) runs machine "kv", which this host does not register \(it runs counter\)/.test(err.message));
     // Its data is untouched: with the machine back it starts, and the group still has it.
     await start('h3', NEW);
     assert.equal(await client.query('users', { key: 'ada' }, { consistency: 'linearizable' }), 'lovelace');
