@@ -1,6 +1,6 @@
 // Fleet operations a client asks of one host, beyond command/query: the fleet's view (hosts by
-// zone, groups with placement and leader), adding a group (which needs the host to check the
-// machine is registered, something the cluster group cannot), draining a host, activating it
+// zone, groups with placement and leader), adding a group (the host checks enough active hosts run
+// its machine before it proposes it, and says what runs where), draining a host, activating it
 // again, and the host's own state (how many members a draining host still holds). They travel as
 // client requests to the reserved group name OPS_GROUP with a JSON payload; every host answers
 // them (ops-service.ts); the client (client/client.ts) asks them.
