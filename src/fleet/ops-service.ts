@@ -1,10 +1,11 @@
 // Every host's answers to the fleet operations a client asks of one host (ops-protocol.ts): the
 // fleet's view (hosts by zone, groups with placement and leader), adding a group (the host checks
-// enough active hosts run its machine, naming what runs where, before it proposes), draining this host and activating
-// it again, and this host's own state (the members a drain has left here). They arrive
-// as client requests to the reserved group OPS_GROUP over the host's own authenticated transport,
-// so they need the cluster secret like every other client request; the request server hands them
-// here and they are answered from the host's public API, seen through OpsHost.
+// enough active hosts run its machine, naming what runs where, before it proposes), draining this
+// host and activating it again, and this host's own state (the members a drain has left here).
+// They arrive as client requests to the reserved group OPS_GROUP over the host's own
+// authenticated transport, so they need the cluster secret like every other client request; the
+// request server hands them here and they are answered from the host's public API, seen through
+// OpsHost.
 
 import type { Logger } from 'pino';
 import { OPS_GROUP, decodeOpsRequest, encodeOps, type FleetHost, type FleetView, type OpsReply } from './ops-protocol.js';
