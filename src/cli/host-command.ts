@@ -265,7 +265,8 @@ export async function runHost(settings: HostSettings): Promise<number> {
  */
 async function drain(host: Host, logger: Logger): Promise<void> {
   logger.info('draining: moving every member to other hosts');
-  const drained = host.deactivate({ onProgress: (left) => logger.info({ membersLeft: left }, 'draining') });
+  // Its progress is in the host's own log ('draining', membersLeft, at most every few seconds: fleet-events.ts).
+  const drained = host.deactivate();
   let watch: NodeJS.Timeout | undefined;
   const stranded = new Promise<'stranded'>((resolve) => {
     watch = setInterval(() => {

@@ -19,7 +19,7 @@ export const DRAIN_LOG_MS = 5000;
  * `by` is the process whose request it was: a client's id, or a host's (the one that proposed it,
  * for changes a host makes: activating, draining, failure marking, a group added through it).
  */
-export function fleetChange(logger: Logger, payload: Uint8Array, reply: Uint8Array, by: string): void {
+export function fleetChange(logger: Logger, payload: Uint8Array, reply: Uint8Array, by: string, silentFor: (host: string) => number): void {
   let command: ClusterCommand;
   try {
     // The machine applied the command, so it decodes; a refusal changed nothing.
@@ -39,7 +39,9 @@ export function fleetChange(logger: Logger, payload: Uint8Array, reply: Uint8Arr
       logger.info({ peer: command.id, zone: command.zone, address: command.address, by }, 'host activated');
       return;
     case 'setHostState':
-      logger.info({ peer: command.id, state: command.state, ...(command.from === undefined ? {} : { from: command.from }), by }, 'host state change');
+      // A failure marking says how long the host was silent, as the cluster leader that decided it saw.
+      const silent = command.state === 'failed' ? { silentMs: Math.round(silentFor(command.id)) } : {};
+      logger.info({ peer: command.id, state: command.state, ...(command.from === undefined ? {} : { from: command.from }), ...silent, by }, 'host state change');
       return;
   }
 }

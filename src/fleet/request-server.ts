@@ -76,7 +76,7 @@ export class RequestServer {
       const reply = await this.withDeadline(work, item.timeoutMs, item.group);
       const response = this.answer(item, reply);
       if (item.requestKind === 'command') counters.committed(scheduler.now() - started);
-      if (item.requestKind === 'command' && item.group === CLUSTER_GROUP) fleetChange(this.parts.logger, item.payload, reply, from);
+      if (item.requestKind === 'command' && item.group === CLUSTER_GROUP) fleetChange(this.parts.logger, item.payload, reply, from, (host) => view.liveness.silentFor(host));
       return response;
     } catch (err) {
       let error = toFlotilla(err);

@@ -103,6 +103,7 @@ describe('the fleet log', () => {
     const marked = findAll(logs.values(), 'host state change', { peer: 'h4', state: 'failed' }, INFO);
     assert.equal(marked.length, 1);
     assert.ok(['h1', 'h2'].includes(marked[0]!.by as string));
+    assert.ok((marked[0]!.silentMs as number) >= 1000, JSON.stringify(marked[0]));
     for (const id of ['h1', 'h2']) assert.equal(logs.get(id)!.find('lost the connection to a host', { peer: 'h4' }, INFO).length, 1, id);
   });
 
