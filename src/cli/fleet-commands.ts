@@ -190,13 +190,15 @@ function positiveInt(text: string, flag: string): number {
 export function formatFleet(view: FleetView): string {
   const zoneOf = new Map<string, string>();
   const findings = fleetFindings(view);
-  const hostRows: string[][] = [['ZONE', 'HOST', 'ADDRESS', 'STATE', 'REACHABLE', '']];
+  const hostRows: string[][] = [['ZONE', 'HOST', 'ADDRESS', 'MACHINES', 'STATE', 'REACHABLE', '']];
   for (const zone of Object.keys(view.hosts).sort()) {
     for (const h of view.hosts[zone] ?? []) {
       zoneOf.set(h.id, zone);
       const reachable = h.reachable === undefined ? '?' : h.reachable ? 'yes' : 'no';
       const wrong = findings.some((f) => f.startsWith(`host ${h.id} `));
-      hostRows.push([zone, h.id, h.address, h.state, reachable, wrong ? '!' : '']);
+      // '?': a host of an earlier release registers none (placement takes it to run any).
+      const machines = h.machines === undefined ? '?' : h.machines.join(',') || '-';
+      hostRows.push([zone, h.id, h.address, machines, h.state, reachable, wrong ? '!' : '']);
     }
   }
   const groupRows: string[][] = [['GROUP', 'MACHINE', 'REPLICAS', 'LEADER', 'VOTERS', 'PLACEMENT (preferred leader first)', '']];

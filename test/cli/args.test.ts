@@ -99,12 +99,13 @@ describe('flotilla flags', () => {
   it('prints the fleet as tables', () => {
     const text = formatFleet({
       host: 'h1',
-      hosts: { a: [{ id: 'h1', address: '10.0.0.1:7001', state: 'active' }], b: [{ id: 'h2', address: '10.0.0.2:7001', state: 'failed' }] },
+      hosts: { a: [{ id: 'h1', address: '10.0.0.1:7001', state: 'active', machines: ['counter', 'kv'] }], b: [{ id: 'h2', address: '10.0.0.2:7001', state: 'failed' }] },
       groups: [{ name: 'orders', id: 1, machine: 'counter', replicas: 2, placement: ['h2', 'h1'], leader: null }],
     });
     assert.match(text, /^fleet as seen by h1$/m);
     // A host of an older version sends no reachability or voters: '?', and only what it sent is judged.
-    assert.match(text, /^b +h2 +10\.0\.0\.2:7001 +failed +\? +!$/m);
+    assert.match(text, /^b +h2 +10\.0\.0\.2:7001 +\? +failed +\? +!$/m);
+    assert.match(text, /^a +h1 +10\.0\.0\.1:7001 +counter,kv +active +\?$/m);
     assert.match(text, /^orders +counter +2 +- +\? +h2\(b\) h1\(a\) +!$/m);
     assert.match(text, /\n\n2 problems:\n {2}! host h2 is failed\n {2}! group orders has no leader$/);
     assert.doesNotMatch(text, /warning/);
