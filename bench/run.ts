@@ -147,16 +147,26 @@ interface Row {
   client_cpu_pct: number | null;
   client_cpu_ms_per_op: number | null;
   kib_per_replica: number | null;
+  /** flotilla's work per operation, all hosts' counters over the measured window: where a command's cost goes. */
+  per_op: PerOp | null;
   ops_vs_etcd: number | null;
   p99_vs_etcd: number | null;
   load1: number;
+}
+
+/** Host loop turns, synced writes, and transport frames and items sent, per operation completed (all hosts). */
+interface PerOp {
+  turns: number;
+  fsyncs: number;
+  frames: number;
+  items: number;
 }
 
 function row({ scenario, system, what, ...fields }: Partial<Row> & Pick<Row, 'scenario' | 'system' | 'what'>): Row {
   return {
     scenario, system, what, groups: null, inflight: null, payload: null, ops_per_s: null, p50_ms: null, p99_ms: null, p999_ms: null,
     cpu_pct_per_host: null, rss_mib_per_host: null, failed: null, max_ms: null, seconds: null, cpu_ms_per_op: null,
-    client_cpu_pct: null, client_cpu_ms_per_op: null, kib_per_replica: null, ops_vs_etcd: null, p99_vs_etcd: null, load1: round(loadavg()[0]!, 2),
+    client_cpu_pct: null, client_cpu_ms_per_op: null, kib_per_replica: null, per_op: null, ops_vs_etcd: null, p99_vs_etcd: null, load1: round(loadavg()[0]!, 2),
     ...fields,
   };
 }
@@ -317,6 +327,7 @@ export async function main(argv: string[]): Promise<number> {
     progress.clear();
     const c = cells(r);
     console.log(`${c.slice(0, 6).join(' ')}: ${COLUMNS.slice(6, 16).map((name, i) => `${name} ${c[i + 6]}`).join(', ')}`);
+    if (r.per_op !== null) console.log(`  per op, all hosts: ${r.per_op.turns.toFixed(3)} loop turns, ${r.per_op.fsyncs.toFixed(3)} fsyncs, ${r.per_op.frames.toFixed(2)} frames, ${r.per_op.items.toFixed(2)} items sent`);
     writeJson();
   };
 
@@ -409,11 +420,13 @@ export async function main(argv: string[]): Promise<number> {
       });
       gens.start(spec, inflight);
       await sleep(options.warmupMs);
+      const counters = system === 'flotilla' ? await fleetCounters(fleet!) : null;
       const cpu = new CpuWindow(pids);
       gens.mark();
       await sleep(options.durationMs);
       const hostCpu = cpu.totalSeconds();
       const hostPct = cpu.pctPerProcess();
+      const countersAfter = counters === null ? null : await fleetCounters(fleet!);
       const out = await gens.stop(spec.timeoutMs + 10_000);
       if (out.failed > 0) console.error(`${label}: ${out.failed} failed: ${out.errors.join('; ')}`);
       emit(row({
@@ -422,6 +435,7 @@ export async function main(argv: string[]): Promise<number> {
         cpu_pct_per_host: hostPct, rss_mib_per_host: pids.reduce((n, pid) => n + rssMiB(pid), 0) / pids.length, failed: out.failed,
         cpu_ms_per_op: out.ops > 0 ? (hostCpu * 1000) / out.ops : null, client_cpu_pct: out.clientCpuPct,
         client_cpu_ms_per_op: clientMsPerOp(out),
+        per_op: counters === null || countersAfter === null || out.ops === 0 ? null : perOp(counters, countersAfter, out.ops),
       }));
     };
     const compactEtcd = async () => {
@@ -600,6 +614,26 @@ export async function main(argv: string[]): Promise<number> {
 const clientMsPerOp = (out: LoadOutcome): number | null => (out.ops > 0 ? (out.clientCpuSeconds * 1000) / out.ops : null);
 
 /** Waits until every group `b0..b<n-1>` has exactly 3 members on running hosts, all voters. */
+type Counters = { turns: number; fsyncs: number; frames: number; items: number };
+
+/** The hosts' loop and transport counters, summed. */
+async function fleetCounters(fleet: Fleet): Promise<Counters> {
+  const sum: Counters = { turns: 0, fsyncs: 0, frames: 0, items: 0 };
+  for (const h of fleet.running) {
+    const m = await h.call('metrics', {}, 10_000);
+    sum.turns += m.loop.turns;
+    sum.fsyncs += m.loop.syncs;
+    sum.frames += m.transport.framesSent;
+    sum.items += m.transport.itemsSent;
+  }
+  return sum;
+}
+
+function perOp(before: Counters, after: Counters, ops: number): PerOp {
+  const per = (k: keyof Counters) => round((after[k] - before[k]) / ops, 4);
+  return { turns: per('turns'), fsyncs: per('fsyncs'), frames: per('frames'), items: per('items') };
+}
+
 async function waitPlaced(fleet: Fleet, n: number, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
