@@ -9,11 +9,15 @@
 // flush() per turn, so each destination gets one frame per turn. Heartbeats and their responses are
 // coalesced: every group's Heartbeat to one host in a turn travels as one 'heartbeat' item of packed
 // arrays (likewise 'heartbeatResp'): bench/transport/heartbeats.ts measures a fifth of the codec time
-// and a third of the bytes of separate messages (0.36 vs 1.9 us, 9 vs 31 bytes per beat). Everything
-// else is a 'raft' item. Items the transport refuses (busy, unreachable) are dropped: Raft
-// retransmits (and a leader whose append was dropped stops pipelining to that member); none is
-// too large, as Raft's append and snapshot sizes derive from the frame (fleet/limits.ts).
-// Incoming: 'raft' items and every beat of a coalesced item are stepped into their groups on the loop.
+// and a third of the bytes of separate messages (0.36 vs 1.9 us, 9 vs 31 bytes per beat). The
+// other messages of a turn to one host (every group's appends, their responses, votes) travel as
+// one 'raftPack' item (transport/raft-pack.ts), split only where a frame would overflow; a snapshot
+// chunk, or a message of a member without a serial, is a 'raft' item of its own. Items the
+// transport refuses (busy, unreachable) are dropped: Raft retransmits (and a leader whose append
+// was dropped stops pipelining to that member); none is too large, as Raft's append and snapshot
+// sizes derive from the frame (fleet/limits.ts), and a packed message is smaller than its 'raft'
+// item. Incoming: 'raft' items and every message of a pack or beat of a coalesced item are stepped
+// into their groups on the loop.
 //
 // State hashes (group/state-hash.ts) ride in coalesced heartbeat items too, in a field hosts that
 // predate it ignore: the hashes announced while a turn finishes leave together once its code is
@@ -23,8 +27,9 @@
 import { assert } from '../common/assert.js';
 import type { Scheduler } from '../common/scheduler.js';
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
-import type { GroupBeat, GroupStateHash, HostId } from '../transport/items.js';
-import type { Transport } from '../transport/transport.js';
+import type { GroupBeat, GroupStateHash, HostId, Item, PackedMessage } from '../transport/items.js';
+import { isPackable, packedBytes } from '../transport/raft-pack.js';
+import type { SendStatus, Transport } from '../transport/transport.js';
 import { BEAT_BYTES, STATE_HASH_BYTES, heartbeatOverheadBytes, maxBodyBytes, maxEnvelopeBytes } from '../transport/wire-size.js';
 import type { HostLoop, Outgoing } from './host-loop.js';
 
@@ -70,9 +75,10 @@ export interface RaftWiring {
   onStateHash(receiver: StateHashReceiver): void;
   /**
    * Raft messages queued, refused (dropped; Raft retransmits) and received; `beats` of them
-   * travelled in coalesced heartbeat items, `coalescedItems` such items were sent.
+   * travelled in coalesced heartbeat items, `coalescedItems` such items were sent; `packed` of them
+   * travelled in raft packs, `packItems` such items were sent.
    */
-  readonly stats: { sent: number; refused: number; received: number; beats: number; coalescedItems: number };
+  readonly stats: { sent: number; refused: number; received: number; beats: number; coalescedItems: number; packed: number; packItems: number };
 }
 
 /** Beats per coalesced item at most (about 180 KB), fewer if the transport's frame holds fewer. */
@@ -95,6 +101,29 @@ export function hashesPerItem(maxFrameBytes: number, from: HostId, to: HostId): 
   return Math.max(1, Math.min(MAX_HASHES_PER_ITEM, Math.floor((body - overhead) / STATE_HASH_BYTES)));
 }
 
+/** One destination's packed messages of a turn, in chunks that each fit a pack item of `capacityBytes`. */
+class PackBuilder {
+  readonly chunks: PackedMessage[][] = [];
+  private bytes = 0;
+
+  constructor(private readonly capacityBytes: number) {}
+
+  /** False when the message alone is bigger than a pack (it then travels as an item of its own). */
+  add(p: PackedMessage): boolean {
+    const size = packedBytes(p);
+    if (size > this.capacityBytes) return false;
+    const last = this.chunks[this.chunks.length - 1];
+    if (last === undefined || this.bytes + size > this.capacityBytes) {
+      this.chunks.push([p]);
+      this.bytes = size;
+    } else {
+      last.push(p);
+      this.bytes += size;
+    }
+    return true;
+  }
+}
+
 /** Per destination host, this turn's heartbeats and heartbeat responses. */
 interface PendingBeats {
   heartbeat: GroupBeat[];
@@ -109,10 +138,19 @@ interface PendingBeats {
 export function wireLoopToTransport(transport: Transport, members: MemberNaming, scheduler: Scheduler): RaftWiring {
   let receiver: RaftReceiver | null = null;
   let hashReceiver: StateHashReceiver | null = null;
-  const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0 };
+  const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0, packed: 0, packItems: 0 };
   /** State hashes announced since the last flush of them, per destination host. */
   const hashes = new Map<HostId, GroupStateHash[]>();
   let hashFlushQueued = false;
+
+  /** The message for a pack, or null when it cannot travel in one (a snapshot chunk, a member without a serial). */
+  const asPacked = (groupId: number, m: Message): PackedMessage | null => {
+    if (!isPackable(m)) return null;
+    const fromSerial = members.serialOf(m.from);
+    const toSerial = members.serialOf(m.to);
+    if (fromSerial === null || toSerial === null) return null;
+    return { groupId, fromSerial, toSerial, message: m };
+  };
 
   /** The message as a beat, or null when it is not a plain heartbeat (or response) with serials. */
   const asBeat = (groupId: number, m: Message): GroupBeat | null => {
@@ -135,6 +173,7 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
   const send = (messages: Outgoing[]): void => {
     const local: Outgoing[] = [];
     const beats = new Map<HostId, PendingBeats>();
+    const packs = new Map<HostId, PackBuilder>();
     for (const out of messages) {
       assert(out.message.from !== out.message.to, () => `a member never sends to itself: ${out.message.from} in group ${out.groupId}`);
       const to = members.hostOf(out.message.to);
@@ -149,11 +188,22 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
         (out.message.type === MessageType.Heartbeat ? pending.heartbeat : pending.heartbeatResp).push(beat);
         continue;
       }
-      const status = transport.send(to, { kind: 'raft', groupId: out.groupId, message: out.message });
-      queue(status, 1);
-      // A dropped append or snapshot chunk: the leader probes instead of pipelining into a full queue.
-      const replicating = out.message.type === MessageType.Append || out.message.type === MessageType.Snapshot;
-      if (status !== 'queued' && replicating) receiver?.unreachable(out.groupId, out.message.to);
+      const packed = asPacked(out.groupId, out.message);
+      if (packed !== null) {
+        let pack = packs.get(to);
+        if (pack === undefined) packs.set(to, (pack = new PackBuilder(maxBodyBytes(maxEnvelopeBytes(transport.maxFrameBytes)))));
+        if (pack.add(packed)) continue;
+      }
+      sendItem(to, { kind: 'raft', groupId: out.groupId, message: out.message }, [out]);
+    }
+    for (const [to, pack] of packs) {
+      for (const chunk of pack.chunks) {
+        const status = sendItem(to, { kind: 'raftPack', messages: chunk }, chunk);
+        if (status === 'queued') {
+          stats.packed += chunk.length;
+          stats.packItems++;
+        }
+      }
     }
     for (const [to, pending] of beats) {
       const perItem = beatsPerItem(transport.maxFrameBytes, transport.hostId, to);
@@ -176,6 +226,18 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
         for (const { groupId, message } of local) receiver?.step(groupId, message);
       });
     }
+  };
+
+  /** Sends an item of Raft messages `sent`; a dropped append or snapshot chunk makes its leader probe instead of pipelining into a full queue. */
+  const sendItem = (to: HostId, item: Item, sent: ReadonlyArray<{ groupId: number; message: Message }>): SendStatus => {
+    const status = transport.send(to, item);
+    queue(status, sent.length);
+    if (status !== 'queued') {
+      for (const { groupId, message } of sent) {
+        if (message.type === MessageType.Append || message.type === MessageType.Snapshot) receiver?.unreachable(groupId, message.to);
+      }
+    }
+    return status;
   };
 
   const flushHashes = (): void => {
@@ -209,6 +271,16 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
       if (item.kind === 'raft') {
         stats.received++;
         loop.step(item.groupId, item.message);
+        return;
+      }
+      if (item.kind === 'raftPack') {
+        // Named from the authenticated sender and this host, as beats are (below).
+        for (const p of item.messages) {
+          stats.received++;
+          p.message.from = members.member(from, p.fromSerial);
+          p.message.to = members.member(transport.hostId, p.toSerial);
+          loop.step(p.groupId, p.message);
+        }
         return;
       }
       if (item.kind !== 'heartbeat' && item.kind !== 'heartbeatResp') return;

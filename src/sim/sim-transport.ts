@@ -19,7 +19,8 @@
 
 import type { Random } from '../raft/random.js';
 import type { Message } from '../raft/types.js';
-import type { HostId, Item } from '../transport/items.js';
+import type { HostId, Item, RaftPackItem } from '../transport/items.js';
+import { packedBytes, readPack, writePack } from '../transport/raft-pack.js';
 import { emptyStats, type ItemHandler, type PeerHandler, type SendStatus, type Transport, type TransportStats } from '../transport/transport.js';
 import { checkOutgoing } from '../transport/validate.js';
 import { SimNetwork, type NetworkFaults } from './kernel/network.js';
@@ -399,6 +400,8 @@ export function itemBytes(item: Item): number {
       if (m.snapshot !== null) bytes += 32 + m.snapshot.data.length + 8 * (m.snapshot.meta.membership.voters.length + m.snapshot.meta.membership.learners.length);
       return bytes;
     }
+    case 'raftPack':
+      return 4 + packBytes(item);
     case 'heartbeat':
     case 'heartbeatResp':
       return 8 + item.from.length + item.to.length + 12 * item.beats.length + 16 * (item.stateHashes?.length ?? 0);
@@ -412,11 +415,23 @@ export function itemBytes(item: Item): number {
   }
 }
 
+function packBytes(item: RaftPackItem): number {
+  let bytes = 0;
+  for (const p of item.messages) bytes += packedBytes(p);
+  return bytes;
+}
+
 /** A deep copy: byte arrays are copied (a snapshot chunk is a view into the whole snapshot). */
 function copyItem(item: Item): Item {
   switch (item.kind) {
     case 'raft':
       return { ...item, message: copyMessage(item.message) };
+    case 'raftPack': {
+      // Through the real pack codec: the simulations then exercise it on every message they pack.
+      const bytes = new Uint8Array(packBytes(item));
+      writePack(item.messages, bytes, 0);
+      return { kind: 'raftPack', messages: readPack(bytes) };
+    }
     case 'heartbeat':
     case 'heartbeatResp':
       return { ...item, beats: item.beats.map((b) => ({ ...b })), ...(item.stateHashes === undefined ? {} : { stateHashes: item.stateHashes.map((h) => ({ ...h })) }) };

@@ -9,7 +9,9 @@ import protobuf from './protobuf-runtime.js';
 import { flotilla } from './generated/flotilla.js';
 import { FlotillaError, MAX_MACHINE_CODE_BYTES, MAX_MACHINE_DETAILS_BYTES, type ErrorCode } from '../common/errors.js';
 import type { Entry, Message, SnapshotChunk } from '../raft/types.js';
-import type { ClientResponseItem, CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RequestKind, WireItem } from './items.js';
+import type { ClientResponseItem, CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RaftPackItem, RequestKind, WireItem } from './items.js';
+import { packedBytes, readPack, writePack } from './raft-pack.js';
+import { varintBytes, writeVarint } from './varint.js';
 import { checkIncoming, checkOutgoing } from './validate.js';
 
 /** The protocol this code speaks; a frame of any other version closes the connection. */
@@ -23,16 +25,12 @@ const utf8 = new TextEncoder();
 const VERSION_TAG = (1 << 3) | 0;
 const ITEM_TAG = (2 << 3) | 2;
 /** Bytes of a frame besides its envelopes: the version field. */
-export const FRAME_OVERHEAD = 1 + varintLength(PROTOCOL_VERSION);
+export const FRAME_OVERHEAD = 1 + varintBytes(PROTOCOL_VERSION);
 
-/** Bytes of `n` as a protobuf varint (n below 2^35). */
-export function varintLength(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
-}
 
 /** Bytes an encoded envelope adds to a frame: its tag, its length prefix, itself. */
 export function envelopeCost(envelope: Uint8Array): number {
-  return 1 + varintLength(envelope.length) + envelope.length;
+  return 1 + varintBytes(envelope.length) + envelope.length;
 }
 
 // ---- enum tables. ErrorCode's is a Record so that a code added to errors.ts fails the typecheck
@@ -95,7 +93,7 @@ function lookup<T>(table: Map<number, T>, value: number | null | undefined, fiel
 
 // ---- encoding
 
-function toWire(item: WireItem): flotilla.Envelope.$Properties {
+function toWire(item: Exclude<WireItem, RaftPackItem>): flotilla.Envelope.$Properties {
   switch (item.kind) {
     case 'raft': {
       const m = item.message;
@@ -168,7 +166,22 @@ function toWire(item: WireItem): flotilla.Envelope.$Properties {
 /** Checks and encodes one item; throws FlotillaError BAD_ARGUMENT if it is invalid. */
 export function encodeEnvelope(item: WireItem): Uint8Array {
   checkOutgoing(item);
-  return pb.Envelope.encode(toWire(item)).finish();
+  return item.kind === 'raftPack' ? packEnvelope(item) : pb.Envelope.encode(toWire(item)).finish();
+}
+
+// Envelope field raft_pack = 8, length-delimited.
+const RAFT_PACK_TAG = (8 << 3) | 2;
+
+/** A pack's envelope, written in one buffer by raft-pack.ts, without protobufjs: the envelope's only field is its bytes. */
+function packEnvelope(item: RaftPackItem): Uint8Array {
+  let bodyBytes = 0;
+  for (const p of item.messages) bodyBytes += packedBytes(p);
+  const out = new Uint8Array(1 + varintBytes(bodyBytes) + bodyBytes);
+  out[0] = RAFT_PACK_TAG;
+  const at = writeVarint(out, 1, bodyBytes);
+  const end = writePack(item.messages, out, at);
+  if (end !== out.length) throw new Error(`raft pack: wrote ${end - at} bytes, sized ${bodyBytes}`);
+  return out;
 }
 
 /** Packs encoded envelopes into one frame (the caller keeps it under the size limit). */
@@ -290,6 +303,7 @@ function withVerdict(item: HostPingItem, v: flotilla.GenerationVerdict.$Properti
 
 function fromWire(e: flotilla.Envelope.$Properties): WireItem {
   if (e.raft) return { kind: 'raft', groupId: e.raft.groupId ?? 0, message: messageFromWire(e.raft) };
+  if (e.raftPack != null) return { kind: 'raftPack', messages: readPack(e.raftPack) };
   if (e.heartbeat) return heartbeatFromWire('heartbeat', e.heartbeat);
   if (e.heartbeatResp) return heartbeatFromWire('heartbeatResp', e.heartbeatResp);
   if (e.clientRequest) {

@@ -30,6 +30,20 @@ export interface GroupBeat {
   quiesce: boolean;
 }
 
+/** One Raft message of a pack. `message.from` and `message.to` do not travel (the serials do); decoded ones are ''. */
+export interface PackedMessage {
+  groupId: number;
+  fromSerial: number;
+  toSerial: number;
+  message: Message;
+}
+
+/** Every group's Raft messages from one host to another, in one item. */
+export interface RaftPackItem {
+  kind: 'raftPack';
+  messages: PackedMessage[];
+}
+
 /** A replica's state hash at an applied index (group/state-hash.ts), for its group's other hosts. */
 export interface GroupStateHash {
   groupId: number;
@@ -112,7 +126,7 @@ export interface HostPingItem {
 }
 
 /** Everything the host loop sends and receives through a Transport. */
-export type Item = RaftItem | CoalescedHeartbeatItem | ClientRequestItem | ClientResponseItem | HostPingItem;
+export type Item = RaftItem | RaftPackItem | CoalescedHeartbeatItem | ClientRequestItem | ClientResponseItem | HostPingItem;
 
 /**
  * The connection handshake (see handshake.ts); only ws-transport sees these. The dialer sends

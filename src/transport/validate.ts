@@ -4,6 +4,7 @@
 // Checking before encoding also means one bad item can never make a healthy peer drop the link.
 import { FlotillaError, type ErrorCode } from '../common/errors.js';
 import { EntryType, MessageType, type Message, type SnapshotChunk } from '../raft/types.js';
+import { isPackable } from './raft-pack.js';
 import type { DataGenerationField, GroupBeat, GroupStateHash, WireItem } from './items.js';
 
 const MAX_UINT32 = 0xffff_ffff;
@@ -108,6 +109,15 @@ class Checker {
       case 'raft':
         this.uint32(item.groupId, 'groupId');
         this.message(item.message);
+        return;
+      case 'raftPack':
+        for (const p of item.messages) {
+          this.uint32(p.groupId, 'groupId');
+          this.uint(p.fromSerial, 'fromSerial');
+          this.uint(p.toSerial, 'toSerial');
+          this.message(p.message);
+          if (!isPackable(p.message)) this.fail(`a ${MessageType[p.message.type]} message that cannot be packed (a snapshot chunk, or entries not following its index)`);
+        }
         return;
       case 'heartbeat':
       case 'heartbeatResp':

@@ -7,7 +7,8 @@
 // length prefix no longer than the prefix of the largest envelope. The bounds are exact: an Append,
 // a snapshot chunk, a request or a response with every field at its worst is exactly this big
 // (test/fleet/limits.test.ts).
-import { FRAME_OVERHEAD, varintLength } from './codec.js';
+import { FRAME_OVERHEAD } from './codec.js';
+import { varintBytes } from './varint.js';
 import { MAX_STATE_HASH_BYTES } from './validate.js';
 
 const TAG = 1;
@@ -18,13 +19,13 @@ const SMALL = TAG + 1;
 
 /** A length-delimited field (string, bytes, sub-message) of at most `bytes` bytes. */
 function delimited(bytes: number): number {
-  return TAG + varintLength(bytes) + bytes;
+  return TAG + varintBytes(bytes) + bytes;
 }
 
 /** The longest length-delimited value that, with its length prefix, takes at most `bytes`. */
 function longestWithin(bytes: number): number {
   let n = bytes - 1;
-  while (varintLength(n) + n > bytes) n--;
+  while (varintBytes(n) + n > bytes) n--;
   return n;
 }
 
@@ -46,7 +47,7 @@ export function raftFieldsBytes(memberIdBytes: number): number {
 
 /** What one entry of an Append costs beyond its data: its field's tag and length, index, term, type, data's tag and length. */
 export function entryOverheadBytes(bodyBytes: number): number {
-  const prefix = TAG + varintLength(bodyBytes);
+  const prefix = TAG + varintBytes(bodyBytes);
   return prefix + U64 + U64 + SMALL + prefix;
 }
 
@@ -55,7 +56,7 @@ export function entryOverheadBytes(bodyBytes: number): number {
  * chunk's field, meta (index, term, the membership's field), offset, total, the data's tag and length.
  */
 export function snapshotChunkOverheadBytes(bodyBytes: number): number {
-  const prefix = TAG + varintLength(bodyBytes);
+  const prefix = TAG + varintBytes(bodyBytes);
   return prefix + prefix + U64 + U64 + prefix + U64 + U64 + prefix;
 }
 
@@ -67,7 +68,7 @@ export function snapshotMemberBytes(memberIdBytes: number): number {
 /** A ClientRequest besides its payload's data, with a group name and client id of at most the given bytes. */
 export function requestOverheadBytes(bodyBytes: number, groupBytes: number, clientIdBytes: number): number {
   // request_id, group, kind, payload's tag and length, client_id, seq, consistency, timeout_ms, acked_below
-  return U64 + delimited(groupBytes) + SMALL + TAG + varintLength(bodyBytes) + delimited(clientIdBytes) + U64 + SMALL + U32 + U64;
+  return U64 + delimited(groupBytes) + SMALL + TAG + varintBytes(bodyBytes) + delimited(clientIdBytes) + U64 + SMALL + U32 + U64;
 }
 
 /**
@@ -77,12 +78,12 @@ export function requestOverheadBytes(bodyBytes: number, groupBytes: number, clie
  */
 export function responseOverheadBytes(bodyBytes: number, hostIdBytes: number): number {
   // request_id, ok, payload's tag and length, leader_hint, leader_term
-  return U64 + SMALL + TAG + varintLength(bodyBytes) + delimited(hostIdBytes) + U64;
+  return U64 + SMALL + TAG + varintBytes(bodyBytes) + delimited(hostIdBytes) + U64;
 }
 
 /** A coalesced heartbeat besides its beats: its from and to, each packed array's tag and length. */
 export function heartbeatOverheadBytes(bodyBytes: number, hostIdBytes: number): number {
-  return 2 * delimited(hostIdBytes) + 7 * (TAG + varintLength(bodyBytes));
+  return 2 * delimited(hostIdBytes) + 7 * (TAG + varintBytes(bodyBytes));
 }
 
 /** One beat: group id, term, commit, round, both serials, and its position in the quiescing array. */

@@ -10,7 +10,7 @@ import { collect, render } from '../../src/admin/metrics.js';
 import { isFlotillaError } from '../../src/common/errors.js';
 import { Host } from '../../src/host/host.js';
 import { StallWatch } from '../../src/loop/stall-watch.js';
-import { MessageType } from '../../src/raft/types.js';
+import { MessageType, type Message } from '../../src/raft/types.js';
 import { MemoryDisk } from '../../src/storage/memory-store.js';
 import { openLogStore } from '../../src/storage/open-store.js';
 import type { Item } from '../../src/transport/items.js';
@@ -53,13 +53,19 @@ describe('a leader whose appends do not get through', () => {
   it('is listed in status().notReplicating, logged once and counted in /metrics, until appends flow again', { timeout: 60_000 }, async () => {
     const hub = new MemoryHub({ autoDeliver: true });
     let droppedGroup = -1;
-    /** The host's transport, dropping every Append of `droppedGroup` (heartbeats are other items and go through). */
+    /** The host's transport, dropping every Append of `droppedGroup`, alone or in a pack (heartbeats are other items and go through). */
     const dropping = (id: string): Transport => {
       const inner = hub.endpoint(id);
       return new Proxy(inner, {
         get(target, prop) {
           if (prop === 'send') {
-            return (to: string, item: Item) => (item.kind === 'raft' && item.groupId === droppedGroup && item.message.type === MessageType.Append ? 'queued' : target.send(to, item));
+            const dropped = (groupId: number, m: Message) => groupId === droppedGroup && m.type === MessageType.Append;
+            return (to: string, item: Item) => {
+              if (item.kind === 'raft' && dropped(item.groupId, item.message)) return 'queued';
+              if (item.kind !== 'raftPack') return target.send(to, item);
+              const kept = item.messages.filter((p) => !dropped(p.groupId, p.message));
+              return kept.length === 0 ? 'queued' : target.send(to, { ...item, messages: kept });
+            };
           }
           const value: unknown = Reflect.get(target, prop, target);
           return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;

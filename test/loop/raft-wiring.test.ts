@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { realScheduler, type Scheduler } from '../../src/common/scheduler.js';
 import { FLEET_MEMBERS } from '../../src/fleet/member-id.js';
 import { beatsPerItem, hashesPerItem, wireLoopToTransport, type RaftReceiver } from '../../src/loop/raft-wiring.js';
-import { MessageType, message, type Message } from '../../src/raft/types.js';
+import { EntryType, MessageType, message, type Message } from '../../src/raft/types.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import type { Item } from '../../src/transport/items.js';
 
@@ -38,10 +38,10 @@ describe('raft wiring', () => {
     ];
     w1.send(out);
     hub.deliver();
-    assert.deepEqual(raw.map((i) => i.kind).sort(), ['heartbeat', 'heartbeatResp', 'raft']);
+    assert.deepEqual(raw.map((i) => i.kind).sort(), ['heartbeat', 'heartbeatResp', 'raftPack']);
     const beats = raw.find((i) => i.kind === 'heartbeat');
     assert.ok(beats?.kind === 'heartbeat' && beats.beats.length === 2);
-    // Every message arrives exactly as sent (the order may differ: beats follow the raft items).
+    // Every message arrives exactly as sent (the order may differ: beats follow the packed messages).
     const key = (x: { groupId: number }) => x.groupId;
     assert.deepEqual([...stepped].sort((a, b) => key(a) - key(b)), out);
     assert.equal(w1.stats.sent, 4);
@@ -60,6 +60,58 @@ describe('raft wiring', () => {
     assert.equal(stepped.length, 2000);
     assert.equal(raw.length, Math.ceil(2000 / beatsPerItem(frame, 'h1', 'h2')));
     assert.ok(raw.length > 1, 'more than one item');
+  });
+
+  it("packs a turn's other messages of every group to one host into one item, and each arrives as it was sent", () => {
+    const { hub, w1, stepped, raw } = pair();
+    const out = Array.from({ length: 300 }, (_, g) => ({
+      groupId: g,
+      message:
+        g % 3 === 0
+          ? message({ type: MessageType.AppendResp, from: `h1~${g + 1}`, to: 'h2~1', term: 3, index: g, reject: g % 2 === 0, rejectHint: g })
+          : message({ type: MessageType.Append, from: `h1~${g + 1}`, to: 'h2~1', term: 3, index: g, logTerm: 2, commit: g, entries: [{ index: g + 1, term: 3, type: EntryType.Normal, data: Uint8Array.of(g % 256, 1) }] }),
+    }));
+    w1.send(out);
+    hub.deliver();
+    assert.deepEqual(raw.map((i) => i.kind), ['raftPack']);
+    const plain = (x: { groupId: number; message: Message }) => ({ ...x, message: { ...x.message, entries: x.message.entries.map((e) => ({ ...e, data: [...e.data] })) } });
+    assert.deepEqual(stepped.map(plain), out.map(plain));
+    assert.equal(w1.stats.packed, 300);
+    assert.equal(w1.stats.packItems, 1);
+  });
+
+  it('splits packs where a frame would overflow, and sends a snapshot chunk as an item of its own', () => {
+    const frame = 16 * 1024;
+    const { hub, t1, w1, stepped, raw } = pair(frame);
+    const data = new Uint8Array(1000).fill(7);
+    const out = Array.from({ length: 100 }, (_, g) => ({
+      groupId: g,
+      message: message({ type: MessageType.Append, from: 'h1~1', to: 'h2~1', term: 2 ** 53 - 1, index: 2 ** 40, logTerm: 1, entries: [{ index: 2 ** 40 + 1, term: 1, type: EntryType.Normal, data }] }),
+    }));
+    const chunk = { meta: { index: 9, term: 1, membership: { voters: ['h1~1', 'h2~1'], learners: [] } }, offset: 0, total: 3, data: Uint8Array.of(1, 2, 3) };
+    out.push({ groupId: 500, message: message({ type: MessageType.Snapshot, from: 'h1~1', to: 'h2~1', term: 1, snapshot: chunk }) });
+    w1.send(out);
+    hub.deliver();
+    assert.equal(t1.stats().itemsTooLarge, 0);
+    assert.equal(stepped.length, 101);
+    assert.equal(raw.filter((i) => i.kind === 'raft').length, 1, 'the snapshot chunk');
+    const packs = raw.filter((i) => i.kind === 'raftPack');
+    assert.ok(packs.length >= 7 && packs.length <= 8, `100 appends of 1 KB in 16 KiB frames: ${packs.length} packs`);
+  });
+
+  it('tells the loop which appends a refused pack held, so their leaders probe instead of pipelining', () => {
+    const hub = new MemoryHub();
+    const t1 = hub.endpoint('h1');
+    const w1 = wireLoopToTransport(t1, FLEET_MEMBERS, realScheduler);
+    const unreachable: string[] = [];
+    w1.attach({ step: () => undefined, unreachable: (groupId, to) => unreachable.push(`${groupId}/${to}`) });
+    w1.send([
+      { groupId: 1, message: message({ type: MessageType.Append, from: 'h1~1', to: 'h3~1', term: 1, index: 0 }) },
+      { groupId: 2, message: message({ type: MessageType.AppendResp, from: 'h1~1', to: 'h3~2', term: 1, index: 4 }) },
+      { groupId: 3, message: message({ type: MessageType.Append, from: 'h1~1', to: 'h3~3', term: 1, index: 0 }) },
+    ]);
+    assert.deepEqual(unreachable, ['1/h3~1', '3/h3~3']);
+    assert.equal(w1.stats.refused, 3);
   });
 
   it("steps a message to a member on its own host in a later turn of the scheduler it was given, never at once or on a real timer", async () => {
