@@ -74,7 +74,16 @@ export class SessionTable {
     this.clients.set(s.clientId, client);
     if (s.ackedBelow > client.floor) {
       client.floor = s.ackedBelow;
-      for (const seq of client.replies.keys()) if (seq < s.ackedBelow) client.replies.delete(seq);
+      // Replies are kept in the order they applied, which is the client's seq order but for the odd
+      // command that overtook another: forget from the oldest up to the first still unacknowledged.
+      // Scanning them all cost every command O(replies kept) once a client spread over many groups
+      // (its ackedBelow trails its oldest call anywhere, so each group keeps many). A reply left
+      // behind out of order is only kept longer, within maxRepliesPerSession; every replica keeps
+      // the same ones, as they apply the same commands.
+      for (const seq of client.replies.keys()) {
+        if (seq >= s.ackedBelow) break;
+        client.replies.delete(seq);
+      }
     }
     const outcome = client.replies.get(s.seq);
     if (outcome !== undefined) return { kind: 'cached', outcome };
