@@ -18,6 +18,7 @@
 
 import type { Logger } from 'pino';
 import type { HostId, HostPingItem, Item } from '../transport/items.js';
+import { FEATURES } from '../transport/features.js';
 import type { ItemHandler, PeerHandler, SendStatus, Transport, TransportStats } from '../transport/transport.js';
 import { judge, type DataGeneration, type GenerationVerdict } from './generation.js';
 import type { GenerationKeeper } from './generation-keeper.js';
@@ -107,6 +108,10 @@ export class GenerationGate implements Transport {
 
   connectedHosts(): HostId[] {
     return this.inner.connectedHosts();
+  }
+
+  peerFeatures(to: HostId): number {
+    return this.inner.peerFeatures?.(to) ?? FEATURES;
   }
 
   stats(): TransportStats {

@@ -28,6 +28,7 @@ import { assert } from '../common/assert.js';
 import type { Scheduler } from '../common/scheduler.js';
 import { MessageType, message, type Message, type NodeId } from '../raft/types.js';
 import type { GroupBeat, GroupStateHash, HostId, Item, PackedMessage } from '../transport/items.js';
+import { FEATURES, RAFT_PACK } from '../transport/features.js';
 import { isPackable, packedBytes } from '../transport/raft-pack.js';
 import type { SendStatus, Transport } from '../transport/transport.js';
 import { BEAT_BYTES, STATE_HASH_BYTES, heartbeatOverheadBytes, maxBodyBytes, maxEnvelopeBytes } from '../transport/wire-size.js';
@@ -143,6 +144,9 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
   const hashes = new Map<HostId, GroupStateHash[]>();
   let hashFlushQueued = false;
 
+  /** Whether host `to` reads packs: hosts of a version that predates them get 'raft' items. */
+  const readsPacks = (to: HostId): boolean => ((transport.peerFeatures?.(to) ?? FEATURES) & RAFT_PACK) !== 0;
+
   /** The message for a pack, or null when it cannot travel in one (a snapshot chunk, a member without a serial). */
   const asPacked = (groupId: number, m: Message): PackedMessage | null => {
     if (!isPackable(m)) return null;
@@ -188,7 +192,7 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
         (out.message.type === MessageType.Heartbeat ? pending.heartbeat : pending.heartbeatResp).push(beat);
         continue;
       }
-      const packed = asPacked(out.groupId, out.message);
+      const packed = readsPacks(to) ? asPacked(out.groupId, out.message) : null;
       if (packed !== null) {
         let pack = packs.get(to);
         if (pack === undefined) packs.set(to, (pack = new PackBuilder(maxBodyBytes(maxEnvelopeBytes(transport.maxFrameBytes)))));

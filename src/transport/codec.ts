@@ -153,9 +153,9 @@ function toWire(item: Exclude<WireItem, RaftPackItem>): flotilla.Envelope.$Prope
     case 'pong':
       return { pong: { sentAt: item.sentAt, liveness: LIVENESSES[item.liveness], generation: item.generation ?? null, verdict: item.verdict ?? null } };
     case 'hello':
-      return { hello: { hostId: item.hostId, incarnation: item.incarnation, nonce: item.nonce } };
+      return { hello: { hostId: item.hostId, incarnation: item.incarnation, nonce: item.nonce, features: item.features } };
     case 'challenge':
-      return { challenge: { hostId: item.hostId, incarnation: item.incarnation, nonce: item.nonce } };
+      return { challenge: { hostId: item.hostId, incarnation: item.incarnation, nonce: item.nonce, features: item.features } };
     case 'auth':
       return { auth: { proof: item.proof } };
     case 'accept':
@@ -341,10 +341,10 @@ function fromWire(e: flotilla.Envelope.$Properties): WireItem {
     const pong = withGeneration({ kind: 'pong', sentAt: e.pong.sentAt ?? 0, liveness: lookup(LIVENESSES_BACK, e.pong.liveness, 'liveness') }, e.pong.generation);
     return withVerdict(pong, e.pong.verdict);
   }
-  if (e.hello) return { kind: 'hello', hostId: e.hello.hostId ?? '', incarnation: e.hello.incarnation ?? '', nonce: e.hello.nonce ?? EMPTY };
+  if (e.hello) return { kind: 'hello', hostId: e.hello.hostId ?? '', incarnation: e.hello.incarnation ?? '', nonce: e.hello.nonce ?? EMPTY, features: e.hello.features ?? 0 };
   if (e.challenge) {
     const c = e.challenge;
-    return { kind: 'challenge', hostId: c.hostId ?? '', incarnation: c.incarnation ?? '', nonce: c.nonce ?? EMPTY };
+    return { kind: 'challenge', hostId: c.hostId ?? '', incarnation: c.incarnation ?? '', nonce: c.nonce ?? EMPTY, features: c.features ?? 0 };
   }
   if (e.auth) return { kind: 'auth', proof: e.auth.proof ?? EMPTY };
   if (e.accept) return { kind: 'accept', proof: e.accept.proof ?? EMPTY };

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, isHandshake } from './codec.js';
 import { NONCE_BYTES, newNonce, proofOf, verifyProof, type Role, type Transcript } from './handshake.js';
+import { FEATURES } from './features.js';
 import type { HandshakeItem, HostId, Item, WireItem } from './items.js';
 
 /** WebSocket close codes: 1xxx from RFC 6455, 4xxx ours. */
@@ -54,6 +55,8 @@ export class Connection {
   /** The peer's host id: known from the start when dialing, from its hello when accepting. */
   peer: HostId;
   peerIncarnation = '';
+  /** What the peer's code reads beyond the base protocol (features.ts), from its hello or challenge. */
+  peerFeatures = 0;
   /** How the connection ended (0 and '' while it is open). */
   closeCode = 0;
   closeReason = '';
@@ -87,7 +90,7 @@ export class Connection {
         : setTimeout(() => this.close(CloseCode.HandshakeTimeout, `handshake not completed within ${handshakeTimeoutMs} ms`), handshakeTimeoutMs).unref();
     ws.on('open', () => {
       this.socketOpened = true;
-      if (this.stage !== 'closed') this.sendItem({ kind: 'hello', hostId: owner.hostId, incarnation: owner.incarnation, nonce: this.nonce });
+      if (this.stage !== 'closed') this.sendItem({ kind: 'hello', hostId: owner.hostId, incarnation: owner.incarnation, nonce: this.nonce, features: FEATURES });
     });
     // binaryType is the default 'nodebuffer': data is a Buffer (other shapes only if that changes).
     ws.on('message', (data, isBinary) => this.onMessage(toBuffer(data), isBinary));
@@ -178,13 +181,15 @@ export class Connection {
       if (item.hostId === this.owner.hostId) return this.close(CloseCode.Duplicate, `peer claims our own host id ${item.hostId}`);
       this.peer = item.hostId;
       this.peerIncarnation = item.incarnation;
+      this.peerFeatures = item.features;
       this.peerNonce = item.nonce;
       this.stage = 'awaitAuth';
-      return this.sendItem({ kind: 'challenge', hostId: this.owner.hostId, incarnation: this.owner.incarnation, nonce: this.nonce });
+      return this.sendItem({ kind: 'challenge', hostId: this.owner.hostId, incarnation: this.owner.incarnation, nonce: this.nonce, features: FEATURES });
     }
     if (this.stage === 'awaitChallenge' && item.kind === 'challenge') {
       if (item.hostId !== this.peer) return this.close(CloseCode.WrongHost, `dialed host ${this.peer} but reached ${item.hostId}`);
       this.peerIncarnation = item.incarnation;
+      this.peerFeatures = item.features;
       this.peerNonce = item.nonce;
       this.stage = 'awaitAccept';
       return this.sendItem({ kind: 'auth', proof: proofOf(this.owner.secret, 'dialer', this.transcript()) });

@@ -133,8 +133,8 @@ export type Item = RaftItem | RaftPackItem | CoalescedHeartbeatItem | ClientRequ
  * hello and auth, the acceptor challenge and accept.
  */
 export type HandshakeItem =
-  | { kind: 'hello'; hostId: HostId; incarnation: string; nonce: Uint8Array }
-  | { kind: 'challenge'; hostId: HostId; incarnation: string; nonce: Uint8Array }
+  | { kind: 'hello'; hostId: HostId; incarnation: string; nonce: Uint8Array; features: number }
+  | { kind: 'challenge'; hostId: HostId; incarnation: string; nonce: Uint8Array; features: number }
   | { kind: 'auth'; proof: Uint8Array }
   | { kind: 'accept'; proof: Uint8Array };
 

@@ -56,6 +56,11 @@ export interface Transport {
   readonly seeds?: SeedLookup;
   /** Present if this transport accepts connections: what it holds against its limits (null: not listening). */
   connectionStats?(): ConnectionStats | null;
+  /**
+   * What the code of peer `to` reads beyond the base items (features.ts), as its handshake said;
+   * absent where every peer runs this code (in-process and simulated transports).
+   */
+  peerFeatures?(to: HostId): number;
 
   /** Replaces the whole peer table (host id -> 'host:port'); peers no longer listed are not dialed. */
   setPeers(peers: ReadonlyMap<HostId, string>): void;

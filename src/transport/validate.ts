@@ -160,6 +160,7 @@ class Checker {
         if (item.hostId === '') this.fail(`${item.kind} without a host id`);
         this.string(item.incarnation, `${item.kind}.incarnation`);
         this.bytes(item.nonce, `${item.kind}.nonce`);
+        this.uint32(item.features, `${item.kind}.features`);
         return;
       case 'auth':
       case 'accept':

@@ -473,6 +473,11 @@ export class WsTransport extends TransportBase implements ConnectionOwner {
     return { ...this.gate.stats(), dialed: this.dialedSockets, ...this.acceptLimits };
   }
 
+  /** 0 until the peer's handshake is done, and for a peer that predates the field. */
+  peerFeatures(to: HostId): number {
+    return this.links.get(to)?.peerFeatures ?? 0;
+  }
+
   protected isConnected(to: HostId): boolean {
     return this.links.has(to);
   }

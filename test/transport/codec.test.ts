@@ -19,8 +19,8 @@ describe('codec', () => {
   it('round-trips every item kind, with uint64 fields as plain numbers', () => {
     const items: WireItem[] = [
       ...sampleItems(),
-      { kind: 'hello', hostId: 'h1', incarnation: 'abc', nonce: new Uint8Array([1, 2]) },
-      { kind: 'challenge', hostId: 'h2', incarnation: 'def', nonce: new Uint8Array([3]) },
+      { kind: 'hello', hostId: 'h1', incarnation: 'abc', nonce: new Uint8Array([1, 2]), features: 1 },
+      { kind: 'challenge', hostId: 'h2', incarnation: 'def', nonce: new Uint8Array([3]), features: 0 },
       { kind: 'auth', proof: new Uint8Array([4, 5]) },
       { kind: 'accept', proof: new Uint8Array([6]) },
     ];

@@ -26,7 +26,7 @@ function corpus(): Uint8Array[] {
   return [
     encodeFrame(items),
     ...items.map((item) => encodeFrame([item])),
-    encodeFrame([{ kind: 'hello', hostId: 'fuzz', incarnation: 'i', nonce: new Uint8Array(32) }]),
+    encodeFrame([{ kind: 'hello', hostId: 'fuzz', incarnation: 'i', nonce: new Uint8Array(32), features: 0 }]),
   ];
 }
 

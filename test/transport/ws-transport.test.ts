@@ -155,7 +155,7 @@ describe('ws transport', () => {
     assert.deepEqual(twin.connectedHosts(), []);
 
     const mirror = await rawConnect(a.address);
-    mirror.send(encodeFrame([{ kind: 'hello', hostId: 'a', incarnation: 'x', nonce: new Uint8Array(32) }]));
+    mirror.send(encodeFrame([{ kind: 'hello', hostId: 'a', incarnation: 'x', nonce: new Uint8Array(32), features: 0 }]));
     assert.equal((await within('close', closedWith(mirror))).code, CloseCode.Duplicate);
 
     const atB = collect(b);
@@ -207,7 +207,7 @@ describe('ws transport', () => {
       } },
       { name: 'short nonce', code: CloseCode.Protocol, attack: async () => {
         const ws = await rawConnect(a.address);
-        ws.send(encodeFrame([{ kind: 'hello', hostId: 'raw', incarnation: 'x', nonce: new Uint8Array(4) }]));
+        ws.send(encodeFrame([{ kind: 'hello', hostId: 'raw', incarnation: 'x', nonce: new Uint8Array(4), features: 0 }]));
         return ws;
       } },
       { name: 'handshake item after auth', code: CloseCode.Protocol, attack: async () => {
