@@ -1,11 +1,15 @@
 // The CPU a command costs, in one process with nothing else in it: three Hosts on a MemoryHub (the
-// real codec, no sockets) over memory stores (no fsync), every group with a replica on each, and
+// real codec, no sockets) over RocksDB stores in a temporary directory (--engine memory: no disk at
+// all; its sorted map then costs more than RocksDB's writes), every group with a replica on each, and
 // N commands in flight round-robin over the groups through host.command() on each host in turn.
 // Reports commands/s and the process's CPU microseconds per command (process.cpuUsage), so the
 // cost of a command at 1 and at 1,000 groups can be compared without the noise of a shared machine
 // or of the disk; --cpu-prof under node gives a profile with no other process on the core.
 //
-//   node --import tsx bench/cpu/run.ts [--groups 1,100,1000] [--inflight 256] [--seconds 5]
+//   node --import tsx bench/cpu/run.ts [--groups 1,100,1000] [--inflight 256] [--seconds 5] [--engine rocksdb|lmdb|memory]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Host } from '../../src/host/host.js';
 import { MemoryDisk } from '../../src/storage/memory-store.js';
@@ -13,7 +17,14 @@ import { openLogStore } from '../../src/storage/open-store.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import { kvMachine } from '../../src/demo/machines.js';
 
-const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,100,1000' }, inflight: { type: 'string', default: '256' }, seconds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,100,1000' }, inflight: { type: 'string', default: '256' }, seconds: { type: 'string', default: '5' }, engine: { type: 'string', default: 'rocksdb' } } });
+const ENGINES = ['rocksdb', 'lmdb', 'memory'] as const;
+const engine: (typeof ENGINES)[number] =
+  ENGINES.find((e) => e === values.engine) ??
+  ((): never => {
+    throw new Error(`--engine: ${ENGINES.join(', ')}, not ${values.engine}`);
+  })();
+const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-cpu-'));
 const seconds = Number(values.seconds);
 
 async function fleet(): Promise<Host[]> {
@@ -21,7 +32,7 @@ async function fleet(): Promise<Host[]> {
   const hosts: Host[] = [];
   for (const [i, id] of ['h1', 'h2', 'h3'].entries()) {
     const host = await Host.start({
-      id, transport: hub.endpoint(id), store: await openLogStore({ engine: 'memory', disk: new MemoryDisk(id) }),
+      id, transport: hub.endpoint(id), store: engine === 'memory' ? await openLogStore({ engine, disk: new MemoryDisk(id) }) : await openLogStore({ engine, dir: join(dir, id) }),
       machines: { kv: kvMachine }, join: i === 0 ? [] : ['h1@h1'], tickMs: 50, secret: 'bench-cpu',
     });
     await host.activate(`zone-${id}`);
@@ -61,3 +72,4 @@ async function run(hosts: Host[], groups: number, inflight: number): Promise<voi
 const hosts = await fleet();
 for (const g of values.groups.split(',').map(Number)) for (const n of values.inflight.split(',').map(Number)) await run(hosts, g, n);
 for (const h of hosts) await h.stop();
+rmSync(dir, { recursive: true, force: true });
