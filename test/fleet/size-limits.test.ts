@@ -119,12 +119,14 @@ describe('size limits over the ws transport', () => {
       ['a follower', follower.query(GROUP, { k: 'the leader', twice: true }, { timeoutMs: REFUSAL_TIMEOUT_MS })],
       ['a client', client.query(GROUP, { k: 'the leader', twice: true }, { timeoutMs: REFUSAL_TIMEOUT_MS })],
     ];
-    for (const [name, call] of calls) {
-      await assert.rejects(call, (err: unknown) => {
-        assert.ok(err instanceof FlotillaError && err.code === 'COMMAND_FAILED', `${name}: ${String(err)}`);
-        assert.match(err.message, /the query's reply is \d+ bytes, more than maxReplyBytes/);
-        return true;
-      });
+    // Settled together: awaited one by one, a later call that fails first would be a rejection nobody handles yet.
+    const outcomes = await Promise.allSettled(calls.map(([, call]) => call));
+    for (const [i, outcome] of outcomes.entries()) {
+      const name = calls[i]![0];
+      assert.ok(outcome.status === 'rejected', `${name}: expected a refusal, got ${outcome.status === 'fulfilled' ? String(outcome.value) : ''}`);
+      const err: unknown = outcome.reason;
+      assert.ok(err instanceof FlotillaError && err.code === 'COMMAND_FAILED', `${name}: ${String(err)}`);
+      assert.match(err.message, /the query's reply is \d+ bytes, more than maxReplyBytes/);
     }
   });
 
