@@ -471,7 +471,7 @@ export class Group<S, C, R, Q> {
   /**
    * Adds this turn's writes to `batch`; returns the messages to send once it is written, and
    * whether it must be synced first: new entries, a snapshot, or a new term or vote must be
-   * durable before anyone hears of them (etcd's MustSync); a commit index alone need not.
+   * durable before anyone hears of them (etcd's MustSync); a commit index alone is not written at all.
    */
   persist(batch: WriteBatch): { messages: Message[]; mustSync: boolean; early: Message[] } {
     let mustSync = false;
@@ -487,10 +487,13 @@ export class Group<S, C, R, Q> {
     const rd = this.raft.ready();
     this.inFlight = rd;
     this.confirmReads(rd);
+    /** Whether the hard state goes into the batch: a new term or vote must; a commit index alone is not written (below). */
+    let termOrVoteChanged = false;
     if (rd.hardState !== null) {
       if (rd.hardState.term !== this.hardState.term || rd.hardState.vote !== this.hardState.vote) {
         mustSync = true;
         durableTerm = false;
+        termOrVoteChanged = true;
       }
       if (rd.hardState.term !== this.hardState.term && rd.hardState.vote === this.raft.id) this.counters.elections++;
       this.hardState = rd.hardState;
@@ -508,7 +511,11 @@ export class Group<S, C, R, Q> {
       // The stored log keeps the same tail behind the snapshot as memory does, so it survives a restart.
       if (this.unsavedSnapshot && snap !== null) batch.setSnapshot(this.id, snap, { keepEntries: this.keepEntries });
       this.unsavedSnapshot = false;
-      if (rd.hardState !== null) batch.setHardState(this.id, rd.hardState);
+      // Only with a new term or vote: a commit index that moved alone (every round of a busy group,
+      // on every replica) is not needed back after a crash, where a replica replays up to the
+      // commit it stored last and learns the rest from its leader. Writing it cost a record per
+      // replica per round, the one write a busy group makes besides its entries.
+      if (termOrVoteChanged) batch.setHardState(this.id, this.hardState);
     }
     batch.appendEntries(this.id, rd.entries);
     // A leader's appends and heartbeats may go out while its own write syncs (Raft thesis 10.2.1,

@@ -2,8 +2,10 @@
 // for the awake groups (a quiesced group catches its ticks up when something reaches it, so idle
 // groups cost nothing per tick); each turn takes the ready work of the busy groups only, writes all
 // of it in one batch with one sync, sends every outgoing message in one call, then applies. One fsync serves every group that
-// had something to persist in the turn, and a turn that only moved commit indexes (what applying
-// a command brings) skips the fsync: a commit index is never needed back after a crash.
+// had something to persist in the turn. A commit index is never needed back after a crash, so a
+// group writes none (group.ts persist): a turn that only moved commit indexes (what applying a
+// command brings) writes nothing, and one whose writes need no sync (a replica's own snapshot)
+// does not wait for them.
 //
 // Applying is bounded per turn (apply-budget.ts), so a host catching up a long log still answers
 // pings, heartbeats and votes between turns; and ticks run only after the event loop has read
@@ -292,8 +294,8 @@ export class HostLoop {
           return;
         }
       } else {
-        // Commit indexes only: nothing here must be durable before anything else happens (a crash
-        // may lose an unsynced write anyway), so the turn goes on without waiting for the write.
+        // Nothing here must be durable before anything else happens (a replica's own snapshot: a
+        // crash may lose an unsynced write anyway), so the turn goes on without waiting for it.
         // The store applies writes in call order, and a failure still stops the loop.
         this.store.write(batch, { sync }).catch((err: unknown) => this.writeFailed(err));
       }

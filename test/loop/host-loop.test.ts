@@ -188,9 +188,8 @@ describe('host loop', () => {
       const loop = f.loops.get(host)!;
       assert.equal(writes - openWrites.get(store)!.writes, loop.stats.writes, `${host}: every store write is the loop's one write of a turn`);
       assert.equal(syncs - openWrites.get(store)!.syncs, loop.stats.syncs, `${host}: the loop syncs only the writes it says it syncs`);
-      // Applying the commands moved only commit indexes: those turns wrote without a sync.
-      assert.ok(loop.stats.syncs < loop.stats.writes, `${host}: ${loop.stats.syncs} syncs for ${loop.stats.writes} writes`);
-      assert.ok(loop.stats.writes <= loop.stats.turns);
+      // Applying the commands moved only commit indexes, which are not written: those turns wrote nothing.
+      assert.ok(loop.stats.writes < loop.stats.turns, `${host}: ${loop.stats.writes} writes in ${loop.stats.turns} turns`);
     }
   });
 
