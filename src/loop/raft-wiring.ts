@@ -144,8 +144,19 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
   const hashes = new Map<HostId, GroupStateHash[]>();
   let hashFlushQueued = false;
 
-  /** Whether host `to` reads packs: hosts of a version that predates them get 'raft' items. */
-  const readsPacks = (to: HostId): boolean => ((transport.peerFeatures?.(to) ?? FEATURES) & RAFT_PACK) !== 0;
+  /**
+   * This turn's pack for host `to`, made at its first message; null when the host does not read
+   * packs (a version that predates them gets 'raft' items). Its features are asked once a turn.
+   */
+  const packFor = (packs: Map<HostId, PackBuilder | null>, to: HostId): PackBuilder | null => {
+    let pack = packs.get(to);
+    if (pack === undefined) {
+      const reads = ((transport.peerFeatures?.(to) ?? FEATURES) & RAFT_PACK) !== 0;
+      pack = reads ? new PackBuilder(maxBodyBytes(maxEnvelopeBytes(transport.maxFrameBytes))) : null;
+      packs.set(to, pack);
+    }
+    return pack;
+  };
 
   /** The message for a pack, or null when it cannot travel in one (a snapshot chunk, a member without a serial). */
   const asPacked = (groupId: number, m: Message): PackedMessage | null => {
@@ -177,7 +188,7 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
   const send = (messages: Outgoing[]): void => {
     const local: Outgoing[] = [];
     const beats = new Map<HostId, PendingBeats>();
-    const packs = new Map<HostId, PackBuilder>();
+    const packs = new Map<HostId, PackBuilder | null>();
     for (const out of messages) {
       assert(out.message.from !== out.message.to, () => `a member never sends to itself: ${out.message.from} in group ${out.groupId}`);
       const to = members.hostOf(out.message.to);
@@ -192,16 +203,13 @@ export function wireLoopToTransport(transport: Transport, members: MemberNaming,
         (out.message.type === MessageType.Heartbeat ? pending.heartbeat : pending.heartbeatResp).push(beat);
         continue;
       }
-      const packed = readsPacks(to) ? asPacked(out.groupId, out.message) : null;
-      if (packed !== null) {
-        let pack = packs.get(to);
-        if (pack === undefined) packs.set(to, (pack = new PackBuilder(maxBodyBytes(maxEnvelopeBytes(transport.maxFrameBytes)))));
-        if (pack.add(packed)) continue;
-      }
+      const pack = packFor(packs, to);
+      const packed = pack === null ? null : asPacked(out.groupId, out.message);
+      if (pack !== null && packed !== null && pack.add(packed)) continue;
       sendItem(to, { kind: 'raft', groupId: out.groupId, message: out.message }, [out]);
     }
     for (const [to, pack] of packs) {
-      for (const chunk of pack.chunks) {
+      for (const chunk of pack?.chunks ?? []) {
         const status = sendItem(to, { kind: 'raftPack', messages: chunk }, chunk);
         if (status === 'queued') {
           stats.packed += chunk.length;

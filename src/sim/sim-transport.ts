@@ -19,8 +19,8 @@
 
 import type { Random } from '../raft/random.js';
 import type { Message } from '../raft/types.js';
-import type { HostId, Item, RaftPackItem } from '../transport/items.js';
-import { packedBytes, readPack, writePack } from '../transport/raft-pack.js';
+import type { HostId, Item } from '../transport/items.js';
+import { packBytes, readPack, writePack } from '../transport/raft-pack.js';
 import { emptyStats, type ItemHandler, type PeerHandler, type SendStatus, type Transport, type TransportStats } from '../transport/transport.js';
 import { checkOutgoing } from '../transport/validate.js';
 import { SimNetwork, type NetworkFaults } from './kernel/network.js';
@@ -401,7 +401,7 @@ export function itemBytes(item: Item): number {
       return bytes;
     }
     case 'raftPack':
-      return 4 + packBytes(item);
+      return 4 + packBytes(item.messages);
     case 'heartbeat':
     case 'heartbeatResp':
       return 8 + item.from.length + item.to.length + 12 * item.beats.length + 16 * (item.stateHashes?.length ?? 0);
@@ -415,12 +415,6 @@ export function itemBytes(item: Item): number {
   }
 }
 
-function packBytes(item: RaftPackItem): number {
-  let bytes = 0;
-  for (const p of item.messages) bytes += packedBytes(p);
-  return bytes;
-}
-
 /** A deep copy: byte arrays are copied (a snapshot chunk is a view into the whole snapshot). */
 function copyItem(item: Item): Item {
   switch (item.kind) {
@@ -428,7 +422,7 @@ function copyItem(item: Item): Item {
       return { ...item, message: copyMessage(item.message) };
     case 'raftPack': {
       // Through the real pack codec: the simulations then exercise it on every message they pack.
-      const bytes = new Uint8Array(packBytes(item));
+      const bytes = new Uint8Array(packBytes(item.messages));
       writePack(item.messages, bytes, 0);
       return { kind: 'raftPack', messages: readPack(bytes) };
     }

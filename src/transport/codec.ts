@@ -10,7 +10,7 @@ import { flotilla } from './generated/flotilla.js';
 import { FlotillaError, MAX_MACHINE_CODE_BYTES, MAX_MACHINE_DETAILS_BYTES, type ErrorCode } from '../common/errors.js';
 import type { Entry, Message, SnapshotChunk } from '../raft/types.js';
 import type { ClientResponseItem, CoalescedHeartbeatItem, Consistency, GroupBeat, HostPingItem, Item, Liveness, RaftPackItem, RequestKind, WireItem } from './items.js';
-import { packedBytes, readPack, writePack } from './raft-pack.js';
+import { packBytes, readPack, writePack } from './raft-pack.js';
 import { varintBytes, writeVarint } from './varint.js';
 import { checkIncoming, checkOutgoing } from './validate.js';
 
@@ -174,8 +174,7 @@ const RAFT_PACK_TAG = (8 << 3) | 2;
 
 /** A pack's envelope, written in one buffer by raft-pack.ts, without protobufjs: the envelope's only field is its bytes. */
 function packEnvelope(item: RaftPackItem): Uint8Array {
-  let bodyBytes = 0;
-  for (const p of item.messages) bodyBytes += packedBytes(p);
+  const bodyBytes = packBytes(item.messages);
   const out = new Uint8Array(1 + varintBytes(bodyBytes) + bodyBytes);
   out[0] = RAFT_PACK_TAG;
   const at = writeVarint(out, 1, bodyBytes);

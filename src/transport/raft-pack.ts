@@ -45,6 +45,13 @@ export function packedBytes(p: PackedMessage): number {
   return bytes;
 }
 
+/** The exact bytes `messages` take in a pack. */
+export function packBytes(messages: readonly PackedMessage[]): number {
+  let bytes = 0;
+  for (const p of messages) bytes += packedBytes(p);
+  return bytes;
+}
+
 /** Writes varints and bytes into a buffer sized in advance. */
 class PackWriter {
   at = 0;
