@@ -35,6 +35,8 @@ export interface HostRecord {
 /** Per-group settings a user may choose at addGroup. */
 export interface GroupConfig {
   snapshotEvery?: number;
+  /** Snapshot also once the log since the last snapshot reaches this many bytes (group/snapshot-schedule.ts). */
+  maxLogBytes?: number;
   maxPendingCommands?: number;
 }
 
@@ -189,6 +191,7 @@ function groupRecord(d: Decode, value: unknown, path: string): GroupRecord {
 function groupConfig(d: Decode, value: unknown, path: string): GroupConfig {
   const o = d.object(value, path);
   d.optional(o.snapshotEvery, d.at(path, 'snapshotEvery'), d.number);
+  d.optional(o.maxLogBytes, d.at(path, 'maxLogBytes'), d.number);
   d.optional(o.maxPendingCommands, d.at(path, 'maxPendingCommands'), d.number);
   return value as GroupConfig;
 }

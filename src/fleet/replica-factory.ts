@@ -66,6 +66,7 @@ export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
       },
       machine,
       snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),
+      maxLogBytes: config.maxLogBytes,
       maxPendingCommands: config.maxPendingCommands,
       counters: parts.counters,
       logger: parts.logger.child({ group: info.group, member: info.member }),

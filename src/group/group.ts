@@ -5,9 +5,10 @@
 //
 // Commands reach the log in an envelope (entry-format.ts) that may carry a client session; the
 // session table (sessions.ts) makes retried commands apply once, and travels in the group's
-// snapshot next to the machine's own (snapshot-format.ts). Snapshots are taken at fixed indexes,
-// survive a machine whose snapshot throws (snapshot-schedule.ts), and are hashed and compared with
-// the other replicas' (state-hash.ts).
+// snapshot next to the machine's own (snapshot-format.ts). Snapshots are taken at indexes every
+// replica chooses alike (every snapshotEvery entries and every maxLogBytes of log: the bound on the
+// log in memory), survive a machine whose snapshot throws (snapshot-schedule.ts), and are hashed
+// and compared with the other replicas' (state-hash.ts).
 
 import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../common/errors.js';
@@ -20,7 +21,7 @@ import { decodeLogCommand, encodeLogCommand, maxPayloadBytes, type LogCommand } 
 import { failureError, machineFailure, machineFault, type Failure } from './machine-error.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from './sessions.js';
 import { decodeGroupSnapshot, encodeGroupSnapshot } from './snapshot-format.js';
-import { SnapshotSchedule, errorName } from './snapshot-schedule.js';
+import { DEFAULT_MAX_LOG_BYTES, SnapshotSchedule, errorName } from './snapshot-schedule.js';
 import { StateHashes, hashState, type StateHash, type StateMismatch } from './state-hash.js';
 import { jsonCodec, jsonReplyCodec, type Codec, type StateMachine } from './state-machine.js';
 
@@ -50,6 +51,12 @@ export interface GroupOptions<S, C, R, Q> {
   maxRepliesPerSession?: number;
   /** Take a snapshot and compact the log at every applied index that is a multiple of this. */
   snapshotEvery?: number;
+  /**
+   * Also take one once the entries applied since the last snapshot reach this many bytes (or the
+   * last snapshot's size, if larger), each counted as its data plus a fixed overhead: the bound on
+   * the log held in memory and on what a member catches up from besides the snapshot (default 512 KiB).
+   */
+  maxLogBytes?: number;
   /** Entries kept in memory behind a snapshot, so slightly lagging followers need no snapshot. */
   keepEntries?: number;
   /** Sees the outcome of every command the machine runs, on every replica (not retries a session answers). */
@@ -224,10 +231,12 @@ export class Group<S, C, R, Q> {
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.now = options.now ?? (() => performance.now());
     this.announceStateHash = options.announceStateHash;
-    const snapshotIndex = initial.snapshot?.meta.index ?? 0;
-    // Larger than any index means never (the host's group config takes any positive integer).
-    const snapshotEvery = positive('snapshotEvery', Math.min(options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY, Number.MAX_SAFE_INTEGER));
-    this.schedule = new SnapshotSchedule(snapshotEvery, snapshotIndex, this.logger, this.now);
+    // Larger than any index (or log) means never (the host's group config takes any positive integer).
+    const every = positive('snapshotEvery', Math.min(options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY, Number.MAX_SAFE_INTEGER));
+    const maxLogBytes = positive('maxLogBytes', Math.min(options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, Number.MAX_SAFE_INTEGER));
+    // A restart starts where its stored snapshot left every replica (snapshot-schedule.ts).
+    const last = { index: initial.snapshot?.meta.index ?? 0, bytes: initial.snapshot?.data.length ?? 0 };
+    this.schedule = new SnapshotSchedule({ every, maxLogBytes }, last, this.logger, this.now);
     this.hashes = new StateHashes(this.logger, this.now, () => this.counters.stateMismatches++);
     this.sessions = new SessionTable(
       positive('maxSessions', options.maxSessions ?? DEFAULT_MAX_SESSIONS),
@@ -618,7 +627,7 @@ export class Group<S, C, R, Q> {
   /** Applies one committed entry, and snapshots right after it if its index is due. */
   private apply(e: Entry): void {
     this.applyEntry(e);
-    if (this.schedule.due(e.index)) this.takeSnapshot(e.index);
+    if (this.schedule.due(e.index, e.data.length)) this.takeSnapshot(e.index);
   }
 
   private applyEntry(e: Entry): void {
@@ -764,7 +773,7 @@ export class Group<S, C, R, Q> {
   private installSnapshot(data: Uint8Array, index: number): boolean {
     if (!this.restoreSnapshot(data)) return false;
     this.applied = index;
-    this.schedule.succeeded(index);
+    this.schedule.succeeded(index, data.length);
     // Commands at indexes the snapshot covers may or may not be in it: their caller's deadline decides.
     for (const [i, w] of this.commands) {
       if (i > index) continue;
@@ -818,7 +827,7 @@ export class Group<S, C, R, Q> {
       this.schedule.failed(index, err);
       return;
     }
-    this.schedule.succeeded(index);
+    this.schedule.succeeded(index, data.length);
     this.takenSnapshot = { index, data };
     const own = { index, hash: hashState(data) };
     this.hashes.recordOwn(own);

@@ -237,7 +237,7 @@ export function checkReplicas(replicas: number): number {
 export function checkGroupConfig(config: GroupConfig): GroupConfig {
   const out: GroupConfig = {};
   for (const [key, value] of Object.entries(config)) {
-    if (key !== 'snapshotEvery' && key !== 'maxPendingCommands') throw new FlotillaError('BAD_ARGUMENT', `unknown group config ${key}`);
+    if (key !== 'snapshotEvery' && key !== 'maxLogBytes' && key !== 'maxPendingCommands') throw new FlotillaError('BAD_ARGUMENT', `unknown group config ${key}`);
     if (!Number.isInteger(value) || (value as number) < 1) throw new FlotillaError('BAD_ARGUMENT', `group config ${key} must be a positive integer`);
     out[key] = value as number;
   }
