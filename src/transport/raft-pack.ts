@@ -2,8 +2,9 @@
 // host's turn sends each peer dozens of Appends and AppendResps; as separate protobuf items each
 // cost an object tree, an encode, an envelope and a decode, and those grew a command's CPU with
 // the number of groups (bench/README.md). A pack is one envelope holding one bytes field, written
-// and read here by hand in one pass: no protobuf object per message, no copy of entry data on
-// either side but the one into the pack.
+// and read here by hand in one pass: no protobuf object per message; entry data are copied into
+// the pack and, on receipt, out of the frame once per message (ownEntryData: kept entries must not
+// pin frames).
 //
 // A member is named by its serial on the pack's sending or receiving host (the frame's sender and
 // receiver), as in coalesced heartbeats; entry indexes are implied by the message's index (an
@@ -151,12 +152,33 @@ class PackReader {
   }
 }
 
-/** Decodes a pack's bytes; throws FlotillaError TRANSPORT_PROTOCOL on anything malformed. Entry data are views into `bytes`. */
+/** Decodes a pack's bytes; throws FlotillaError TRANSPORT_PROTOCOL on anything malformed. Entry data are copied out of `bytes` (ownEntryData). */
 export function readPack(bytes: Uint8Array): PackedMessage[] {
   const r = new PackReader(bytes);
   const out: PackedMessage[] = [];
   while (!r.done) out.push(readMessage(r));
   return out;
+}
+
+/**
+ * Copies a message's entry data out of the frame into one buffer of their own (one allocation per
+ * message, one copy per entry): a follower keeps entries in its log until a snapshot compacts them,
+ * and a view would keep the whole received frame alive, shared by every group of the pack, as long
+ * as any one group keeps one of its entries (an idle group's last entries, for good). The buffer is
+ * this group's alone, and its entries are compacted together.
+ */
+function ownEntryData(entries: Entry[]): void {
+  let total = 0;
+  for (const e of entries) total += e.data.length;
+  if (total === 0) return;
+  const own = new Uint8Array(total);
+  let at = 0;
+  for (const e of entries) {
+    if (e.data.length === 0) continue;
+    own.set(e.data, at);
+    e.data = own.subarray(at, at + e.data.length);
+    at += e.data.length;
+  }
 }
 
 function readMessage(r: PackReader): PackedMessage {
@@ -185,6 +207,7 @@ function readMessage(r: PackReader): PackedMessage {
     const data = r.view(r.varint('entry length'), 'entry data');
     entries[i] = { index: index + 1 + i, term: entryTerm, type: entryType, data };
   }
+  ownEntryData(entries);
   const message: Message = {
     type, from: '', to: '', term, logTerm, index, entries, commit,
     reject: (flags & REJECT) !== 0, rejectHint, context, force: (flags & FORCE) !== 0, snapshot: null,
