@@ -22,7 +22,8 @@ export interface StateMachine<S, C, R, Q> {
   /** Reads the state, without changing it; a throw is COMMAND_FAILED for that query (with a code, as for command). */
   query(state: S, q: Q): R;
   /**
-   * The state as bytes, taken at the applied indexes that are multiples of snapshotEvery. Equal
+   * The state as bytes, taken at the applied indexes every replica chooses alike (multiples of
+   * snapshotEvery, and where the log since the last snapshot reached maxLogBytes). Equal
    * states must give equal bytes (write a Map's keys sorted), or replicas are reported as
    * differing. A throw does not stop the group: it goes on from its log, uncompacted, reports
    * itself degraded and tries again later (snapshot-schedule.ts).
