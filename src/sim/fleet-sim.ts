@@ -162,6 +162,8 @@ const DEACTIVATE_TIMEOUT_MS = 30_000;
 const ADMIN_TIMEOUT_MS = 3000;
 /** Groups snapshot this often, so replicas added while the fleet moves get snapshots, and replicas compare state hashes. */
 const SNAPSHOT_EVERY = 16;
+/** And by bytes (group config maxLogBytes): between the multiples too, at indexes every replica must choose alike. */
+const MAX_LOG_BYTES = 1500;
 const SETUP_LIMIT_MS = 30_000;
 const CONVERGE_POLL_MS = 100;
 /** Election safety is sampled every this many events (status() of every host is not free). */
@@ -288,7 +290,7 @@ class FleetWorld extends SimWorld<SimHost, SimClock> {
       const via = this.randomActiveHost();
       if (via === undefined) return this.violate('setup: no active host');
       try {
-        await this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, config: { snapshotEvery: SNAPSHOT_EVERY }, timeoutMs: ACTIVATE_TIMEOUT_MS }));
+        await this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, config: { snapshotEvery: SNAPSHOT_EVERY, maxLogBytes: MAX_LOG_BYTES }, timeoutMs: ACTIVATE_TIMEOUT_MS }));
       } catch (err) {
         return this.violate(`setup: addGroup ${spec.name} via ${via.id} failed: ${errorText(err)}`);
       }
@@ -617,7 +619,7 @@ class FleetWorld extends SimWorld<SimHost, SimClock> {
     const spec: GroupSpec = { name: `x${this.nextExtra++}`, machine: this.random() < 0.5 ? FLEET_KV : FLEET_COUNTER, replicas: this.randomReplicas() };
     this.extras.set(spec.name, spec);
     this.log(`addGroup ${spec.name}:${spec.machine}x${spec.replicas} via ${via.id}`);
-    this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, config: { snapshotEvery: SNAPSHOT_EVERY }, timeoutMs: ADMIN_TIMEOUT_MS })).then(
+    this.inHost(via, (host) => host.addGroup(spec.name, { machine: spec.machine, replicas: spec.replicas, config: { snapshotEvery: SNAPSHOT_EVERY, maxLogBytes: MAX_LOG_BYTES }, timeoutMs: ADMIN_TIMEOUT_MS })).then(
       () => this.log(`added ${spec.name}`),
       (err: unknown) => this.log(`addGroup ${spec.name} failed: ${errorText(err)}`),
     );

@@ -154,6 +154,8 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
   private readonly applied = new AppliedOutcomes((what) => this.violate(what));
   private readonly raftTuning: Omit<RaftConfig, 'id' | 'random'>;
   private readonly snapshotEvery: number;
+  /** The byte bound on the log behind a snapshot (undefined: the default, 512 KiB, which a sim never reaches). */
+  private readonly maxLogBytes: number | undefined;
   private readonly keepEntries: number;
   private readonly maxQueueItems: number;
   /** The host loops' apply budget in entries per turn (virtual time does not move while code runs, so the time budget never ends a turn here). */
@@ -196,6 +198,10 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
     // From a PRNG of its own, so the seeds' other draws stay what they were before it existed.
     const sliceRandom = seededRandom(o.seed ^ 0x5a11ce);
     this.maxAppliesPerTurn = sliceRandom() < 0.3 ? Infinity : randomInt(sliceRandom, 1, 6);
+    // Snapshots by bytes too, under the snapshot fault, in half the seeds (a PRNG of its own, as above):
+    // between the multiples, at indexes every replica must choose alike (state hashes compare them).
+    const bytesRandom = seededRandom(o.seed ^ 0xb17e5);
+    this.maxLogBytes = o.faults.snapshot && bytesRandom() < 0.5 ? randomInt(bytesRandom, 300, 3000) : undefined;
   }
 
   async run(): Promise<SimResult> {
@@ -271,6 +277,7 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
       raft: { ...this.raftTuning, id: host, random: seededRandom(Math.floor(this.random() * 2 ** 32)) },
       machine,
       snapshotEvery: this.snapshotEvery,
+      ...(this.maxLogBytes === undefined ? {} : { maxLogBytes: this.maxLogBytes }),
       keepEntries: this.keepEntries,
       onApply: (index, outcome) => this.applied.see(spec.id, spec.name, index, host, outcome),
       announceStateHash: (hash, to) => wiring.announceStateHash(spec.id, hash, to),
