@@ -6,7 +6,8 @@
 //   npm run bench -- --json out.json       every measured row as a JSON object (an array, one row a line)
 //
 // Every run: 3 flotilla host processes on loopback (src/demo/host-process.ts: RocksDB, synced
-// writes, ws transport) in 3 zones, so each 3-replica group has a replica on every host; with
+// writes, ws transport; compiled by tsc first, bench/compare/compiled.ts, as an installed package
+// runs, not through tsx) in 3 zones, so each 3-replica group has a replica on every host; with
 // --with-etcd a 3-member etcd cluster on loopback ports (fsync on, default timeouts) in the same
 // temporary directory. Load comes from separate load generator processes, closed loops of N
 // requests in flight over the groups, the same concurrency and value size for both systems:
@@ -19,6 +20,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EtcdCluster, etcdVersion, type EtcdMember } from './compare/etcd-cluster.js';
+import { compileProcesses } from './compare/compiled.js';
 import { compact, put } from './compare/etcd-grpc.js';
 import { prepareEtcdLoad } from './compare/etcd-load.js';
 import { Fleet, SECRET } from './compare/fleet.js';
@@ -41,6 +43,8 @@ const USAGE = `usage: npm run bench -- [options]
   --duration S           measured seconds per row (quick 3, full 5); --warmup S before it (1)
   --loadgens N           load generator processes (default 2)
   --cpu-prof DIR         the host processes write V8 CPU profiles to DIR (one .cpuprofile per host)
+  --from-source          run the hosts and load generators from src/ through tsx (source lines in
+                         profiles; 10-15% more CPU per command) instead of compiled by tsc
   --dir DIR              where the temporary directory goes (default the OS temp dir); --keep keeps it`;
 
 // ---------------------------------------------------------------------------------------------
@@ -67,6 +71,7 @@ interface Options {
   cpuProf: string | null;
   dir: string;
   keep: boolean;
+  fromSource: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -75,11 +80,11 @@ function parseOptions(argv: string[]): Options {
     const a = argv[i]!;
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const name = a.slice(2);
-    if (['full', 'with-etcd', 'keep', 'help'].includes(name)) flags.set(name, true);
+    if (['full', 'with-etcd', 'keep', 'help', 'from-source'].includes(name)) flags.set(name, true);
     else if (i + 1 < argv.length) flags.set(name, argv[++i]!);
     else throw new Error(`${a} needs a value`);
   }
-  const known = ['full', 'with-etcd', 'keep', 'help', 'json', 'only', 'groups', 'inflight', 'payload', 'fleet-groups', 'idle-groups', 'duration', 'warmup', 'loadgens', 'cpu-prof', 'dir'];
+  const known = ['full', 'with-etcd', 'keep', 'help', 'json', 'only', 'groups', 'inflight', 'payload', 'fleet-groups', 'idle-groups', 'duration', 'warmup', 'loadgens', 'cpu-prof', 'dir', 'from-source'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}`);
   if (flags.has('help')) {
     console.log(USAGE);
@@ -119,6 +124,7 @@ function parseOptions(argv: string[]): Options {
     cpuProf: text('cpu-prof'),
     dir: text('dir') ?? tmpdir(),
     keep: flags.has('keep'),
+    fromSource: flags.has('from-source'),
   };
 }
 
@@ -280,6 +286,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const runners = options.fromSource ? { host: undefined, loadgen: undefined } : compileProcesses();
   const dir = mkdtempSync(join(options.dir, 'flotilla-bench-'));
   const fsType = (() => {
     try {
@@ -291,7 +298,7 @@ export async function main(argv: string[]): Promise<number> {
   const header = [
     `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, data on ${fsType}`,
     `node ${process.version}; etcd ${etcdV ?? 'not installed'}${options.withEtcd ? '' : ' (not compared: add --with-etcd)'}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    `mode: ${options.full ? 'full' : 'quick'}; ${options.durationMs / 1000} s measured per row after ${options.warmupMs / 1000} s warm-up; ${options.loadgens} load generator processes per system (etcd's: Go clientv3, to the leader)`,
+    `mode: ${options.full ? 'full' : 'quick'}${options.fromSource ? ', from source (tsx)' : ''}; ${options.durationMs / 1000} s measured per row after ${options.warmupMs / 1000} s warm-up; ${options.loadgens} load generator processes per system (etcd's: Go clientv3, to the leader)`,
   ];
   console.log(header.join('\n'));
 
@@ -341,7 +348,7 @@ export async function main(argv: string[]): Promise<number> {
       process.env.NODE_OPTIONS = `${saved ?? ''} --import=${pathToFileURL(join(import.meta.dirname, 'compare/cpu-profile.mjs')).href}`.trim();
     }
     try {
-      return await Fleet.start(join(dir, label));
+      return await Fleet.start(join(dir, label), 3, runners.host);
     } finally {
       if (options.cpuProf !== null) {
         delete process.env.FLOTILLA_BENCH_CPU_PROF;
@@ -355,7 +362,7 @@ export async function main(argv: string[]): Promise<number> {
     fleet = await startFleet('fleet');
     const baseRss = fleet.pids.reduce((n, pid) => n + rssMiB(pid), 0) / fleet.pids.length;
     progress.set('starting load generators (flotilla)');
-    fGens = await LoadGenerators.start(options.loadgens, { system: 'flotilla', hosts: fleet.clientSeeds(), secret: SECRET });
+    fGens = await LoadGenerators.start(options.loadgens, { system: 'flotilla', hosts: fleet.clientSeeds(), secret: SECRET }, runners.loadgen);
     if (options.withEtcd) {
       progress.set('starting a 3-member etcd cluster');
       etcd = await EtcdCluster.start(join(dir, 'etcd'));

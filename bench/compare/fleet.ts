@@ -12,12 +12,18 @@ export class Fleet {
   readonly hosts: HostProcess[] = [];
   private readonly zones = new Map<string, string>();
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly runner: string | undefined,
+  ) {}
 
-  /** `count` hosts, each in a zone of its own (zone-a, zone-b, ...), so every group has one replica on each. */
-  static async start(dir: string, count = 3): Promise<Fleet> {
+  /**
+   * `count` hosts, each in a zone of its own (zone-a, zone-b, ...), so every group has one replica
+   * on each. `runner`: the host-process script to fork (compiled.ts's; default: the source, via tsx).
+   */
+  static async start(dir: string, count = 3, runner?: string): Promise<Fleet> {
     mkdirSync(dir, { recursive: true });
-    const fleet = new Fleet(dir);
+    const fleet = new Fleet(dir, runner);
     for (let i = 1; i <= count; i++) await fleet.addHost(`h${i}`, `zone-${String.fromCharCode(96 + i)}`);
     return fleet;
   }
@@ -28,7 +34,7 @@ export class Fleet {
    */
   async addHost(id: string, zone: string, lenient = false): Promise<HostProcess> {
     const join = this.running.map((h) => h.address);
-    const h = HostProcess.spawn({ id, port: 0, dataDir: `${this.dir}/${id}`, logFile: `${this.dir}/${id}.log`, secret: SECRET, join, tickMs: 50, hostFailureTimeoutMs: 5000 });
+    const h = HostProcess.spawn({ id, port: 0, dataDir: `${this.dir}/${id}`, logFile: `${this.dir}/${id}.log`, secret: SECRET, join, tickMs: 50, hostFailureTimeoutMs: 5000 }, this.runner);
     this.hosts.push(h);
     try {
       await h.started(60_000);

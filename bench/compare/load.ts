@@ -19,10 +19,10 @@ class Generator {
   private readonly child: ChildProcess;
   readonly send: (message: LoadMessage) => void;
 
-  constructor(system: Target['system']) {
+  constructor(system: Target['system'], runner: string) {
     if (system === 'flotilla') {
-      const execArgv = RUNNER.endsWith('.ts') ? ['--import', 'tsx'] : [];
-      const child = fork(RUNNER, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const execArgv = runner.endsWith('.ts') ? ['--import', 'tsx'] : [];
+      const child = fork(runner, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       child.on('message', (raw: unknown) => this.receive(raw as LoadReply));
       this.send = (message) => {
         if (child.connected) child.send(message);
@@ -88,8 +88,9 @@ export interface LoadOutcome {
 export class LoadGenerators {
   private constructor(private readonly generators: Generator[]) {}
 
-  static async start(count: number, target: Target): Promise<LoadGenerators> {
-    const generators = Array.from({ length: count }, () => new Generator(target.system));
+  /** `runner`: flotilla's load generator script (compiled.ts's; default: loadgen.ts, via tsx). */
+  static async start(count: number, target: Target, runner = RUNNER): Promise<LoadGenerators> {
+    const generators = Array.from({ length: count }, () => new Generator(target.system, runner));
     const set = new LoadGenerators(generators);
     try {
       await Promise.all(generators.map((g) => g.ask({ type: 'connect', target }, 'connected', 30_000)));

@@ -104,9 +104,10 @@ export class HostProcess {
     this.ready.catch(() => undefined);
   }
 
-  static spawn(config: HostProcessConfig): HostProcess {
-    const execArgv = RUNNER.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = fork(RUNNER, [JSON.stringify(config)], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  /** `runner`: the host-process script to fork (default: the one beside this file; the bench passes its compiled copy). */
+  static spawn(config: HostProcessConfig, runner = RUNNER): HostProcess {
+    const execArgv = runner.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = fork(runner, [JSON.stringify(config)], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     return new HostProcess(config, child);
   }
 
