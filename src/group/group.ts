@@ -14,6 +14,7 @@ import { pino, type Logger } from 'pino';
 import { FlotillaError } from '../common/errors.js';
 import { assert } from '../raft/assert.js';
 import type { MembershipChange } from '../raft/membership.js';
+import { ProgressState } from '../raft/progress.js';
 import { Raft, bootstrapState, type RaftConfig, type RaftState, type RaftStatus, type Ready } from '../raft/raft.js';
 import { EntryType, MessageType, Role, type Entry, type HardState, type Membership, type Message, type NodeId } from '../raft/types.js';
 import type { GroupRecord, WriteBatch } from '../storage/log-store.js';
@@ -188,6 +189,8 @@ export class Group<S, C, R, Q> {
   private unsavedInitial: RaftState | null;
   /** A snapshot taken locally, not yet in the store. */
   private unsavedSnapshot = false;
+  /** The entries that snapshot's compaction kept behind it: the store keeps the same. */
+  private unsavedKeep = 0;
   /** The ready handed out by persist(), until finish(). */
   private inFlight: Ready | null = null;
   private halted: FlotillaError | null = null;
@@ -518,7 +521,7 @@ export class Group<S, C, R, Q> {
     } else {
       const snap = this.raft.latestSnapshot;
       // The stored log keeps the same tail behind the snapshot as memory does, so it survives a restart.
-      if (this.unsavedSnapshot && snap !== null) batch.setSnapshot(this.id, snap, { keepEntries: this.keepEntries });
+      if (this.unsavedSnapshot && snap !== null) batch.setSnapshot(this.id, snap, { keepEntries: this.unsavedKeep });
       this.unsavedSnapshot = false;
       // Only with a new term or vote: a commit index that moved alone (every round of a busy group,
       // on every replica) is not needed back after a crash, where a replica replays up to the
@@ -843,8 +846,27 @@ export class Group<S, C, R, Q> {
     const snap = this.takenSnapshot;
     if (snap === null) return;
     this.takenSnapshot = null;
-    this.raft.compact(snap.index, snap.data, this.keepEntries);
+    const compactedTo = this.raft.compact(snap.index, snap.data, this.tailBehind(snap.index));
+    this.unsavedKeep = snap.index - compactedTo;
     this.unsavedSnapshot = true;
+  }
+
+  /**
+   * Entries to keep behind a snapshot at `index`: keepEntries, and on a leader those its followers
+   * still in contact lack, back to the previous snapshot at most. Snapshots come as often as
+   * maxLogBytes of log, and a follower a round behind (its appends in flight) that falls back to
+   * probing (a lost or refused append) would otherwise need a snapshot: with the tail it gets
+   * appends. Memory holds at most one more interval, and only while a follower lags.
+   */
+  private tailBehind(index: number): number {
+    let keep = this.keepEntries;
+    if (this.raft.currentRole !== Role.Leader) return keep;
+    const previous = this.raft.latestSnapshot?.meta.index ?? 0;
+    for (const p of this.raft.status().progress) {
+      if (p.id === this.raft.id || !p.active || p.state === ProgressState.Snapshot || p.match < previous) continue;
+      keep = Math.max(keep, index - p.match);
+    }
+    return keep;
   }
 }
 

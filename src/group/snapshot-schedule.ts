@@ -43,16 +43,20 @@ const GROWTH_WARNING_MULTIPLES = 4;
  */
 export const ENTRY_OVERHEAD_BYTES = 256;
 /**
- * The default byte bound of the log behind the last snapshot, chosen by measurement (bench/README,
- * issue 16): 512 KiB keeps the log of a busy group at 256 KiB on average, so the 100 groups the
- * benchmark's matrix writes tens of thousands of 1 KiB values to hold about 50 MiB per host, not the
- * 600 MiB of 10,000 entries each, and a member that moves catches up from a snapshot plus at most
- * that much. It stays well above what a follower in step lags its leader's applied index by (a
- * round of a group with 256 commands of 1 KiB in flight: about 320 KiB counted), so the snapshots
- * it adds do not push followers in step into snapshots: only one whose next entry was compacted
- * away gets one. (Raft's own bound on what is in flight, maxInflight x maxAppendBytes = 64 MiB,
- * is far beyond what any one group has unanswered in practice: proposals stop at
- * maxPendingCommands.)
+ * The default byte bound of the log since the last snapshot. 512 KiB keeps a busy group's log at
+ * about 256 KiB on average, where 10,000 entries of 1 KiB were about 13 MiB: the 100 groups the
+ * benchmark's matrix writes tens of thousands of values to held most of a host's 631 MiB (issue
+ * 16); in the quick bench (1 and 100 groups x 256 x 1 KiB, then 1000 groups' failover and drain)
+ * RSS per host went from 243-275 to 226-246 MiB, and a member that moves catches up from a
+ * snapshot plus at most this much log. It stays above what a follower in step lags its leader's
+ * applied index by (a round of a group with 256 commands of 1 KiB in flight: about 320 KiB
+ * counted), and a leader keeps what its followers in contact lack behind a snapshot, back to the
+ * previous one (Group.tailBehind), so the snapshots it adds do not push a follower in step into a
+ * snapshot even when it falls back to probing: only one more than an interval behind gets one.
+ * (Raft's own bound on what is in flight, maxInflight x maxAppendBytes = 64 MiB, is far beyond
+ * what a group has unanswered in practice: proposals stop at maxPendingCommands.) A larger bound
+ * snapshots less often: a machine whose state is larger than the bound already snapshots only
+ * every state's size of log (the second term of the rule).
  */
 export const DEFAULT_MAX_LOG_BYTES = 512 * 1024;
 
@@ -161,7 +165,8 @@ export class SnapshotSchedule {
     const s = this.streak;
     if (s === null) return null;
     const times = s.failures === 1 ? '' : ` (${s.failures} attempts in a row)`;
-    return `snapshot failed at index ${s.index}${times}: ${s.error}; log not compacted: ${applied - this.lastAt} entries since the last snapshot at ${this.lastAt}, next attempt at ${this.nextAt} or after ${this.nextBytes - this.logged} more bytes of log`;
+    const bytes = this.nextBytes <= Number.MAX_SAFE_INTEGER ? ` or after ${this.nextBytes - this.logged} more bytes of log` : '';
+    return `snapshot failed at index ${s.index}${times}: ${s.error}; log not compacted: ${applied - this.lastAt} entries since the last snapshot at ${this.lastAt}, next attempt at ${this.nextAt}${bytes}`;
   }
 
   private multipleAfter(index: number): number {

@@ -53,8 +53,11 @@ describe('snapshot schedule', () => {
     assert.deepEqual(failing.failing, { failures: 4, index: 40, error: 'RangeError: Maximum call stack size exceeded', since: 7 });
     assert.equal(
       failing.describe(44),
-      `snapshot failed at index 40 (4 attempts in a row): RangeError: Maximum call stack size exceeded; log not compacted: 44 entries since the last snapshot at 0, next attempt at 80 or after ${NO_BYTE_RULE * 8 - 4 * ENTRY_OVERHEAD_BYTES} more bytes of log`,
+      'snapshot failed at index 40 (4 attempts in a row): RangeError: Maximum call stack size exceeded; log not compacted: 44 entries since the last snapshot at 0, next attempt at 80',
     );
+    const byBytes = schedule(1_000_000, 0, 2000);
+    attempts(byBytes, 5, { size: () => 1000 - ENTRY_OVERHEAD_BYTES, fails: () => true });
+    assert.match(byBytes.describe(5)!, /snapshot failed at index 4 \(2 attempts in a row\): .*next attempt at 2000004 or after 3000 more bytes of log$/);
   });
 
   it('is due once the entries since the last snapshot reach maxLogBytes, each counted as its data plus the overhead', () => {
