@@ -30,6 +30,12 @@ export class Progress {
   recentActive = false;
   /** Highest heartbeat round this follower acknowledged (reads and leases). */
   ackedRound = 0;
+  /**
+   * The follower answered an append, echoing its round, since the last heartbeat tick: it is in
+   * touch, its election timer was reset, and its answers acknowledge rounds, so the tick's
+   * heartbeat can be skipped. (Hosts that predate round echoes answer 0 and keep their heartbeats.)
+   */
+  answeredSinceBeat = false;
 
   constructor(next: number, private readonly maxInflight: number) {
     this.next = next;

@@ -683,6 +683,9 @@ export class Raft {
     this.resetTimers();
     this.resetLeaderState();
     for (const id of allMembers(this.membership)) this.addProgress(id);
+    // A round starts with the term, so the first appends carry one (a follower's answer with round
+    // 0 then always means a host that does not echo rounds).
+    this.startRound();
     // No configuration change until an entry of this term commits (Ongaro's single-server fix).
     this.pendingConfIndex = this.log.lastIndex();
     this.appendEntry(EntryType.Normal, new Uint8Array(0));
@@ -770,7 +773,9 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat();
+      // A skipped heartbeat leaves a follower up to two intervals without one: only where that is
+      // well inside its election timeout.
+      this.broadcastHeartbeat(false, 2 * this.cfg.heartbeatTick < this.cfg.electionTick);
     }
   }
 
@@ -955,7 +960,7 @@ export class Raft {
 
   private handleAppend(m: Message): void {
     const reply = (fields: Partial<Message>) =>
-      this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, ...fields }));
+      this.send(message({ type: MessageType.AppendResp, from: this.id, to: m.from, term: this.term, context: m.context, ...fields }));
     if (m.index < this.log.committed) {
       reply({ index: this.log.committed });
       return;
@@ -1019,16 +1024,17 @@ export class Raft {
     switch (m.type) {
       case MessageType.AppendResp:
         pr.recentActive = true;
+        if (m.context > 0) {
+          pr.answeredSinceBeat = true;
+          this.ackRound(pr, m.context);
+        }
         if (m.reject) this.handleAppendRejected(m, pr);
         else this.handleAppendAccepted(m, pr);
         return;
       case MessageType.HeartbeatResp:
         pr.recentActive = true;
         pr.probeSent = false;
-        if (m.context > pr.ackedRound) {
-          pr.ackedRound = m.context;
-          this.confirmReads();
-        }
+        this.ackRound(pr, m.context);
         if (pr.state === ProgressState.Snapshot) {
           this.sendSnapshotChunk(m.from, pr); // retransmit the unacknowledged chunk
         } else {
@@ -1045,6 +1051,14 @@ export class Raft {
       default:
         return;
     }
+  }
+
+  /** A follower answered a message of read/lease round `round` (a heartbeat, or an append sent during it). */
+  private ackRound(pr: Progress, round: number): void {
+    // A round never sent is a peer's bug, not ours: it proves nothing, and must not crash us.
+    if (round <= pr.ackedRound || round > this.round) return;
+    pr.ackedRound = round;
+    this.confirmReads();
   }
 
   private handleAppendRejected(m: Message, pr: Progress): void {
@@ -1167,6 +1181,7 @@ export class Raft {
         logTerm: prevTerm,
         entries,
         commit: this.log.committed,
+        context: this.round,
       }),
     );
     const last = entries[entries.length - 1];
@@ -1207,11 +1222,20 @@ export class Raft {
     this.send(message({ type: MessageType.TimeoutNow, from: this.id, to, term: this.term }));
   }
 
-  private broadcastHeartbeat(quiesce = false): void {
-    this.round++;
-    this.roundSentAt[this.round % ROUND_HISTORY] = this.now;
+  /**
+   * Starts a read/lease round and sends it to every follower. On the periodic tick
+   * (`skipBusy`), a follower in step that answered appends since the last tick gets none: those
+   * appends reset its election timer, and the next one carries this round (etcd sends both; at
+   * many busy groups the heartbeats were a tenth of all Raft messages). A follower that went quiet
+   * (its appends or answers lost) gets its heartbeat, whose answer makes us resend what it lacks.
+   */
+  private broadcastHeartbeat(quiesce = false, skipBusy = false): void {
+    this.startRound();
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
+      const inTouch = pr.answeredSinceBeat;
+      pr.answeredSinceBeat = false;
+      if (skipBusy && inTouch && pr.state === ProgressState.Replicate && !pr.isPaused()) continue;
       this.send(
         message({
           type: MessageType.Heartbeat,
@@ -1225,6 +1249,12 @@ export class Raft {
         }),
       );
     }
+  }
+
+  /** A new read/lease round: what is sent from now on carries it (heartbeats, appends). */
+  private startRound(): void {
+    this.round++;
+    this.roundSentAt[this.round % ROUND_HISTORY] = this.now;
   }
 
   // ---------------------------------------------------------------------------------------------

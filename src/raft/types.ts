@@ -71,9 +71,11 @@ export enum MessageType {
  * schema. Fields a kind does not use hold their zero value.
  *
  * - Vote/PreVote: index/logTerm = candidate's last log index/term; `force` for a transfer campaign.
- * - Append: index/logTerm = previous entry; entries; commit.
+ * - Append: index/logTerm = previous entry; entries; commit; context = the leader's latest
+ *   read/lease round (sent after that round began, so its answer acknowledges the round).
  * - AppendResp: accepted: index = last index now matching; rejected: index = the rejected prevIndex,
- *   rejectHint = the follower's last index at or below it, logTerm = that entry's term.
+ *   rejectHint = the follower's last index at or below it, logTerm = that entry's term; context
+ *   echoed (0 from a member that predates it).
  * - Heartbeat: commit (capped at the follower's match); context = read/lease round; `force`: the
  *   leader quiesces after this one (see RaftConfig.quiesceAfterTicks).
  * - HeartbeatResp: context echoed.

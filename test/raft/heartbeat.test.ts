@@ -1,0 +1,104 @@
+// Heartbeats on a busy group: a follower that answers appends gets no periodic heartbeat, since the
+// appends carry the leader's read/lease round and their answers acknowledge it. A follower that went
+// quiet, or one that does not echo rounds (a host that predates it), keeps its heartbeats.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { MessageType, message } from '../../src/raft/types.js';
+import { Cluster, isMsg } from './harness.js';
+
+const E = 10;
+
+/** One tick of a busy group: the leader ticks, takes a command, and everything is delivered. */
+function busyTick(h: Cluster, leader: string, command: string): void {
+  h.tick(leader);
+  h.propose(leader, command);
+  h.deliverAll();
+}
+
+describe('heartbeats on a busy group', () => {
+  test('a follower that answered appends since the last tick gets no heartbeat; a quiet one does', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    h.tick('a'); // a new heartbeat interval
+    h.deliverAll();
+    h.isolate('c');
+    h.propose('a', 'x');
+    h.deliverAll(); // b answers; c hears nothing
+    h.heal();
+    const mark = h.mark();
+    h.tick('a');
+    const beats = h.sentSince(mark, isMsg(MessageType.Heartbeat, { from: 'a' })).map((m) => m.to);
+    assert.deepEqual(beats, ['c'], 'only the quiet follower');
+    h.deliverAll();
+    assert.equal(h.raft('c').committed, h.raft('a').committed, 'and its answer had it sent what it lacked');
+  });
+
+  test('§6.4.1 a busy group keeps its lease over many election timeouts with no heartbeat at all', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    busyTick(h, 'a', 'first'); // its tick follows an interval of the election's heartbeats alone
+    const mark = h.mark();
+    for (let t = 0; t < 3 * E; t++) busyTick(h, 'a', `c${t}`);
+    assert.equal(h.sentSince(mark, isMsg(MessageType.Heartbeat)).length, 0, 'appends stood in for every heartbeat');
+    const before = h.mark();
+    h.read('a', 1, { lease: true });
+    assert.deepEqual(h.member('a').readStates.map((r) => r.requestId), [1], 'answered by the lease');
+    assert.equal(h.sentSince(before).length, 0, 'without a round');
+  });
+
+  test('§6.4 a ReadIndex read is confirmed by the answers to appends sent after its round began', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    h.read('a', 1);
+    h.drop(isMsg(MessageType.Heartbeat)); // the read's own round is lost
+    h.propose('a', 'x');
+    h.deliverAll();
+    assert.deepEqual(h.member('a').readStates.map((r) => r.requestId), [1]);
+  });
+
+  test('an append sent before a read was asked does not confirm it; the next one does', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    h.propose('a', 'x'); // its append carries the round before the read's
+    h.read('a', 1);
+    h.drop(isMsg(MessageType.Heartbeat));
+    h.deliver(isMsg(MessageType.Append));
+    h.deliver(isMsg(MessageType.AppendResp));
+    assert.deepEqual(h.member('a').readStates, [], 'not confirmed by answers to older appends');
+    h.deliverAll(); // the appends telling the followers of x's commit carry the read's round
+    assert.deepEqual(h.member('a').readStates.map((r) => r.requestId), [1]);
+  });
+
+  test('a follower that answers appends without echoing rounds (an older host) keeps its heartbeats and gives no lease by appends', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    h.run(1); // a heartbeat interval whose answers are heartbeat answers alone
+    const mark = h.mark();
+    for (let t = 0; t < 3 * E; t++) {
+      h.tick('a');
+      h.propose('a', `c${t}`);
+      h.drop(isMsg([MessageType.Heartbeat, MessageType.HeartbeatResp]));
+      while (h.deliver(isMsg(MessageType.Append)) > 0) {
+        for (const m of h.pending(isMsg(MessageType.AppendResp))) m.context = 0; // as an older host answers
+        h.deliver(isMsg(MessageType.AppendResp));
+      }
+    }
+    const beats = h.sentSince(mark, isMsg(MessageType.Heartbeat, { from: 'a' }));
+    assert.equal(beats.length, 2 * 3 * E, 'a heartbeat to each follower at every tick');
+    h.read('a', 1, { lease: true });
+    assert.deepEqual(h.member('a').readStates, [], 'no lease: no round was acknowledged');
+  });
+
+  test('an answer acknowledging a round never sent is ignored (no lease from it, no crash)', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a', { settle: false });
+    h.drop(); // nothing real is answered
+    for (const from of ['b', 'c']) {
+      h.inject(message({ type: MessageType.AppendResp, from, to: 'a', term: h.raft('a').currentTerm, index: 1, context: 1_000_000 }));
+    }
+    h.read('a', 1, { lease: true });
+    assert.deepEqual(h.member('a').readStates, [], 'no lease');
+  });
+});
