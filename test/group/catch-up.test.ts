@@ -121,8 +121,11 @@ async function slowFollowerRun(): Promise<SlowRun> {
     if (++appends % 10 === 0) return void run.lost++;
     setTimeout(() => step(groupId, m), 5);
   };
+  const lastIndex = (host: string): number => fleet.group(host, G).raftForTests.status().lastIndex;
   for (let i = 0; i < 1000; i += 20) {
     await Promise.all(Array.from({ length: 20 }, (_, k) => fleet.command(G, { op: 'append', value: `${VALUE}${i + k}` })));
+    // At most a couple of rounds behind, however loaded the machine: the lag this test is about.
+    await waitFor('the slow follower within 40 entries of its leader', () => lastIndex(slow) >= lastIndex(leader.memberId) - 40);
   }
   await waitFor('the slow follower to hold every write', () => writes(fleet.group(slow, G).state) === 1001);
   run.snapshotAt = fleet.group(slow, G).raftForTests.latestSnapshot?.meta.index ?? 0;
@@ -132,8 +135,8 @@ async function slowFollowerRun(): Promise<SlowRun> {
 
 describe('a follower behind its leader by a round', () => {
   it('falling back to probing (a lost append) gets appends, not a snapshot: the leader keeps the entries it lacks behind a snapshot', async () => {
-    // It lags by what the others commit in a few rounds (tens of entries), below maxLogBytes (a
-    // snapshot every ~280 entries). Each lost append makes it refuse the next (a gap), and the
+    // It lags by what the others commit in a round or two (at most 40 entries: the writer waits
+    // for it), below maxLogBytes (a snapshot every ~280 entries). Each lost append makes it refuse the next (a gap), and the
     // leader probes back from what it holds. A loaded machine may elect again meanwhile, and a
     // new leader does not know how far its followers are: then the run is repeated.
     let run = await slowFollowerRun();
