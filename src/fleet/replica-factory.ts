@@ -62,6 +62,9 @@ export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
         appendEntryOverheadBytes: limits.entryOverheadBytes,
         maxEntryBytes: limits.maxEntryBytes,
         snapshotChunkBytes: limits.snapshotChunkBytes,
+        // A data group's followers learn a commit with the next append or heartbeat (Raft
+        // broadcastCommit); the metadata group's at once, since every host acts on what it applied.
+        broadcastCommit: isCluster,
         random: seededRandom(Math.floor(parts.random() * 2 ** 32)),
       },
       machine,

@@ -36,6 +36,8 @@ export class Progress {
    * heartbeat can be skipped. (Hosts that predate round echoes answer 0 and keep their heartbeats.)
    */
   answeredSinceBeat = false;
+  /** The highest commit index sent to this follower (it may have heard it: appends, heartbeats). */
+  sentCommit = 0;
 
   constructor(next: number, private readonly maxInflight: number) {
     this.next = next;

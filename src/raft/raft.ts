@@ -95,6 +95,14 @@ export interface RaftConfig {
   snapshotChunkBytes: number;
   /** Committed entry data bytes handed out for applying per ready(). */
   maxApplyBytes: number;
+  /**
+   * A new commit index goes to the followers at once, in an append of its own to each (as
+   * etcd/raft does). Off, it travels with the next append, or at the latest with the next
+   * heartbeat tick, which then skips no follower that lacks it: at a command or two per round, the
+   * commit's appends and their answers were a quarter of a group's messages. The leader's own
+   * apply and replies do not wait either way; followers apply up to a heartbeat interval later.
+   */
+  broadcastCommit: boolean;
   random: Random;
 }
 
@@ -111,6 +119,7 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'random'> = {
   quiesceAfterTicks: 0,
   snapshotChunkBytes: 1 << 20,
   maxApplyBytes: 4 << 20,
+  broadcastCommit: true,
 };
 
 /** What a member starts from: what its driver loaded from storage. */
@@ -1093,7 +1102,7 @@ export class Raft {
     const index = matches[quorum(this.membership) - 1]!;
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
-    this.needBroadcast = true;
+    if (this.cfg.broadcastCommit) this.needBroadcast = true;
     this.onCommit();
     return true;
   }
@@ -1185,6 +1194,8 @@ export class Raft {
       }),
     );
     const last = entries[entries.length - 1];
+    // The follower commits up to the append's last entry at most.
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.log.committed, last?.index ?? prevIndex));
     if (last !== undefined) pr.sentEntries(last.index);
     else if (pr.state === ProgressState.Probe) pr.probeSent = true;
     return true;
@@ -1235,15 +1246,17 @@ export class Raft {
       if (id === this.id) continue;
       const inTouch = pr.answeredSinceBeat;
       pr.answeredSinceBeat = false;
-      if (skipBusy && inTouch && pr.state === ProgressState.Replicate && !pr.isPaused()) continue;
+      // Never beyond what the follower has: it could not know those entries are ours.
+      const commit = Math.min(pr.match, this.log.committed);
+      if (skipBusy && inTouch && pr.state === ProgressState.Replicate && !pr.isPaused() && pr.sentCommit >= commit) continue;
+      pr.sentCommit = Math.max(pr.sentCommit, commit);
       this.send(
         message({
           type: MessageType.Heartbeat,
           from: this.id,
           to: id,
           term: this.term,
-          // Never beyond what the follower has: it could not know those entries are ours.
-          commit: Math.min(pr.match, this.log.committed),
+          commit,
           context: this.round,
           force: quiesce,
         }),

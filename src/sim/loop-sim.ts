@@ -190,6 +190,8 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
       maxInflight: randomInt(this.random, 2, 9),
       maxAppendBytes: randomInt(this.random, 128, 4096),
       snapshotChunkBytes: randomInt(this.random, 64, 1024),
+      // From a PRNG of its own, so the seeds' other draws stay what they were before it existed.
+      broadcastCommit: seededRandom(o.seed ^ 0xc0117)() < 0.5,
     };
     this.snapshotEvery = o.faults.snapshot ? randomInt(this.random, 8, 40) : 10_000;
     this.keepEntries = randomInt(this.random, 0, 8);

@@ -117,6 +117,7 @@ class RaftWorld extends SimWorld<SimRaftNode> {
   private readonly removedAt = new Map<NodeId, number>();
   private readonly clientsStopAt: number;
   private readonly checkQuorum: boolean;
+  private readonly broadcastCommit: boolean;
   private rejoins = 0;
   /**
    * Quiescence decisions draw from their own PRNG, so seeds that run without it replay exactly as
@@ -138,6 +139,9 @@ class RaftWorld extends SimWorld<SimRaftNode> {
     this.checkQuorum = this.random() < 0.75;
     const q = seededRandom(o.seed ^ 0x51e5ce);
     this.quiesce = o.faults.quiesce && q() < 0.5 ? { random: q, afterTicks: randomInt(q, 2, 30) } : null;
+    // Half the seeds let followers learn commits with the next append or heartbeat (a PRNG of its
+    // own, so the other draws stay what they were).
+    this.broadcastCommit = seededRandom(o.seed ^ 0xc0117)() < 0.5;
     for (const [i, id] of ids.entries()) {
       const disk = i < voters ? new SimDisk(bootstrapState(membership)) : SimDisk.empty();
       const config = (member: NodeId) => this.raftConfig(member);
@@ -179,6 +183,7 @@ class RaftWorld extends SimWorld<SimRaftNode> {
       maxAppendBytes: 512,
       snapshotChunkBytes: 96,
       quiesceAfterTicks: this.quiesce?.afterTicks ?? 0,
+      broadcastCommit: this.broadcastCommit,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
     };
   }

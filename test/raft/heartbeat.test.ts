@@ -1,6 +1,7 @@
 // Heartbeats on a busy group: a follower that answers appends gets no periodic heartbeat, since the
 // appends carry the leader's read/lease round and their answers acknowledge it. A follower that went
-// quiet, or one that does not echo rounds (a host that predates it), keeps its heartbeats.
+// quiet, or one that does not echo rounds (a host that predates it), keeps its heartbeats. And with
+// broadcastCommit off, a commit travels with the next append or the next heartbeat tick.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,5 +101,42 @@ describe('heartbeats on a busy group', () => {
     }
     h.read('a', 1, { lease: true });
     assert.deepEqual(h.member('a').readStates, [], 'no lease');
+  });
+});
+
+describe('commits without a broadcast of their own (broadcastCommit off)', () => {
+  const lazy = { config: { broadcastCommit: false } };
+
+  test('the leader commits and applies at once; its followers learn the commit with the next append, which no extra message precedes', () => {
+    const h = new Cluster(['a', 'b', 'c'], lazy);
+    h.electLeader('a');
+    h.tick('a');
+    h.deliverAll();
+    const x = h.propose('a', 'x');
+    h.deliverAll();
+    assert.equal(h.raft('a').committed, x);
+    assert.deepEqual(h.member('a').commands, ['x'], 'the leader applied x');
+    assert.equal(h.pending().length, 0, 'no append went out only to tell the commit');
+    assert.equal(h.raft('b').committed, x - 1, 'b does not know yet');
+    const y = h.propose('a', 'y');
+    h.deliver(isMsg(MessageType.Append, { to: 'b' }));
+    assert.equal(h.raft('b').committed, x, "y's append told b of x's commit");
+    h.deliverAll();
+    assert.equal(h.raft('a').committed, y);
+  });
+
+  test('with no next append, the next heartbeat tick tells every follower lacking the commit, even one that just answered', () => {
+    const h = new Cluster(['a', 'b', 'c'], lazy);
+    h.electLeader('a');
+    h.tick('a');
+    h.deliverAll();
+    const x = h.propose('a', 'x');
+    h.deliverAll(); // b and c answered x's append: in touch, but without its commit
+    const mark = h.mark();
+    h.tick('a');
+    const beats = h.sentSince(mark, isMsg(MessageType.Heartbeat, { from: 'a' }));
+    assert.deepEqual(beats.map((m) => [m.to, m.commit]).sort(), [['b', x], ['c', x]]);
+    h.deliverAll();
+    for (const id of ['b', 'c']) assert.equal(h.raft(id).committed, x, id);
   });
 });
