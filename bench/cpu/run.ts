@@ -6,8 +6,14 @@
 // cost of a command at 1 and at 1,000 groups can be compared without the noise of a shared machine
 // or of the disk; --cpu-prof under node gives a profile with no other process on the core.
 //
-//   node --import tsx bench/cpu/run.ts [--groups 1,100,1000] [--inflight 256] [--seconds 5] [--engine rocksdb|lmdb|memory]
-import { mkdtempSync, rmSync } from 'node:fs';
+// It runs the sources through tsx, whose output costs 10-15% more CPU than tsc's (the bench's
+// processes run compiled: bench/compare/compiled.ts); compare its rows with each other, not with
+// the bench's. --cpu-prof DIR profiles the measured seconds alone (not the groups' creation and warm-up), one
+// .cpuprofile per row, through node:inspector.
+//
+//   node --import tsx bench/cpu/run.ts [--groups 1,100,1000] [--inflight 256] [--seconds 5] [--engine rocksdb|lmdb|memory] [--cpu-prof DIR]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +23,7 @@ import { openLogStore } from '../../src/storage/open-store.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import { kvMachine } from '../../src/demo/machines.js';
 
-const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,100,1000' }, inflight: { type: 'string', default: '256' }, seconds: { type: 'string', default: '5' }, engine: { type: 'string', default: 'rocksdb' } } });
+const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,100,1000' }, inflight: { type: 'string', default: '256' }, seconds: { type: 'string', default: '5' }, engine: { type: 'string', default: 'rocksdb' }, 'cpu-prof': { type: 'string' } } });
 const ENGINES = ['rocksdb', 'lmdb', 'memory'] as const;
 const engine: (typeof ENGINES)[number] =
   ENGINES.find((e) => e === values.engine) ??
@@ -56,17 +62,34 @@ async function run(hosts: Host[], groups: number, inflight: number): Promise<voi
       ops++;
     }
   };
+  const profiler = values['cpu-prof'] === undefined ? null : await startProfile();
   const started = performance.now();
   const cpu = process.cpuUsage();
   const workers = Array.from({ length: inflight }, (_, w) => worker(w));
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const used = process.cpuUsage(cpu);
+  if (profiler !== null) await stopProfile(profiler, join(values['cpu-prof']!, `cpu-${groups}x${inflight}.cpuprofile`));
   const wall = (performance.now() - started) / 1000;
   const done = ops;
   stop = true;
   await Promise.all(workers);
   const us = (used.user + used.system) / done;
   console.log(`${groups} groups x ${inflight} in flight: ${Math.round(done / wall).toLocaleString('en-US')} commands/s, ${us.toFixed(1)} us CPU/command (${((used.user + used.system) / 1e4 / wall).toFixed(0)}% of a core)`);
+}
+
+async function startProfile(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Session, file: string): Promise<void> {
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, JSON.stringify(profile));
 }
 
 const hosts = await fleet();
