@@ -20,7 +20,7 @@ const SECRET = 'snapshot failure test secret';
 const ZONES: Record<string, string> = { h1: 'a', h2: 'b', h3: 'a', h4: 'b' };
 const MACHINES = fileURLToPath(new URL('./fixtures/fragile-machines.mjs', import.meta.url));
 const GROUP = 'fragile-1';
-/** The group's default snapshotEvery: the first snapshot after the poison is attempted at this index. */
+/** The group's default snapshotEvery: a snapshot after the poison is attempted by this index (earlier once maxLogBytes of log applied). */
 const SNAPSHOT_EVERY = 10_000;
 const IN_FLIGHT = 200;
 const PHASE_MS = 90_000;
