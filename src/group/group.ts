@@ -449,9 +449,10 @@ export class Group<S, C, R, Q> {
   }
 
   /**
-   * Ticks Raft up to the loop's clock. The loop does this every tick while the group is awake; a
-   * quiesced group's ticks pile up (they fire nothing) and every input catches them up first, so
-   * its leader's lease and its followers' timers are exactly where ticking all along leaves them.
+   * Ticks Raft up to the loop's clock. The loop does this when a timer of the group is due
+   * (dueClock); in between, and while the group is quiesced, its ticks pile up (they fire nothing)
+   * and every input catches them up first, so its leader's lease and its followers' timers are
+   * exactly where ticking all along leaves them.
    */
   catchUp(): void {
     if (this.halted !== null) return;
@@ -463,6 +464,11 @@ export class Group<S, C, R, Q> {
 
   get isQuiesced(): boolean {
     return this.raft.isQuiesced;
+  }
+
+  /** The loop's clock on which a timer of this group's Raft can next fire (Raft.ticksUntilDue); Infinity: none before an input. */
+  get dueClock(): number {
+    return this.halted !== null ? Infinity : this.tickedTo + this.raft.ticksUntilDue();
   }
 
   step(m: Message): void {

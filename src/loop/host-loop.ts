@@ -1,6 +1,8 @@
-// The scheduler of every group on a host. One timer turns elapsed monotonic time into Raft ticks
-// for the awake groups (a quiesced group catches its ticks up when something reaches it, so idle
-// groups cost nothing per tick); each turn takes the ready work of the busy groups only, writes all
+// The scheduler of every group on a host. One timer turns elapsed monotonic time into Raft ticks,
+// and hands them only to the groups a timer of which is due on that tick (due-ticks.ts): the
+// others catch their ticks up when something reaches them or when their own timer is due, so a
+// follower costs one visit per election timeout, a leader one per heartbeat interval and a
+// quiesced group nothing; each turn takes the ready work of the busy groups only, writes all
 // of it in one batch with one sync, sends every outgoing message in one call, then applies. One fsync serves every group that
 // had something to persist in the turn. A commit index is never needed back after a crash, so a
 // group writes none (group.ts persist): a turn that only moved commit indexes (what applying a
@@ -21,6 +23,7 @@ import { FlotillaError } from '../common/errors.js';
 import { MessageType, type Message, type NodeId } from '../raft/types.js';
 import type { LogStore, WriteBatch } from '../storage/log-store.js';
 import { TurnApplyBudget, type ApplyBudget } from './apply-budget.js';
+import { DueTicks } from './due-ticks.js';
 import { realScheduler, type Scheduler, type Timer } from '../common/scheduler.js';
 
 /** What the loop needs of a group (group/group.ts). */
@@ -32,6 +35,11 @@ export interface LoopGroup {
   catchUp(): void;
   /** Quiesced: its ticks fire nothing, so the loop leaves it alone until something reaches it. */
   readonly isQuiesced: boolean;
+  /**
+   * The loop clock value on which one of its timers can next fire (Infinity: none before an
+   * input): the loop catches it up then, and not on the ticks before. Asked again after each input.
+   */
+  readonly dueClock: number;
   step(m: Message): void;
   /** A message for member `to` could not be sent (the transport's queue to its host is full). */
   reportUnreachable(to: NodeId): void;
@@ -95,8 +103,10 @@ export class HostLoop {
   private readonly groups = new Map<number, LoopGroup>();
   /** Groups that may have work; the others cost nothing in a turn. */
   private readonly busy = new Set<LoopGroup>();
-  /** Groups ticked by the timer: all but the quiesced ones (which may linger here until the next tick). */
+  /** The groups not quiesced (a quiesced one may linger here until the next tick). */
   private readonly awake = new Set<LoopGroup>();
+  /** The awake groups by the tick their next timer is due on: the only ones a tick reaches. */
+  private readonly due = new DueTicks<LoopGroup>();
   /**
    * Groups the last turn's apply budget ran out on or before, in the order they should go first
    * next turn: without it, the groups early in the busy order would take every turn's budget.
@@ -177,6 +187,7 @@ export class HostLoop {
     this.groups.delete(groupId);
     this.busy.delete(group);
     this.awake.delete(group);
+    this.due.delete(group);
     await this.currentTurn;
   }
 
@@ -198,13 +209,27 @@ export class HostLoop {
     this.groups.get(groupId)?.reportUnreachable(to);
   }
 
-  /** Something reached the group: tick it again if it woke, and give it a turn if it has work. */
+  /** Something reached the group: its timers may have moved, and it gets a turn if it has work. */
   private touched(group: LoopGroup): void {
     if (!this.running || this.groups.get(group.id) !== group) return;
-    if (!group.isQuiesced) this.awake.add(group);
+    this.track(group);
     if (!group.hasWork()) return;
     this.busy.add(group);
     this.schedule();
+  }
+
+  /**
+   * Files an awake group under the tick its next timer is due on. A group that just quiesced is
+   * filed under the next tick, which takes it out of the awake ones (and tells the host).
+   */
+  private track(group: LoopGroup): void {
+    if (group.isQuiesced) {
+      if (this.awake.has(group)) this.due.file(group, this.clock + 1);
+      return;
+    }
+    this.awake.add(group);
+    const due = group.dueClock;
+    if (due !== Infinity) this.due.file(group, Math.max(due, this.clock + 1));
   }
 
   /**
@@ -228,13 +253,17 @@ export class HostLoop {
     const ticks = Math.min(due - this.ticksSeen, this.maxCatchUpTicks);
     this.ticksSeen = due;
     if (ticks <= 0) return;
+    const from = this.clock;
     this.clock += ticks;
-    for (const group of this.awake) {
+    const dueGroups: LoopGroup[] = [];
+    this.due.take(from, this.clock, dueGroups);
+    for (const group of dueGroups) {
+      assert(this.awake.has(group), () => `only awake groups are due: group ${group.id}`);
       group.catchUp();
       if (group.isQuiesced) {
         this.awake.delete(group);
         this.onQuiesced(group.id);
-      }
+      } else this.track(group);
       if (group.hasWork()) this.busy.add(group);
     }
     if (this.busy.size > 0) this.schedule();
@@ -344,11 +373,13 @@ export class HostLoop {
       this.logger.error({ err, groupId: group.id }, 'group stopped');
       this.groups.delete(group.id);
       this.awake.delete(group);
+      this.due.delete(group);
       group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
       return;
     }
     if (this.groups.get(group.id) !== group) return;
-    if (!group.isQuiesced) this.awake.add(group);
+    // What it applied may move its timers (a learner promoted to voter may campaign).
+    this.track(group);
     // Entries left unapplied keep it busy, quiesced or not: it gets the next turns until done.
     if (group.hasWork()) this.busy.add(group);
   }
@@ -371,6 +402,7 @@ export class HostLoop {
   private haltAll(error: FlotillaError): void {
     this.busy.clear();
     this.awake.clear();
+    this.due.clear();
     for (const group of this.groups.values()) group.halt(error);
   }
 }

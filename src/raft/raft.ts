@@ -291,13 +291,41 @@ export class Raft {
    * them over before its next input (the host loop does, so idle groups cost nothing per tick).
    */
   tick(ticks = 1): void {
-    for (let i = 0; i < ticks; i++) {
+    let left = ticks;
+    while (left > 0) {
       if (this.quiesced) {
-        this.elapseQuiesced(ticks - i);
+        this.elapseQuiesced(left);
         return;
       }
+      // The ticks before the next one that can fire only count: they are moved in one step.
+      const quiet = Math.min(left, this.ticksUntilDue()) - 1;
+      if (quiet > 0) {
+        this.elapse(quiet);
+        left -= quiet;
+      }
       this.tickOnce();
+      left--;
     }
+  }
+
+  /**
+   * Ticks from now until the one on which a timer of this member can fire (a campaign, a
+   * heartbeat, CheckQuorum, quiescence, giving up a transfer): the ticks before it only move
+   * counters. Infinity while no tick can fire anything before an input comes (quiesced, or a
+   * member that may not campaign). A driver may hold a member's ticks back until then and hand
+   * them over together, or before its next input: the member ends up exactly where ticking it
+   * all along would have left it (tick() relies on the same count). Ticks within an input's
+   * reach change it; ask again after each.
+   */
+  ticksUntilDue(): number {
+    if (this.quiesced) return Infinity;
+    if (this.role !== Role.Leader) {
+      return this.promotable() ? Math.max(1, this.randomizedElectionTimeout - this.electionElapsed) : Infinity;
+    }
+    let due = Math.min(this.cfg.heartbeatTick - this.heartbeatElapsed, this.cfg.electionTick - this.electionElapsed);
+    if (this.transferee !== NONE) due = Math.min(due, this.transferStarted + this.cfg.electionTick - this.now);
+    if (this.cfg.quiesceAfterTicks > 0 && this.settled()) due = Math.min(due, this.cfg.quiesceAfterTicks - this.idleTicks);
+    return Math.max(1, due);
   }
 
   private tickOnce(): void {
@@ -321,6 +349,18 @@ export class Raft {
     this.now += ticks;
     this.voteGuard = Math.max(0, this.voteGuard - ticks);
     if (this.role !== Role.Leader) this.electionElapsed += ticks; // tickElection returns at once
+  }
+
+  /** Exactly what `ticks` calls of tickOnce() do when none of them fires (see ticksUntilDue). */
+  private elapse(ticks: number): void {
+    assert(ticks < this.ticksUntilDue(), () => `${ticks} ticks elapsed at once, but a timer fires in ${this.ticksUntilDue()}`);
+    this.now += ticks;
+    this.voteGuard = Math.max(0, this.voteGuard - ticks);
+    this.electionElapsed += ticks;
+    if (this.role !== Role.Leader) return;
+    this.heartbeatElapsed += ticks;
+    // quiesceDue() on each of them: settled() cannot change between inputs.
+    if (this.cfg.quiesceAfterTicks > 0) this.idleTicks = this.settled() ? this.idleTicks + ticks : 0;
   }
 
   /**

@@ -17,6 +17,7 @@ import { TestFleet, listMachine, waitFor, type ListCommand } from './harness.js'
 /** A stand-in group with `backlog` committed entries to apply and nothing else; quiesced, so no timer ever reaches it. */
 class BacklogGroup implements LoopGroup {
   readonly isQuiesced = true;
+  readonly dueClock = Infinity;
   applied = 0;
   constructor(
     readonly id: number,
@@ -217,6 +218,9 @@ describe('ticks after a pause', () => {
       catchUp: () => {
         ticks += clock() - tickedTo;
         tickedTo = clock();
+      },
+      get dueClock() {
+        return tickedTo + 1;
       },
       step: () => {
         group.catchUp();

@@ -34,12 +34,16 @@ async function startFleet(groupIds: number[]): Promise<{ fleet: TestFleet; store
   return { fleet: f, stores };
 }
 
-/** A stand-in group that only counts what the loop asks of it, and catches its ticks up as Group does. */
+/**
+ * A stand-in group that only counts what the loop asks of it, and catches its ticks up as Group
+ * does; a timer of it is due every `dueEvery` ticks while it is awake.
+ */
 class CountingGroup implements LoopGroup {
   ticks = 0;
   catchUps = 0;
   persists = 0;
   isQuiesced = false;
+  dueEvery = 1;
   readonly appliedIndex = 0;
   private wake: () => void = () => undefined;
   private clock: () => number = () => 0;
@@ -54,6 +58,15 @@ class CountingGroup implements LoopGroup {
     this.catchUps++;
     this.ticks += this.clock() - this.tickedTo;
     this.tickedTo = this.clock();
+  }
+  get dueClock(): number {
+    return this.isQuiesced ? Infinity : this.tickedTo + this.dueEvery;
+  }
+  /** Its timer moves, as its Raft's would on an input (a follower elected), and the loop hears of it. */
+  dueIn(ticks: number): void {
+    this.catchUp();
+    this.dueEvery = ticks;
+    this.wake();
   }
   /** Quiesces or wakes, as its Raft would on an input, and tells the loop. */
   quiesce(quiesced: boolean): void {
@@ -136,6 +149,7 @@ class ScriptedGroup implements LoopGroup {
   ) {}
 
   readonly isQuiesced = false;
+  readonly dueClock = Infinity;
   /** The ready it finished last stands for its applied index. */
   get appliedIndex(): number {
     return this.finished;
@@ -321,6 +335,32 @@ describe('host loop', () => {
     idle.quiesce(false);
     now += 5;
     await waitFor('110 ticks for both', () => awake.ticks === 110 && idle.ticks === 110);
+    await loop.stop();
+  });
+
+  it('reaches a group only on the ticks its timers are due on, and sooner when an input brings them forward', async () => {
+    let now = 0;
+    const store = await openLogStore({ engine: 'memory' });
+    const loop = new HostLoop({ store, tickMs: 5, scheduler: { ...realScheduler, now: () => now }, send: () => undefined });
+    const [leader, follower] = [new CountingGroup(1), new CountingGroup(2)];
+    leader.dueEvery = 2;
+    follower.dueEvery = 10;
+    loop.addGroup(leader);
+    loop.addGroup(follower);
+    loop.start();
+    const startCatchUps = { leader: leader.catchUps, follower: follower.catchUps };
+    for (let tick = 1; tick <= 20; tick++) {
+      now += 5;
+      await waitFor(`tick ${tick}`, () => leader.ticks === tick - (tick % 2));
+    }
+    await waitFor('the follower due on tick 20', () => follower.ticks === 20);
+    assert.equal(leader.catchUps - startCatchUps.leader, 10, 'the leader, every second tick');
+    assert.equal(follower.catchUps - startCatchUps.follower, 2, 'the follower, every tenth');
+    follower.dueIn(1); // it won an election: its heartbeat is due on the next tick
+    const before = follower.catchUps;
+    now += 5;
+    await waitFor('tick 21 reaches the follower', () => follower.catchUps === before + 1);
+    assert.equal(follower.ticks, 21);
     await loop.stop();
   });
 
