@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { MessageType, message } from '../../src/raft/types.js';
+import { MessageType, Role, message } from '../../src/raft/types.js';
 import { Cluster, isMsg } from './harness.js';
 
 const E = 10;
@@ -76,8 +76,7 @@ describe('heartbeats on a busy group', () => {
     const h = new Cluster(['a', 'b', 'c']);
     h.electLeader('a');
     h.run(1); // a heartbeat interval whose answers are heartbeat answers alone
-    const mark = h.mark();
-    for (let t = 0; t < 3 * E; t++) {
+    const oldHostTick = (t: number): void => {
       h.tick('a');
       h.propose('a', `c${t}`);
       h.drop(isMsg([MessageType.Heartbeat, MessageType.HeartbeatResp]));
@@ -85,11 +84,38 @@ describe('heartbeats on a busy group', () => {
         for (const m of h.pending(isMsg(MessageType.AppendResp))) m.context = 0; // as an older host answers
         h.deliver(isMsg(MessageType.AppendResp));
       }
-    }
+    };
+    oldHostTick(-1); // the followers' last answers, to the election's appends, echoed its round
+    const mark = h.mark();
+    for (let t = 0; t < 3 * E; t++) oldHostTick(t);
     const beats = h.sentSince(mark, isMsg(MessageType.Heartbeat, { from: 'a' }));
     assert.equal(beats.length, 2 * 3 * E, 'a heartbeat to each follower at every tick');
     h.read('a', 1, { lease: true });
     assert.deepEqual(h.member('a').readStates, [], 'no lease: no round was acknowledged');
+  });
+
+  test('followers in step with the whole log hear a heartbeat every half election timeout, and the lease holds all along', () => {
+    const h = new Cluster(['a', 'b', 'c']);
+    h.electLeader('a');
+    h.run(1);
+    const start = h.mark();
+    const beatTicks: number[] = [];
+    for (let t = 0; t < 4 * E; t++) {
+      const mark = h.mark();
+      h.run(1); // every member ticks; everything is delivered
+      const beats = h.sentSince(mark, isMsg(MessageType.Heartbeat, { from: 'a' })).map((m) => m.to);
+      if (beats.length > 0) {
+        assert.deepEqual(beats.sort(), ['b', 'c'], 'both followers on the same tick');
+        beatTicks.push(t);
+      }
+      h.read('a', t + 1, { lease: true });
+      assert.equal(h.member('a').readStates.at(-1)?.requestId, t + 1, `tick ${t}: answered by the lease`);
+    }
+    const gaps = beatTicks.slice(1).map((t, i) => t - beatTicks[i]!);
+    assert.ok(gaps.length >= 6, `heartbeats kept coming (${beatTicks.join(', ')})`);
+    assert.ok(gaps.every((g) => g === E / 2), `a heartbeat every ${E / 2} ticks, not every tick (${gaps.join(', ')})`);
+    assert.equal(h.sentSince(start, isMsg([MessageType.PreVote, MessageType.Vote])).length, 0, 'no follower campaigned');
+    assert.equal(h.member('a').role, Role.Leader);
   });
 
   test('an answer acknowledging a round never sent is ignored (no lease from it, no crash)', () => {

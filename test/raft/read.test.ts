@@ -41,8 +41,11 @@ describe('ReadIndex (§6.4)', () => {
   test('§6.4 ReadIndex: a read is confirmed only once a quorum acknowledges a heartbeat round sent after it', () => {
     const h = new Cluster(['a', 'b', 'c', 'd', 'e']);
     h.electLeader('a');
-    h.tick('a', 2); // an earlier round, whose heartbeats are still in flight (the first tick's were skipped: the followers had just answered appends)
+    // An earlier round, whose heartbeats are still in flight. The ticks before it send none: the
+    // followers had just answered appends, and hear from the leader every half election timeout.
+    for (let t = 0; t < E && h.pending(isMsg(MessageType.Heartbeat, { from: 'a' })).length === 0; t++) h.tick('a');
     const early = h.pending(isMsg(MessageType.Heartbeat, { from: 'a' }));
+    assert.equal(early.length, 4, 'a heartbeat to every follower');
     const earlyRound = early[0]!.context;
     h.read('a', 7);
     const roundMsgs = h.pending((m) => m.type === MessageType.Heartbeat && m.context > earlyRound);
