@@ -326,7 +326,9 @@ export class Raft {
     }
     let due = Math.min(this.cfg.heartbeatTick - this.heartbeatElapsed, this.cfg.electionTick - this.electionElapsed);
     if (this.transferee !== NONE) due = Math.min(due, this.transferStarted + this.cfg.electionTick - this.now);
-    if (this.cfg.quiesceAfterTicks > 0 && this.settled()) due = Math.min(due, this.cfg.quiesceAfterTicks - this.idleTicks);
+    // settled() only when quiescing could come first: the loop asks after every input.
+    const quiesceDue = this.cfg.quiesceAfterTicks - this.idleTicks;
+    if (this.cfg.quiesceAfterTicks > 0 && quiesceDue < due && this.settled()) due = quiesceDue;
     return Math.max(1, due);
   }
 
