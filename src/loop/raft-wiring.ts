@@ -33,28 +33,12 @@ import { isPackable, packedBytes } from '../transport/raft-pack.js';
 import type { SendStatus, Transport } from '../transport/transport.js';
 import { BEAT_BYTES, STATE_HASH_BYTES, heartbeatOverheadBytes, maxBodyBytes, maxEnvelopeBytes } from '../transport/wire-size.js';
 import type { HostLoop, Outgoing } from './host-loop.js';
+import { cachedMembers, type MemberNaming } from './member-naming.js';
+
+export { IDENTITY_MEMBERS, type MemberNaming } from './member-naming.js';
 
 /** What the wiring needs of the loop: somewhere to step incoming messages. */
 export type RaftReceiver = Pick<HostLoop, 'step' | 'unreachable'>;
-
-/**
- * How Raft member ids relate to hosts. A coalesced heartbeat names each member by its host (the
- * frame's sender or receiver) and a serial on that host, so a member id must round-trip through
- * (hostOf, serialOf) and member().
- */
-export interface MemberNaming {
-  hostOf(member: NodeId): HostId;
-  /** The member's serial on its host, or null when it has none (it is then sent uncoalesced). */
-  serialOf(member: NodeId): number | null;
-  member(host: HostId, serial: number): NodeId;
-}
-
-/** Member ids that are host ids (one member per host, as in tests and the loop simulation). */
-export const IDENTITY_MEMBERS: MemberNaming = {
-  hostOf: (member) => member,
-  serialOf: () => 0,
-  member: (host) => host,
-};
 
 /** A replica's state hash at an applied index (group/state-hash.ts StateHash). */
 export interface StateHashReport {
@@ -136,7 +120,8 @@ interface PendingBeats {
  * locally, in a later event-loop turn.
  * @param scheduler where that later turn comes from: the loop's own (the simulation's is virtual).
  */
-export function wireLoopToTransport(transport: Transport, members: MemberNaming, scheduler: Scheduler): RaftWiring {
+export function wireLoopToTransport(transport: Transport, naming: MemberNaming, scheduler: Scheduler): RaftWiring {
+  const members = cachedMembers(naming);
   let receiver: RaftReceiver | null = null;
   let hashReceiver: StateHashReceiver | null = null;
   const stats = { sent: 0, refused: 0, received: 0, beats: 0, coalescedItems: 0, packed: 0, packItems: 0 };
