@@ -17,6 +17,14 @@ import type { Router } from './router.js';
 
 /** A learner silent this long is removed, so a fresh one can be added. */
 const LEARNER_GIVE_UP_MS = 10_000;
+/**
+ * Replicas of data groups this host asks one host to prepare at once, at most (the cluster group's
+ * is never held back); the other groups add their learner at a later pass. A drain put a learner for each of 1,000 groups on one host within a second: its
+ * prepares (a synced write each) queued past their 2 s deadline by the hundreds, and each retry
+ * cost its group those 2 s and the new host another replica to write (bench/README.md, "Where a
+ * drain's seconds go").
+ */
+const MAX_PREPARES_PER_HOST = 64;
 
 export interface ReconcileDriverParts {
   view: FleetView;
@@ -28,10 +36,16 @@ export interface ReconcileDriverParts {
 
 export class ReconcileDriver {
   private readonly view: FleetView;
-  /** Since when each learner of a group this host leads has not answered (see stuckLearners). */
-  private readonly learnerSilentSince = new Map<string, number>();
+  /**
+   * Since when each learner of a group this host leads has not answered (see stuckLearners), and
+   * in which of its terms: a leader's progress starts inactive in each term, so a time noted in an
+   * earlier term (this host led the group, lost it, and leads again) says nothing of the learner.
+   */
+  private readonly learnerSilentSince = new Map<string, { since: number; term: number }>();
   /** Per (group, host): the tombstone a prepare was refused with; the next id goes above it. */
   private readonly prepareFloor = new Map<string, number>();
+  /** Prepares this host has in flight, per host asked. */
+  private readonly preparing = new Map<HostId, number>();
 
   constructor(private readonly parts: ReconcileDriverParts) {
     this.view = parts.view;
@@ -110,6 +124,7 @@ export class ReconcileDriver {
     // onto it, their prepares would otherwise queue ahead of the cluster's on the new host (one
     // synced write each), and its activate, which waits for the cluster replica, time out.
     if (step.kind === 'addLearner' && member.groupId !== CLUSTER_GROUP_ID && !this.holdsClusterReplica(step.host)) return;
+    if (step.kind === 'addLearner' && member.groupId !== CLUSTER_GROUP_ID && (this.preparing.get(step.host) ?? 0) >= MAX_PREPARES_PER_HOST) return;
     this.takeStep(member, step);
   }
 
@@ -128,6 +143,7 @@ export class ReconcileDriver {
    */
   private stuckLearners(member: LocalMember, learners: readonly string[], progress: ReadonlyArray<{ id: string; active: boolean; match: number }>): Set<string> {
     const now = this.parts.scheduler.now();
+    const term = member.replica.term;
     const stuck = new Set<string>();
     for (const id of learners) {
       const key = `${member.groupId}/${id}`;
@@ -136,8 +152,9 @@ export class ReconcileDriver {
         this.learnerSilentSince.delete(key);
         continue;
       }
-      const since = this.learnerSilentSince.get(key) ?? now;
-      this.learnerSilentSince.set(key, since);
+      const noted = this.learnerSilentSince.get(key);
+      const since = noted !== undefined && noted.term === term ? noted.since : now;
+      this.learnerSilentSince.set(key, { since, term });
       if (now - since >= LEARNER_GIVE_UP_MS) stuck.add(id);
     }
     return stuck;
@@ -148,7 +165,7 @@ export class ReconcileDriver {
     try {
       switch (step.kind) {
         case 'addLearner':
-          this.parts.housekeeping.run(`prepare/${member.groupId}/${step.host}`, () => this.addLearner(member, step.host));
+          this.parts.housekeeping.run(`prepare/${member.groupId}/${step.host}`, () => this.counted(step.host, () => this.addLearner(member, step.host)));
           return;
         case 'promote':
           replica.changeMembership({ type: 'promote', node: step.member });
@@ -166,6 +183,18 @@ export class ReconcileDriver {
     } catch (err) {
       // BUSY (a change still committing, a learner not caught up) or a lost leadership: next pass.
       this.parts.logger.debug({ err, group: member.group, step }, 'reconcile step refused');
+    }
+  }
+
+  /** Runs a prepare on `host`, counted in `preparing` while it runs. */
+  private async counted(host: HostId, prepare: () => Promise<void>): Promise<void> {
+    this.preparing.set(host, (this.preparing.get(host) ?? 0) + 1);
+    try {
+      await prepare();
+    } finally {
+      const left = this.preparing.get(host)! - 1;
+      if (left === 0) this.preparing.delete(host);
+      else this.preparing.set(host, left);
     }
   }
 
