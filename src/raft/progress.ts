@@ -38,8 +38,6 @@ export class Progress {
   answeredSinceBeat = false;
   /** Its last answer to an append echoed the append's round: its answers to appends alone keep the lease. */
   echoesRounds = false;
-  /** The highest commit index sent to this follower (it may have heard it: appends, heartbeats). */
-  sentCommit = 0;
   /** The leader's tick count when it last sent this follower an append or a heartbeat. */
   lastSentTick = -Infinity;
 

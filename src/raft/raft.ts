@@ -97,10 +97,11 @@ export interface RaftConfig {
   maxApplyBytes: number;
   /**
    * A new commit index goes to the followers at once, in an append of its own to each (as
-   * etcd/raft does). Off, it travels with the next append, or at the latest with the next
-   * heartbeat tick, which then skips no follower that lacks it: at a command or two per round, the
-   * commit's appends and their answers were a quarter of a group's messages. The leader's own
-   * apply and replies do not wait either way; followers apply up to a heartbeat interval later.
+   * etcd/raft does). Off, it travels with the next append or heartbeat the follower gets anyway,
+   * at the latest half an election timeout later (broadcastHeartbeat): at a command or two per
+   * round, the commit's own messages and their answers were a quarter of a group's messages, then
+   * (at 1,000 groups) its heartbeats a third. The leader's own apply and replies do not wait either
+   * way; followers apply up to half an election timeout later.
    */
   broadcastCommit: boolean;
   random: Random;
@@ -1240,8 +1241,6 @@ export class Raft {
     );
     const last = entries[entries.length - 1];
     pr.lastSentTick = this.now;
-    // The follower commits up to the append's last entry at most.
-    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.log.committed, last?.index ?? prevIndex));
     if (last !== undefined) pr.sentEntries(last.index);
     else if (pr.state === ProgressState.Probe) pr.probeSent = true;
     return true;
@@ -1281,7 +1280,7 @@ export class Raft {
 
   /**
    * Starts a read/lease round and sends it to every follower. On the periodic tick (`skipBusy`),
-   * a follower in step that was sent the commit it can have gets none if either
+   * a follower in step gets none if either
    *  - it answered appends since the last tick: those appends reset its election timer, and the
    *    next one carries this round (etcd sends both; at many busy groups the heartbeats were a
    *    tenth of all Raft messages); or
@@ -1291,7 +1290,8 @@ export class Raft {
    *    (at 1,000 groups, four in five). Its answers still acknowledge a round in time for the
    *    lease (electionTick - LEASE_MARGIN_TICKS), and CheckQuorum hears from it twice a timeout.
    * A follower that went quiet (its appends or answers lost: it acknowledged less than the log)
-   * gets its heartbeat, whose answer makes us resend what it lacks.
+   * gets its heartbeat, whose answer makes us resend what it lacks. A follower lacking the commit
+   * index gets it with the next heartbeat or append it gets (see broadcastCommit).
    */
   private broadcastHeartbeat(quiesce = false, skipBusy = false): void {
     this.startRound();
@@ -1303,11 +1303,10 @@ export class Raft {
       pr.answeredSinceBeat = false;
       // Never beyond what the follower has: it could not know those entries are ours.
       const commit = Math.min(pr.match, this.log.committed);
-      if (skipBusy && pr.state === ProgressState.Replicate && !pr.isPaused() && pr.sentCommit >= commit) {
+      if (skipBusy && pr.state === ProgressState.Replicate && !pr.isPaused()) {
         if (inTouch) continue;
         if (pr.echoesRounds && pr.match === last && this.now - pr.lastSentTick + this.cfg.heartbeatTick <= maxQuietTicks) continue;
       }
-      pr.sentCommit = Math.max(pr.sentCommit, commit);
       pr.lastSentTick = this.now;
       this.send(
         message({
