@@ -158,11 +158,11 @@ export class RaftLog {
     return this.entries.slice(this.persisting - this.offset);
   }
 
-  /** Committed entries not yet handed out for applying (only those already durable here). */
-  unapplied(maxBytes: number): Entry[] {
+  /** Committed entries not yet handed out for applying (only those already durable here); null: none. */
+  unapplied(maxBytes: number): Entry[] | null {
     const to = Math.min(this.committed, this.lastIndex());
-    if (this.applying >= to) return [];
-    return this.slice(this.applying + 1, to + 1, maxBytes) ?? [];
+    if (this.applying >= to) return null;
+    return this.slice(this.applying + 1, to + 1, maxBytes) ?? null;
   }
 
   /** The driver has made durable every entry up to index with this term. */

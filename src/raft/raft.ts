@@ -189,6 +189,9 @@ interface PendingRead {
   round: number;
 }
 
+/** The empty list a ready hands out where there is nothing (frozen: it is shared). */
+const NOTHING: never[] = Object.freeze([]) as never[];
+
 /** How many recent heartbeat rounds remember their send tick (older acks give no lease). */
 const ROUND_HISTORY = 64;
 /** Ticks a lease is shortened by, to absorb tick phase differences between members. */
@@ -261,6 +264,8 @@ export class Raft {
   private readStates: ReadState[] = [];
   private installedSnapshot: Snapshot | null = null;
   private persistedHardState: HardState;
+  /** quorumValue()'s buffer. */
+  private readonly quorumScratch: number[] = [];
 
   constructor(cfg: RaftConfig, state: RaftState) {
     assert(cfg.heartbeatTick > 0 && cfg.electionTick > cfg.heartbeatTick, 'electionTick must exceed heartbeatTick');
@@ -581,24 +586,25 @@ export class Raft {
     }
     this.needBroadcast = false;
     this.needReadRound = false;
-    const hs = this.hardState();
+    // A ready is made for every message a group steps: what did not change allocates nothing.
+    const hardState = this.hardStateChanged() ? this.hardState() : null;
     const rd: Ready = {
-      hardState: this.hardStateChanged() ? hs : null,
-      entries: this.log.unpersisted(),
+      hardState,
+      entries: this.log.persisting < this.log.lastIndex() ? this.log.unpersisted() : NOTHING,
       snapshot: this.installedSnapshot,
-      messages: this.msgs,
-      committed: this.log.unapplied(this.cfg.maxApplyBytes),
-      readStates: this.readStates,
+      messages: this.msgs.length > 0 ? this.msgs : NOTHING,
+      committed: this.log.unapplied(this.cfg.maxApplyBytes) ?? NOTHING,
+      readStates: this.readStates.length > 0 ? this.readStates : NOTHING,
       role: this.role,
       leader: this.lead,
       term: this.term,
     };
-    this.persistedHardState = hs;
+    if (hardState !== null) this.persistedHardState = hardState;
     this.log.persisting = this.log.lastIndex();
     const lastCommitted = rd.committed[rd.committed.length - 1];
     if (lastCommitted !== undefined) this.log.applying = lastCommitted.index;
-    this.msgs = [];
-    this.readStates = [];
+    if (rd.messages !== NOTHING) this.msgs = [];
+    if (rd.readStates !== NOTHING) this.readStates = [];
     this.installedSnapshot = null;
     return rd;
   }
@@ -1144,8 +1150,7 @@ export class Raft {
   private maybeCommit(): boolean {
     const voters = this.membership.voters;
     if (voters.length === 0) return false;
-    const matches = voters.map((id) => this.progress.get(id)?.match ?? 0).sort((a, b) => b - a);
-    const index = matches[quorum(this.membership) - 1]!;
+    const index = this.quorumValue((id) => this.progress.get(id)?.match ?? 0);
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
     if (this.cfg.broadcastCommit) this.needBroadcast = true;
@@ -1362,20 +1367,36 @@ export class Raft {
    */
   private leaseValid(): boolean {
     if (!this.cfg.checkQuorum || this.leaseDisabled || this.transferee !== NONE) return false;
-    const sentTicks = this.membership.voters
-      .map((id) => {
-        if (id === this.id) return this.now;
-        const acked = this.progress.get(id)?.ackedRound ?? 0;
-        if (acked === 0 || acked <= this.round - ROUND_HISTORY) return -Infinity;
-        return this.roundSentAt[acked % ROUND_HISTORY]!;
-      })
-      .sort((a, b) => b - a);
-    const start = sentTicks[quorum(this.membership) - 1]!;
+    const start = this.quorumValue((id) => {
+      if (id === this.id) return this.now;
+      const acked = this.progress.get(id)?.ackedRound ?? 0;
+      if (acked === 0 || acked <= this.round - ROUND_HISTORY) return -Infinity;
+      return this.roundSentAt[acked % ROUND_HISTORY]!;
+    });
     return this.now < start + this.cfg.electionTick - LEASE_MARGIN_TICKS;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Helpers
+
+  /**
+   * The largest value a quorum of voters has reached (the quorum-th largest of `valueOf` over the
+   * voters): the commit index from matches, the lease's start from acknowledged rounds. Sorted in
+   * place in a buffer kept for it, by insertion (a handful of voters): it runs on every append
+   * answer, and sorting a fresh array was a kilobyte of garbage a command.
+   */
+  private quorumValue(valueOf: (id: NodeId) => number): number {
+    const voters = this.membership.voters;
+    const values = this.quorumScratch;
+    values.length = voters.length;
+    for (let i = 0; i < voters.length; i++) {
+      const v = valueOf(voters[i]!);
+      let j = i;
+      for (; j > 0 && values[j - 1]! < v; j--) values[j] = values[j - 1]!;
+      values[j] = v;
+    }
+    return values[quorum(this.membership) - 1]!;
+  }
 
   private assertLeader(): void {
     if (this.role !== Role.Leader) {
