@@ -800,6 +800,7 @@ export class Group<S, C, R, Q> {
       this.unconfirmedReads.delete(rs.requestId);
       this.confirmedReads.push({ index: rs.index, read });
     }
+    if (this.unconfirmedReads.size === 0) return; // (an iterator a ready otherwise)
     for (const [id, read] of this.unconfirmedReads) {
       if (rd.role === Role.Leader && rd.term === read.term) continue;
       this.unconfirmedReads.delete(id);
