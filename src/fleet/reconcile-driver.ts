@@ -19,10 +19,10 @@ import type { Router } from './router.js';
 const LEARNER_GIVE_UP_MS = 10_000;
 /**
  * Replicas of data groups this host asks one host to prepare at once, at most (the cluster group's
- * is never held back); the other groups add their learner at a later pass. A drain put a learner for each of 1,000 groups on one host within a second: its
- * prepares (a synced write each) queued past their 2 s deadline by the hundreds, and each retry
- * cost its group those 2 s and the new host another replica to write (bench/README.md, "Where a
- * drain's seconds go").
+ * is never held back); the other groups add their learner at a later pass. A drain put a learner
+ * for each of 1,000 groups on one host within a second: its prepares (a synced write each) queued
+ * past their 2 s deadline by the hundreds, and each retry cost its group those 2 s and the new host
+ * another replica to write (bench/README.md, "Where a drain's seconds go").
  */
 const MAX_PREPARES_PER_HOST = 64;
 
