@@ -16,10 +16,6 @@ export class DueTicks<G> {
   /** Each filed group's clock value. */
   private readonly dueOf = new Map<G, number>();
 
-  get size(): number {
-    return this.dueOf.size;
-  }
-
   /** Files `group` under `clock`, unless it is filed under an earlier one already. */
   file(group: G, clock: number): void {
     assert(Number.isInteger(clock), () => `a group is due on a whole tick, not ${clock}`);

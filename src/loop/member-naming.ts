@@ -26,7 +26,7 @@ export const IDENTITY_MEMBERS: MemberNaming = {
 };
 
 /** Ids remembered in each direction at most (about 3 MB each at the longest ids). */
-export const MAX_CACHED_MEMBERS = 1 << 16;
+const MAX_CACHED_MEMBERS = 1 << 16;
 
 export function cachedMembers(members: MemberNaming, maxEntries = MAX_CACHED_MEMBERS): MemberNaming {
   const parsed = new Map<NodeId, { host: HostId; serial: number | null }>();
