@@ -2,14 +2,14 @@
 // request `ackedBelow`, the lowest seq still unanswered, below which the group may forget replies.
 //
 // A group remembers at most maxRepliesPerSession replies per client (1,024 in a fleet); past
-// that it forgets the oldest applied and treats their seqs as stale, so a command still waiting
-// for its answer would be refused "stale session sequence" when it applies. That cannot happen as
-// long as a seq is handed out only while fewer than MAX_SESSION_SPAN seqs lie between it and
-// ackedBelow: the group, applying seq M, has learned an ackedBelow above M - MAX_SESSION_SPAN and
-// holds replies of seqs in [that, M] only, at most MAX_SESSION_SPAN of them. One slow command
-// (its leader died, a retry) holds ackedBelow back while later ones finish, so the span can fill
-// while few commands are in flight (a burst through the client window did, with BAD_ARGUMENT):
-// then a new command waits for the oldest to be answered, in order, within its deadline.
+// that it forgets those of the lowest seqs and treats every seq up to them as stale, so a command
+// still waiting for its answer would be refused "stale session sequence" when it applies. That
+// cannot happen as long as a seq is handed out only while fewer than MAX_SESSION_SPAN seqs lie
+// between it and ackedBelow: while seq Y awaits its answer, every seq handed out is below
+// Y + MAX_SESSION_SPAN, so fewer than MAX_SESSION_SPAN replies above Y can be kept, and a trim
+// reaches Y only past that many. One slow command (its leader died, a retry) holds ackedBelow
+// back while later ones finish, so the span can fill while few commands are in flight: then a new
+// command waits for the oldest to be answered, in order, within its deadline.
 
 import { assert } from '../common/assert.js';
 import { FlotillaError } from '../common/errors.js';

@@ -3,6 +3,7 @@
 // apply, in log order, and every bound on it is decided by the log alone. The table is part of the
 // group's snapshot, so a restart or a follower given a snapshot still recognises retries.
 
+import { assert } from '../common/assert.js';
 import { FlotillaError } from '../common/errors.js';
 import { ByteReader, ByteWriter, utf8Length } from './binary.js';
 import type { Failure } from './machine-error.js';
@@ -45,7 +46,9 @@ export function checkSession(s: Session): void {
 interface ClientSession {
   /** A seq below this that has no remembered outcome was discarded: it is stale. */
   floor: number;
-  /** Outcomes by seq, in the order they were applied. */
+  /** The seqs of `replies`, ascending: discarding follows seq order, never apply order. */
+  seqs: number[];
+  /** Outcomes by seq. */
   replies: Map<number, SavedOutcome>;
 }
 
@@ -66,7 +69,7 @@ export class SessionTable {
   check(s: Session): SessionVerdict {
     let client = this.clients.get(s.clientId);
     if (client === undefined) {
-      client = { floor: 0, replies: new Map() };
+      client = { floor: 0, seqs: [], replies: new Map() };
       this.evictSessions(this.maxSessions - 1);
     } else {
       this.clients.delete(s.clientId);
@@ -74,16 +77,7 @@ export class SessionTable {
     this.clients.set(s.clientId, client);
     if (s.ackedBelow > client.floor) {
       client.floor = s.ackedBelow;
-      // Replies are kept in the order they applied, which is the client's seq order but for the odd
-      // command that overtook another: forget from the oldest up to the first still unacknowledged.
-      // Scanning them all cost every command O(replies kept) once a client spread over many groups
-      // (its ackedBelow trails its oldest call anywhere, so each group keeps many). A reply left
-      // behind out of order is only kept longer, within maxRepliesPerSession; every replica keeps
-      // the same ones, as they apply the same commands.
-      for (const seq of client.replies.keys()) {
-        if (seq >= s.ackedBelow) break;
-        client.replies.delete(seq);
-      }
+      dropBelow(client, s.ackedBelow);
     }
     const outcome = client.replies.get(s.seq);
     if (outcome !== undefined) return { kind: 'cached', outcome };
@@ -95,14 +89,16 @@ export class SessionTable {
   record(s: Session, outcome: SavedOutcome): void {
     const client = this.clients.get(s.clientId);
     if (client === undefined) throw new Error(`no session for client ${s.clientId}: record() without check()`);
+    assert(s.seq >= client.floor && !client.replies.has(s.seq), () => `record() of seq ${s.seq} that check() did not say to run (floor ${client.floor})`);
+    insertSorted(client.seqs, s.seq);
     client.replies.set(s.seq, outcome);
     trimReplies(client, this.maxRepliesPerSession);
   }
 
   /**
    * The table in a deterministic byte form, for the group snapshot, clients in LRU order:
-   * [u32 clients] then per client [u16 n][clientId][u64 floor][u32 replies] and per reply, oldest
-   * first, [u64 seq][u8 ok][u32 n][reply bytes, or the error message in UTF-8]. An error with a
+   * [u32 clients] then per client [u16 n][clientId][u64 floor][u32 replies] and per reply, lowest
+   * seq first, [u64 seq][u8 ok][u32 n][reply bytes, or the error message in UTF-8]. An error with a
    * machine code has ok = 2 and after its message [u16 n][code][u32 n][details JSON, or nothing]
    * (a table without one is byte for byte what versions before machine codes wrote).
    */
@@ -112,8 +108,9 @@ export class SessionTable {
     for (const [clientId, client] of this.clients) {
       w.text(clientId);
       w.u64(client.floor);
-      w.u32(client.replies.size);
-      for (const [seq, outcome] of client.replies) {
+      w.u32(client.seqs.length);
+      for (const seq of client.seqs) {
+        const outcome = client.replies.get(seq)!;
         w.u64(seq);
         if (outcome.ok) {
           w.u8(1);
@@ -138,9 +135,12 @@ export class SessionTable {
     const clients = new Map<string, ClientSession>();
     for (let n = r.u32(); n > 0; n--) {
       const clientId = r.text();
-      const client: ClientSession = { floor: r.u64(), replies: new Map() };
+      const client: ClientSession = { floor: r.u64(), seqs: [], replies: new Map() };
       for (let m = r.u32(); m > 0; m--) {
         const seq = r.u64();
+        // Tables written before replies were kept in seq order listed them in apply order.
+        if (client.replies.has(seq)) throw new Error(`a session table with seq ${seq} twice for one client`);
+        insertSorted(client.seqs, seq);
         client.replies.set(seq, readOutcome(r));
       }
       clients.set(clientId, client);
@@ -172,11 +172,31 @@ function readOutcome(r: ByteReader): SavedOutcome {
   return details === '' ? { ok: false, error, machineCode } : { ok: false, error, machineCode, machineDetails: details };
 }
 
-/** Drops the oldest replies beyond `max`; their seqs become stale. */
+/**
+ * Drops the replies of the lowest seqs beyond `max`; every seq up to the last dropped becomes
+ * stale. Lowest seq, not applied longest ago: a client that keeps its seqs within `max` of its
+ * ackedBelow (fleet/client-sessions.ts) then never loses the reply of a command it still awaits,
+ * nor sees one that has not applied yet (it overtook nothing it waits for) refused as stale.
+ */
 function trimReplies(client: ClientSession, max: number): void {
-  for (const seq of client.replies.keys()) {
-    if (client.replies.size <= max) return;
-    client.replies.delete(seq);
-    client.floor = Math.max(client.floor, seq + 1);
-  }
+  const excess = client.seqs.length - max;
+  if (excess <= 0) return;
+  const dropped = client.seqs.splice(0, excess);
+  for (const seq of dropped) client.replies.delete(seq);
+  client.floor = Math.max(client.floor, dropped[dropped.length - 1]! + 1);
+}
+
+/** Forgets the replies of seqs below `ackedBelow` (the client has them). */
+function dropBelow(client: ClientSession, ackedBelow: number): void {
+  let count = 0;
+  while (count < client.seqs.length && client.seqs[count]! < ackedBelow) client.replies.delete(client.seqs[count++]!);
+  if (count > 0) client.seqs.splice(0, count);
+}
+
+/** Inserts `seq` into the ascending `seqs`, searching from the end: a new seq is nearly always the highest. */
+function insertSorted(seqs: number[], seq: number): void {
+  let at = seqs.length;
+  while (at > 0 && seqs[at - 1]! > seq) at--;
+  if (at === seqs.length) seqs.push(seq);
+  else seqs.splice(at, 0, seq);
 }

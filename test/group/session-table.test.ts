@@ -4,6 +4,7 @@ import { isFlotillaError } from '../../src/common/errors.js';
 import { decodeLogCommand, encodeLogCommand } from '../../src/group/entry-format.js';
 import { SessionTable, checkSession, type SavedOutcome, type Session } from '../../src/group/sessions.js';
 import { decodeGroupSnapshot, encodeGroupSnapshot } from '../../src/group/snapshot-format.js';
+import { Prng } from '../transport/fixtures/prng.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ok = (reply: string): SavedOutcome => ({ ok: true, reply: bytes(reply) });
@@ -40,6 +41,44 @@ describe('session table', () => {
     for (let seq = 1; seq <= 5; seq++) apply(table, { clientId: 'c', seq, ackedBelow: 0 });
     assert.equal(apply(table, { clientId: 'c', seq: 2, ackedBelow: 0 }), 'stale');
     for (const seq of [3, 4, 5]) assert.equal(apply(table, { clientId: 'c', seq, ackedBelow: 0 }), 'cached');
+  });
+
+  it('never forgets an awaited reply while the client keeps its seqs within maxRepliesPerSession of ackedBelow, however commands overtake each other', () => {
+    // The client's rule (fleet/client-sessions.ts): a seq is handed out only while fewer than the
+    // span lie between it and the lowest unanswered one. Trimming the reply applied longest ago
+    // instead of the lowest seq made an overtaken command stale: a 20,000-command burst through
+    // Host.command was refused BAD_ARGUMENT "stale session sequence" hundreds of times.
+    const SPAN = 8;
+    for (let seed = 1; seed <= 300; seed++) {
+      const rng = new Prng(seed);
+      const table = new SessionTable(4, SPAN);
+      const unanswered = new Set<number>();
+      /** Seqs sent and not yet applied, each with the ackedBelow it was sent with. */
+      const inLog: Array<{ seq: number; ackedBelow: number; applied: boolean }> = [];
+      let next = 1;
+      const low = (): number => Math.min(next, ...unanswered);
+      for (let step = 0; step < 400; step++) {
+        if (next - low() < SPAN && rng.next() < 0.5) {
+          unanswered.add(next);
+          inLog.push({ seq: next, ackedBelow: low(), applied: false });
+          next++;
+          continue;
+        }
+        if (inLog.length === 0) continue;
+        // Any sent command may apply next: the log orders them as their proposals arrived.
+        const at = rng.int(inLog.length);
+        const sent = inLog[at]!;
+        const verdict = apply(table, { clientId: 'c', seq: sent.seq, ackedBelow: sent.ackedBelow });
+        assert.equal(verdict, sent.applied ? 'cached' : 'run', `seed ${seed}, step ${step}: seq ${sent.seq}`);
+        // An attempt that was applied may be retried (its answer was lost) until the client hears it.
+        if (!sent.applied && rng.next() < 0.2) {
+          inLog[at] = { seq: sent.seq, ackedBelow: low(), applied: true };
+        } else {
+          inLog.splice(at, 1);
+          unanswered.delete(sent.seq);
+        }
+      }
+    }
   });
 
   it('evicts the least recently used client beyond maxSessions', () => {
