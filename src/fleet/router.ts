@@ -50,7 +50,7 @@ export interface CallOptions {
   only?: boolean;
 }
 
-/** One attempt waits at most this long before the next candidate is tried. */
+/** One attempt waits at most this long before the next candidate is tried (a call with `only` has none). */
 const ATTEMPT_MS = 1000;
 /** Pause between rounds over every candidate without finding a leader. */
 const RETRY_MS = [10, 20, 50, 100, 200];
@@ -162,7 +162,8 @@ export class Router {
           seq: session?.seq ?? 0,
           ackedBelow: session?.ackedBelow() ?? 0,
           consistency: options.consistency ?? 'linearizable',
-          timeoutMs: Math.max(1, Math.ceil(Math.min(remaining, ATTEMPT_MS))),
+          // A host asked alone gets the call's whole time: there is no other to try after it.
+          timeoutMs: Math.max(1, Math.ceil(options.only === true ? remaining : Math.min(remaining, ATTEMPT_MS))),
         };
         const response = await this.attempt(target, item);
         if (options.only === true && response.error !== null) throw responseError(response.error, group, target);

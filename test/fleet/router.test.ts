@@ -88,6 +88,27 @@ describe('router', () => {
     assert.equal(new TextDecoder().decode(await reply), 'for run 2');
   });
 
+  it("asks a host it must ask alone (only) for the whole timeout, not one attempt's second", async () => {
+    // An activate during a drain took over a second on a loaded machine, and the client heard
+    // TIMEOUT "host h3 did not answer in 1000 ms" while h3 was still at it.
+    const { hub, router, requests, answer } = setup(1);
+    const reply = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000, via: 'h1', only: true });
+    await flushed();
+    hub.deliver();
+    assert.equal(requests.length, 1);
+    assert.ok(requests[0]!.timeoutMs > 4000, `the host is given the call's time: ${requests[0]!.timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    answer('h1', requests[0]!.requestId, 'late but in time');
+    assert.equal(new TextDecoder().decode(await reply), 'late but in time');
+    // Any host may serve: one attempt waits a second at most before the next candidate.
+    const other = router.call('orders', 'query', new Uint8Array(0), { timeoutMs: 5000 });
+    await flushed();
+    hub.deliver();
+    assert.ok(requests[1]!.timeoutMs <= 1000, `one attempt: ${requests[1]!.timeoutMs} ms`);
+    answer('h1', requests[1]!.requestId, 'quick');
+    await other;
+  });
+
   it('after an attempt that may have been applied, BUSY is not a definite failure: it asks again', async () => {
     const hub = new MemoryHub({ autoDeliver: true });
     const c = hub.endpoint('c');
