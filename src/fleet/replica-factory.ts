@@ -12,6 +12,7 @@ import { seededRandom, type Random } from '../raft/random.js';
 import { CLUSTER_GROUP, CLUSTER_GROUP_ID, type GroupConfig } from './cluster-machine.js';
 import type { FleetLimits } from './limits.js';
 import type { MemberInfo, ReplicaFactory } from './local-members.js';
+import type { LogStore } from '../storage/log-store.js';
 
 export interface ReplicaTuning {
   electionTicks?: number;
@@ -20,6 +21,8 @@ export interface ReplicaTuning {
 }
 
 export interface ReplicaFactoryParts {
+  /** The host's store: a replica reads back from it the entries its Raft released from memory. */
+  store: LogStore;
   machines: ReadonlyMap<string, StateMachine<unknown, unknown, unknown, unknown>>;
   tuning: ReplicaTuning;
   limits: FleetLimits;
@@ -66,6 +69,8 @@ export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
         // broadcastCommit); the metadata group's at once, since every host acts on what it applied.
         broadcastCommit: isCluster,
         random: seededRandom(Math.floor(parts.random() * 2 ** 32)),
+        // The log in memory holds what is in flight; a member that fell behind is sent the rest from the store.
+        logReader: (from: number, to: number, maxBytes: number) => parts.store.readEntries(info.groupId, from, to, maxBytes),
       },
       machine,
       snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),

@@ -5,9 +5,10 @@
 // - the applied indexes that are multiples of `snapshotEvery`;
 // - the log's bytes: once the entries applied since the last snapshot (or failed attempt) add up to
 //   `max(maxLogBytes, the last snapshot's size)`, each counted as its data length plus
-//   ENTRY_OVERHEAD_BYTES (the objects that hold it in memory). That bounds the log held in memory
-//   and what a member catches up from besides the snapshot; the second term keeps a machine with a
-//   large state from snapshotting more than one serialized byte per logged byte.
+//   ENTRY_OVERHEAD_BYTES (the objects that hold it in memory). That bounds the log kept (on disk,
+//   and in memory where Raft has no LogReader to release it to) and what a member catches up from
+//   besides the snapshot; the second term keeps a machine with a large state from snapshotting
+//   more than one serialized byte per logged byte.
 // Both are functions of what every replica has alike, so every replica snapshots the same states:
 // their bytes can be compared across replicas (state-hash.ts) and a leader's snapshot is at an index
 // its followers would have chosen too. The schedule's state after an index is decided by the last
@@ -24,8 +25,8 @@
 // backing off (1, 2, 4, then every 8 times snapshotEvery entries or the byte bound, whichever comes
 // first), so the schedule is the same on every replica and a failing snapshot costs little. The
 // first failure of a streak is logged at error level, and the log's growth each time it doubles
-// past 4 x snapshotEvery entries (the whole uncompacted log is held in memory and replayed at a
-// restart): loud, but a bounded number of lines. The group reports itself degraded until a
+// past 4 x snapshotEvery entries (the whole uncompacted log is kept on disk, its terms in memory,
+// and replayed at a restart): loud, but a bounded number of lines. The group reports itself degraded until a
 // snapshot succeeds.
 
 import type { Logger } from 'pino';

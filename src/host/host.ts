@@ -146,6 +146,7 @@ export class Host {
       unreachable: (groupId, to) => this.loop.unreachable(groupId, to),
     });
     const makeReplica = replicaFactory({
+      store: opened.store,
       machines: this.machines,
       tuning: options,
       limits,

@@ -200,7 +200,14 @@ export class HostLoop {
   step(groupId: number, message: Message): void {
     const group = this.groups.get(groupId);
     if (group === undefined || !this.running) return;
-    group.step(message);
+    try {
+      group.step(message);
+    } catch (err) {
+      // Reading back released entries from the store for an append, or a broken invariant: never
+      // thrown into the transport that delivered the message.
+      this.groupFailed(group, err);
+      return;
+    }
     this.touched(group);
   }
 
@@ -283,7 +290,7 @@ export class HostLoop {
     } catch (err) {
       // A bug below the loop: half a turn may be in the batch or applied, so stop everything.
       this.logger.error({ err }, 'host loop turn failed');
-      this.fail(new FlotillaError('UNAVAILABLE', `the host loop stopped: ${errorText(err)}`));
+      this.fail(new FlotillaError(isStorageError(err) ? 'STORAGE_FAILED' : 'UNAVAILABLE', `the host loop stopped: ${errorText(err)}`));
     }
     this.turnPending = false;
     if (this.busy.size > 0) this.schedule();
@@ -369,12 +376,8 @@ export class HostLoop {
       assert(group.appliedIndex >= before, () => `a group's applied index never goes back: group ${group.id} from ${before} to ${group.appliedIndex}`);
       this.appliedSeen.set(group, group.appliedIndex);
     } catch (err) {
-      // The state machine threw outside a command (snapshot, restore), or an invariant broke: only its group stops.
-      this.logger.error({ err, groupId: group.id }, 'group stopped');
-      this.groups.delete(group.id);
-      this.awake.delete(group);
-      this.due.delete(group);
-      group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
+      // The state machine threw outside a command (snapshot, restore), or an invariant broke.
+      this.groupFailed(group, err);
       return;
     }
     if (this.groups.get(group.id) !== group) return;
@@ -382,6 +385,24 @@ export class HostLoop {
     this.track(group);
     // Entries left unapplied keep it busy, quiesced or not: it gets the next turns until done.
     if (group.hasWork()) this.busy.add(group);
+  }
+
+  /**
+   * A group threw: only it stops, unless the store failed under it (a read back of released
+   * entries), which stops the loop as a failed write does.
+   */
+  private groupFailed(group: LoopGroup, err: unknown): void {
+    if (isStorageError(err)) {
+      this.logger.error({ err, groupId: group.id }, 'storage read failed');
+      this.fail(new FlotillaError('STORAGE_FAILED', `the host loop stopped: storage read failed: ${errorText(err)}`));
+      return;
+    }
+    this.logger.error({ err, groupId: group.id }, 'group stopped');
+    this.groups.delete(group.id);
+    this.busy.delete(group);
+    this.awake.delete(group);
+    this.due.delete(group);
+    group.halt(new FlotillaError('UNAVAILABLE', `group ${group.id} stopped: ${errorText(err)}`, { groupId: group.id }));
   }
 
   private writeFailed(err: unknown): void {
@@ -405,6 +426,11 @@ export class HostLoop {
     this.due.clear();
     for (const group of this.groups.values()) group.halt(error);
   }
+}
+
+/** A store's failure (a read back of released entries throws these), not a bug of the group. */
+function isStorageError(err: unknown): boolean {
+  return err instanceof FlotillaError && (err.code === 'STORAGE_FAILED' || err.code === 'STORAGE_UNAVAILABLE' || err.code === 'STORAGE_CORRUPT');
 }
 
 function errorText(err: unknown): string {

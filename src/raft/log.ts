@@ -1,18 +1,30 @@
-// The Raft log as one member sees it: entries after a compaction offset, held in memory, with
-// the marks that tell the driver what to persist (`stable`) and to apply (`committed`, `applied`).
+// The Raft log as one member sees it: entries after a compaction offset, with the marks that
+// tell the driver what to persist (`stable`) and to apply (`committed`, `applied`).
 //
-// The whole uncompacted log lives in memory: snapshots bound its length, and the core then needs
-// no storage reads, which keeps it pure and synchronous.
+// Without a LogReader the whole uncompacted log lives in memory, bounded by snapshots. With one,
+// entries that are durable and applied here (and, on a leader, held by every member in touch)
+// can be released (release()): only their terms stay in memory, and configuration entries whole,
+// and slice() reads the rest back through the reader when a member that fell behind needs them.
+// A host of 1,000 groups then holds what is in flight, not up to a snapshot interval each.
+//
+//   offset | released: terms only (offset, released] | entries: whole (released, last]
 
 import { assert } from './assert.js';
-import type { Entry } from './types.js';
+import { EntryType, type Entry, type LogReader } from './types.js';
 
 export class RaftLog {
-  /** Index of the last compacted entry (0 if none); entries[0] has index offset + 1. */
+  /** Index of the last compacted entry (0 if none). */
   private offset: number;
   /** Term of the entry at `offset`, or -1 when it is not known (then probes there need a snapshot). */
   private offsetTerm: number;
+  /** Index of the last entry released from memory (>= offset); entries[0] has index released + 1. */
+  private released: number;
+  /** Terms of the released entries: releasedTerms[0] is the term at offset + 1. */
+  private releasedTerms: number[] = [];
+  /** The configuration entries among the released ones, oldest first (membership scans need them). */
+  private releasedConfigs: Entry[] = [];
   private entries: Entry[];
+  private readonly reader: LogReader | undefined;
   /** Highest index known to be durable on this member. */
   stable: number;
   /** Highest index handed to the driver for persisting (≥ stable while a write is in flight). */
@@ -23,13 +35,15 @@ export class RaftLog {
   /** Highest index the driver confirmed applied. */
   applied: number;
 
-  constructor(offset: number, offsetTerm: number, entries: Entry[], committed: number, applied: number) {
+  constructor(offset: number, offsetTerm: number, entries: Entry[], committed: number, applied: number, reader?: LogReader) {
     for (let i = 0; i < entries.length; i++) {
       assert(entries[i]!.index === offset + 1 + i, 'log entries must be contiguous after the offset');
     }
     this.offset = offset;
     this.offsetTerm = offsetTerm;
+    this.released = offset;
     this.entries = entries;
+    this.reader = reader;
     this.stable = this.lastIndex();
     this.persisting = this.stable;
     assert(committed <= this.lastIndex(), `commit ${committed} beyond last index ${this.lastIndex()}`);
@@ -44,7 +58,7 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.offset + this.entries.length;
+    return this.released + this.entries.length;
   }
 
   lastTerm(): number {
@@ -55,12 +69,15 @@ export class RaftLog {
   term(index: number): number | undefined {
     if (index === this.offset) return this.offsetTerm >= 0 ? this.offsetTerm : undefined;
     if (index < this.offset || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.offset - 1]!.term;
+    if (index <= this.released) return this.releasedTerms[index - this.offset - 1]!;
+    return this.entries[index - this.released - 1]!.term;
   }
 
+  /** The entry at index (read back if it was released), or undefined if compacted away or not written. */
   entry(index: number): Entry | undefined {
-    if (index <= this.offset) return undefined;
-    return this.entries[index - this.offset - 1];
+    if (index <= this.offset || index > this.lastIndex()) return undefined;
+    if (index <= this.released) return this.readBack(index, index + 1, 0)[0];
+    return this.entries[index - this.released - 1];
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -84,8 +101,18 @@ export class RaftLog {
     if (from >= end) return [];
     const out: Entry[] = [];
     let bytes = 0;
-    for (let i = from; i < end; i++) {
-      const e = this.entries[i - this.offset - 1]!;
+    let i = from;
+    if (from <= this.released) {
+      for (const e of this.readBack(from, Math.min(end, this.released + 1), maxBytes)) {
+        bytes += e.data.length + perEntryBytes;
+        if (out.length > 0 && bytes > maxBytes) return out;
+        out.push(e);
+        i++;
+      }
+      if (i <= this.released) return out; // the bytes ran out within what was read back
+    }
+    for (; i < end; i++) {
+      const e = this.entries[i - this.released - 1]!;
       bytes += e.data.length + perEntryBytes;
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
@@ -93,10 +120,52 @@ export class RaftLog {
     return out;
   }
 
+  /**
+   * Released entries in [from, to), read back through the reader, up to `maxBytes` of data (at
+   * least one). Checked against the terms kept: anything else read back is a broken store.
+   */
+  private readBack(from: number, to: number, maxBytes: number): Entry[] {
+    assert(this.reader !== undefined && this.offset < from && from < to && to <= this.released + 1, () => `read back [${from}, ${to}) of released (${this.offset}, ${this.released}]`);
+    const read = this.reader(from, to, maxBytes);
+    assert(read.length > 0, () => `the store returned none of the released entries [${from}, ${to})`);
+    let bytes = 0;
+    for (let k = 0; k < read.length; k++) {
+      const e = read[k]!;
+      assert(e.index === from + k && e.index < to && e.term === this.releasedTerms[e.index - this.offset - 1], () => `the store returned entry ${e.index} (term ${e.term}) for released index ${from + k} (term ${this.releasedTerms[from + k - this.offset - 1]})`);
+      bytes += e.data.length;
+    }
+    assert(read.length === to - from || bytes > maxBytes, () => `the store returned ${read.length} of the released entries [${from}, ${to}), within the ${maxBytes} bytes asked for`);
+    return read;
+  }
+
+  /**
+   * Drops from memory the data of entries up to `index` (durable and applied here; the caller
+   * knows no member it is in touch with still needs them): terms and configuration entries stay.
+   * Without a reader, nothing is released.
+   */
+  release(index: number): void {
+    if (this.reader === undefined) return;
+    const upTo = Math.min(index, this.stable, this.applied);
+    if (upTo <= this.released) return;
+    const count = upTo - this.released;
+    for (let k = 0; k < count; k++) {
+      const e = this.entries[k]!;
+      this.releasedTerms.push(e.term);
+      if (e.type === EntryType.Config) this.releasedConfigs.push(e);
+    }
+    this.entries.splice(0, count);
+    this.released = upTo;
+  }
+
+  /** Index of the last entry released from memory (its data is read back when needed). */
+  get releasedTo(): number {
+    return this.released;
+  }
+
   /** Appends entries as a leader does (they always follow the last index). */
   append(entries: Entry[]): void {
     for (const e of entries) {
-      assert(e.index === this.lastIndex() + 1, `append at ${e.index} after last ${this.lastIndex()}`);
+      assert(e.index === this.lastIndex() + 1, () => `append at ${e.index} after last ${this.lastIndex()}`);
       this.entries.push(e);
     }
   }
@@ -128,7 +197,9 @@ export class RaftLog {
   }
 
   private truncateFrom(index: number): void {
-    this.entries.length = index - this.offset - 1;
+    // Released entries are applied, so committed: a conflict is always after them.
+    assert(index > this.released, () => `truncating at ${index}, within the released entries (up to ${this.released})`);
+    this.entries.length = index - this.released - 1;
     this.stable = Math.min(this.stable, index - 1);
     this.persisting = Math.min(this.persisting, index - 1);
   }
@@ -155,7 +226,8 @@ export class RaftLog {
 
   /** Entries newer than what was handed out for persisting. */
   unpersisted(): Entry[] {
-    return this.entries.slice(this.persisting - this.offset);
+    assert(this.persisting >= this.released, () => `entries handed out for persisting (${this.persisting}) are never released unwritten (${this.released})`);
+    return this.entries.slice(this.persisting - this.released);
   }
 
   /** Committed entries not yet handed out for applying (only those already durable here); null: none. */
@@ -173,9 +245,16 @@ export class RaftLog {
   /** Drops entries up to `index` (covered by a snapshot) from memory. */
   compactTo(index: number): void {
     if (index <= this.offset) return;
-    assert(index <= this.applied, `compacting ${index} beyond applied ${this.applied}`);
+    assert(index <= this.applied, () => `compacting ${index} beyond applied ${this.applied}`);
     const term = this.term(index)!;
-    this.entries = this.entries.slice(index - this.offset);
+    if (index <= this.released) {
+      this.releasedTerms = this.releasedTerms.slice(index - this.offset);
+    } else {
+      this.entries = this.entries.slice(index - this.released);
+      this.releasedTerms = [];
+      this.released = index;
+    }
+    this.releasedConfigs = this.releasedConfigs.filter((e) => e.index > index);
     this.offset = index;
     this.offsetTerm = term;
   }
@@ -183,6 +262,9 @@ export class RaftLog {
   /** Replaces the whole log by a snapshot's position (an installed snapshot). */
   restore(index: number, term: number): void {
     this.entries = [];
+    this.released = index;
+    this.releasedTerms = [];
+    this.releasedConfigs = [];
     this.offset = index;
     this.offsetTerm = term;
     this.committed = index;
@@ -197,8 +279,12 @@ export class RaftLog {
     return this.offset;
   }
 
-  /** Entries in memory, newest last (read-only view for configuration scans). */
+  /**
+   * Newest first, for configuration scans: every entry held whole, then the released
+   * configuration entries (the other released ones are left out: they have no data in memory).
+   */
   *reverse(): Iterable<Entry> {
     for (let i = this.entries.length - 1; i >= 0; i--) yield this.entries[i]!;
+    for (let i = this.releasedConfigs.length - 1; i >= 0; i--) yield this.releasedConfigs[i]!;
   }
 }

@@ -14,7 +14,9 @@
 //   compact(index, data)        the state machine's snapshot at an applied index
 // and collects its outputs with ready(): state and entries to persist, messages to send after
 // persisting them, committed entries to apply, read states to answer. advance(ready) tells the
-// core what the driver made durable and applied.
+// core what the driver made durable and applied. A driver that gives it a LogReader (config
+// logReader, as etcd/raft's Storage) lets it drop durable, applied entries from memory: it reads
+// them back through it, synchronously, when a member that fell behind needs them.
 //
 // Beyond the Raft paper it has PreVote and CheckQuorum (thesis 9.6), pipelined replication with
 // flow control (etcd's probe/replicate/snapshot), fast conflict backtracking by term, ReadIndex
@@ -46,6 +48,7 @@ import {
   NONE,
   Role,
   type Entry,
+  type LogReader,
   type HardState,
   type Membership,
   type Message,
@@ -105,6 +108,13 @@ export interface RaftConfig {
    */
   broadcastCommit: boolean;
   random: Random;
+  /**
+   * Where the driver reads back durable entries. Given one, a member keeps in memory only the
+   * entries not yet durable or applied here (on a leader: or not yet held by every member in
+   * touch), and reads older ones back for a member that fell behind (RaftLog.release).
+   * Without, the whole uncompacted log stays in memory.
+   */
+  logReader?: LogReader;
 }
 
 export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'random'> = {
@@ -163,6 +173,8 @@ export interface RaftStatus {
   applied: number;
   lastIndex: number;
   firstIndex: number;
+  /** Entries after this index are held whole in memory; those from firstIndex to it were released (read back when needed). */
+  releasedTo: number;
   membership: Membership;
   transferee: NodeId;
   progress: Array<{ id: NodeId; match: number; next: number; state: ProgressState; active: boolean }>;
@@ -277,7 +289,7 @@ export class Raft {
     assert(offset <= snapIndex, `log starts at ${offset + 1}, after the snapshot at ${snapIndex}: a gap`);
     const offsetTerm = offset === 0 ? 0 : offset === snapIndex ? snapshot!.meta.term : -1;
     const applied = Math.max(state.applied, snapIndex);
-    this.log = new RaftLog(offset, offsetTerm, entries, Math.max(hardState.commit, snapIndex), applied);
+    this.log = new RaftLog(offset, offsetTerm, entries, Math.max(hardState.commit, snapIndex), applied, cfg.logReader);
     this.snapshot = snapshot;
     this.term = hardState.term;
     this.vote = hardState.vote;
@@ -630,6 +642,21 @@ export class Raft {
     this.log.applied = Math.max(this.log.applied, to);
     if (this.log.applying === lastCommitted.index) this.log.applying = this.log.applied;
     assert(this.log.applied <= this.log.committed, `applied ${this.log.applied} beyond commit ${this.log.committed}`);
+    if (this.cfg.logReader !== undefined) this.log.release(this.heldByAll());
+  }
+
+  /**
+   * The index up to which every member this one is in touch with has the log: on a leader the
+   * lowest match of those that answered within the election timeout (one that did not is caught
+   * up from the store, or a snapshot, when it answers again); anywhere else the whole log.
+   */
+  private heldByAll(): number {
+    let held = this.log.lastIndex();
+    if (this.role !== Role.Leader) return held;
+    for (const [id, pr] of this.progress) {
+      if (id !== this.id && pr.recentActive && pr.match < held) held = pr.match;
+    }
+    return held;
   }
 
   status(): RaftStatus {
@@ -643,6 +670,7 @@ export class Raft {
       applied: this.log.applied,
       lastIndex: this.log.lastIndex(),
       firstIndex: this.log.firstIndex(),
+      releasedTo: this.log.releasedTo,
       membership: this.membership,
       transferee: this.transferee,
       progress: [...this.progress.entries()].map(([id, p]) => ({
@@ -676,7 +704,7 @@ export class Raft {
     return this.log.term(index);
   }
 
-  /** The log entry at index, if this member still has it in memory (for checks and tests). */
+  /** The log entry at index, if this member still has it (read back if released; for checks and tests). */
   entryAt(index: number): Entry | undefined {
     return this.log.entry(index);
   }

@@ -22,6 +22,14 @@ export interface Entry {
   data: Uint8Array;
 }
 
+/**
+ * Reads back durable log entries a member released from memory (RaftLog.release): those in
+ * [from, to), in order, stopping after the first whose data takes the total past `maxBytes`.
+ * Synchronous, as etcd/raft's Storage.Entries is: the core calls it while it builds an append.
+ * Throws if the entries cannot be read (a failed store); the driver stops then.
+ */
+export type LogReader = (from: number, to: number, maxBytes: number) => Entry[];
+
 /** A group's configuration. Voters count towards quorums; learners only receive the log. */
 export interface Membership {
   voters: NodeId[];

@@ -154,6 +154,8 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
   private readonly applied = new AppliedOutcomes((what) => this.violate(what));
   private readonly raftTuning: Omit<RaftConfig, 'id' | 'random'>;
   private readonly snapshotEvery: number;
+  /** Raft releases durable, applied entries from memory and reads them back from the store (LogReader). */
+  private readonly releaseLog: boolean;
   /** The byte bound on the log behind a snapshot (undefined: the default, 512 KiB, which a sim never reaches). */
   private readonly maxLogBytes: number | undefined;
   private readonly keepEntries: number;
@@ -194,6 +196,9 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
       broadcastCommit: seededRandom(o.seed ^ 0xc0117)() < 0.5,
     };
     this.snapshotEvery = o.faults.snapshot ? randomInt(this.random, 8, 40) : 10_000;
+    // Half the seeds keep only what is in flight in memory and read the rest back from the store
+    // (as hosts do); the other half keep the whole log. From a PRNG of its own, like broadcastCommit.
+    this.releaseLog = seededRandom(o.seed ^ 0x7e1ea5)() < 0.5;
     this.keepEntries = randomInt(this.random, 0, 8);
     // Small enough that a busy turn sometimes overflows a queue (send() answers busy).
     this.maxQueueItems = randomInt(this.random, 16, 129);
@@ -257,7 +262,7 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
     wiring.onStateHash((groupId, from, report) => groups.get(groupId)?.peerStateHash(from, report));
     for (const spec of this.groups) {
       if (!spec.replicas.includes(host.id)) continue;
-      const options = this.groupOptions(host.id, spec, wiring);
+      const options = this.groupOptions(host.id, spec, wiring, store);
       // A founding member whose first turn never became durable founds the group again.
       const group = stored.has(spec.id)
         ? Group.restore(options, await store.loadGroup(spec.id))
@@ -272,11 +277,12 @@ class LoopWorld extends SimWorld<SimHost, SimClock> {
     loop.start();
   }
 
-  private groupOptions(host: HostId, spec: GroupSpec, wiring: RaftWiring): GroupOptions<KvMachine, KvCommand, KvReply, KvQuery> {
+  private groupOptions(host: HostId, spec: GroupSpec, wiring: RaftWiring, store: LogStore): GroupOptions<KvMachine, KvCommand, KvReply, KvQuery> {
     const machine = this.o.wrapMachine?.(host, spec.id, kvStateMachine) ?? kvStateMachine;
+    const logReader = this.releaseLog ? { logReader: (from: number, to: number, maxBytes: number) => store.readEntries(spec.id, from, to, maxBytes) } : {};
     return {
       groupId: spec.id,
-      raft: { ...this.raftTuning, id: host, random: seededRandom(Math.floor(this.random() * 2 ** 32)) },
+      raft: { ...this.raftTuning, id: host, random: seededRandom(Math.floor(this.random() * 2 ** 32)), ...logReader },
       machine,
       snapshotEvery: this.snapshotEvery,
       ...(this.maxLogBytes === undefined ? {} : { maxLogBytes: this.maxLogBytes }),

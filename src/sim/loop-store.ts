@@ -51,6 +51,10 @@ export class SimLogStore implements LogStore {
     return this.inner.entries(groupId, from, to);
   }
 
+  readEntries(groupId: number, from: number, to: number, maxBytes: number): Entry[] {
+    return this.inner.readEntries(groupId, from, to, maxBytes);
+  }
+
   getMeta(key: string): Promise<Uint8Array | undefined> {
     return this.inner.getMeta(key);
   }

@@ -22,6 +22,11 @@ export interface KvBackend {
   /** Pairs with gte <= key < lt, in key order (reversed if asked). */
   range(gte: Uint8Array, lt: Uint8Array, options?: KvRangeOptions): Promise<Array<[Uint8Array, Uint8Array]>>;
   /**
+   * At most `limit` pairs with gte <= key < lt, in key order, read synchronously: for short reads
+   * the caller cannot wait for (the Raft core reading back an append's worth of entries).
+   */
+  rangeSync(gte: Uint8Array, lt: Uint8Array, limit: number): Array<[Uint8Array, Uint8Array]>;
+  /**
    * Apply every op in order, all or nothing. With sync, resolves once durable. The backend may
    * keep the op buffers: callers must not reuse them.
    */

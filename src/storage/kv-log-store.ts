@@ -36,6 +36,9 @@ import { type LogBounds, groupsWithLogChanges, planWrite } from './write-plan.js
 
 type State = 'closed' | 'opening' | 'open' | 'closing';
 
+/** Entries per synchronous read of readEntries: an append's worth is a few of them. */
+const READ_BACK_CHUNK_ENTRIES = 64;
+
 export class KvLogStore implements LogStore {
   private state: State = 'closed';
   /** The first write or sync error: once set, every write is refused (fail-stop). */
@@ -176,6 +179,28 @@ export class KvLogStore implements LogStore {
         return this.decodeEntry(groupId, index, value);
       });
     });
+  }
+
+  readEntries(groupId: number, from: number, to: number, maxBytes: number): Entry[] {
+    if (this.state !== 'open') throw unavailable(`${this.backend.location} is not open`);
+    checkGroupId(groupId);
+    const out: Entry[] = [];
+    let bytes = 0;
+    let start = Math.max(0, Math.ceil(from));
+    const end = Math.min(INDEX_LIMIT, Math.ceil(to));
+    while (start < end) {
+      const pairs = this.backend.rangeSync(entryKey(groupId, start), entryKey(groupId, end), Math.min(READ_BACK_CHUNK_ENTRIES, end - start));
+      for (const [key, value] of pairs) {
+        const { index } = this.decode(() => parseGroupKey(key), `a log key of group ${groupId}`);
+        const entry = this.decodeEntry(groupId, index, value);
+        out.push(entry);
+        bytes += entry.data.length;
+        if (bytes > maxBytes) return out;
+      }
+      if (pairs.length < READ_BACK_CHUNK_ENTRIES) return out;
+      start += pairs.length;
+    }
+    return out;
   }
 
   getMeta(key: string): Promise<Uint8Array | undefined> {

@@ -64,6 +64,12 @@ export class LmdbBackend implements KvBackend {
     return out;
   }
 
+  rangeSync(gte: Uint8Array, lt: Uint8Array, limit: number): Array<[Uint8Array, Uint8Array]> {
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    for (const { key, value } of this.opened().getRange({ start: gte, end: lt, limit })) out.push([key, value]);
+    return out;
+  }
+
   async write(ops: KvOp[], sync: boolean): Promise<void> {
     const db = this.opened();
     // A child transaction rolls back as a whole if any operation throws, so the batch is atomic.

@@ -70,6 +70,13 @@ export interface LogStore {
   loadGroup(groupId: number): Promise<GroupRecord>;
   /** Entries in [from, to) of a group (for reading back a compacted-away range, this is empty). */
   entries(groupId: number, from: number, to: number): Promise<Entry[]>;
+  /**
+   * Entries in [from, to) of a group, read synchronously, stopping after the first whose data
+   * takes the total past `maxBytes` (the Raft core's LogReader: entries it released from memory,
+   * durable here). Throws STORAGE_UNAVAILABLE if the store is not open, STORAGE_CORRUPT for an
+   * entry that does not decode.
+   */
+  readEntries(groupId: number, from: number, to: number, maxBytes: number): Entry[];
   getMeta(key: string): Promise<Uint8Array | undefined>;
   /** All metadata keys starting with prefix, with their values. */
   listMeta(prefix: string): Promise<Array<[string, Uint8Array]>>;

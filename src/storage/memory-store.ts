@@ -116,6 +116,10 @@ class MemoryBackend implements KvBackend {
     return this.disk.range(gte, lt, options);
   }
 
+  rangeSync(gte: Uint8Array, lt: Uint8Array, limit: number): Array<[Uint8Array, Uint8Array]> {
+    return this.disk.range(gte, lt, { limit });
+  }
+
   async write(ops: KvOp[], sync: boolean): Promise<void> {
     this.disk.write(ops, sync);
   }

@@ -192,6 +192,20 @@ export class RocksdbBackend implements KvBackend {
     }
   }
 
+  rangeSync(gte: Uint8Array, lt: Uint8Array, limit: number): Array<[Uint8Array, Uint8Array]> {
+    const { binding, db } = this.opened();
+    if (!(Number.isSafeInteger(limit) && limit > 0 && limit <= RANGE_CHUNK_PAIRS)) throw new FlotillaError('BAD_ARGUMENT', `a synchronous range reads 1 to ${RANGE_CHUNK_PAIRS} pairs, not ${limit}`);
+    const iterator = binding.iterator_init(db, { gte: toBuffer(gte), lt: toBuffer(lt), reverse: false, limit, keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      const { rows } = binding.iterator_nextv_sync(iterator, limit);
+      const out: Array<[Uint8Array, Uint8Array]> = [];
+      for (let i = 0; i < rows.length; i += 2) out.push([rows[i] as Buffer, rows[i + 1] as Buffer]);
+      return out;
+    } finally {
+      binding.iterator_close(iterator);
+    }
+  }
+
   write(ops: KvOp[], sync: boolean): Promise<void> {
     return this.opened().writer.write(ops, sync);
   }

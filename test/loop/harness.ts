@@ -38,7 +38,11 @@ export class TestFleet {
   /** Hosts cut off from every other host. */
   readonly isolated = new Set<string>();
 
-  constructor(readonly hosts: string[]) {}
+  /** `releaseLog`: groups keep only what is in flight in memory, reading the rest back from their store (as a Host's do). */
+  constructor(
+    readonly hosts: string[],
+    private readonly options: { releaseLog?: boolean } = {},
+  ) {}
 
   /** Starts `host` on `store` with the given groups, founding them or restoring them from the store. */
   async startHost(
@@ -54,7 +58,12 @@ export class TestFleet {
     for (const groupId of groupIds) {
       const options: GroupOptions<string[], ListCommand, number, null> = {
         groupId,
-        raft: { ...DEFAULT_RAFT_CONFIG, id: host, random: seededRandom(groupId * 31 + this.hosts.indexOf(host)) },
+        raft: {
+          ...DEFAULT_RAFT_CONFIG,
+          id: host,
+          random: seededRandom(groupId * 31 + this.hosts.indexOf(host)),
+          ...(this.options.releaseLog === true ? { logReader: (from: number, to: number, maxBytes: number) => store.readEntries(groupId, from, to, maxBytes) } : {}),
+        },
         machine: listMachine,
         ...(typeof tuning === 'function' ? tuning(groupId) : tuning),
       };

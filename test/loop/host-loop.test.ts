@@ -127,6 +127,7 @@ class GatedStore implements LogStore {
   groupIds = (): Promise<number[]> => this.inner.groupIds();
   loadGroup = (groupId: number): Promise<GroupRecord> => this.inner.loadGroup(groupId);
   entries = (groupId: number, from: number, to: number): Promise<Entry[]> => this.inner.entries(groupId, from, to);
+  readEntries = (groupId: number, from: number, to: number, maxBytes: number): Entry[] => this.inner.readEntries(groupId, from, to, maxBytes);
   getMeta = (key: string): Promise<Uint8Array | undefined> => this.inner.getMeta(key);
   listMeta = (prefix: string): Promise<Array<[string, Uint8Array]>> => this.inner.listMeta(prefix);
 }
@@ -289,6 +290,38 @@ describe('host loop', () => {
     await assert.rejects(f.command(1, { op: 'append', value: 'lost' }));
     const failed = f.loops.get('solo')!.failed;
     assert.ok(failed !== null && /invariant violated: only appends and heartbeats leave before the turn's write is durable: group 1 sent type/.test(failed.message), failed?.message);
+  });
+
+  it('keeps what a group throws while stepping a message out of the transport: a bug stops that group, a failed store read the loop', async () => {
+    const store = await openLogStore({ engine: 'memory' });
+    const loop = new HostLoop({ store, tickMs: 5, send: () => undefined });
+    const halted = new Map<number, FlotillaError>();
+    const groups = [1, 2, 3].map((id) => {
+      const g = new CountingGroup(id);
+      g.halt = (error) => void halted.set(id, error);
+      loop.addGroup(g);
+      return g;
+    });
+    loop.start();
+    const beat = message({ type: MessageType.Heartbeat, from: 'a', to: 'b', term: 1 });
+    groups[0]!.step = () => {
+      throw new Error('a bug in step');
+    };
+    loop.step(1, beat);
+    assert.match(halted.get(1)?.message ?? '', /group 1 stopped: a bug in step/);
+    assert.equal(loop.failed, null, 'the other groups go on');
+    loop.step(2, beat);
+    assert.equal(groups[1]!.catchUps > 0, true);
+    // A leader reading back released entries for an append, from a store that failed.
+    groups[2]!.step = () => {
+      throw new FlotillaError('STORAGE_UNAVAILABLE', 'memory disk is not open');
+    };
+    loop.step(3, beat);
+    const failure: FlotillaError | null = loop.failed as FlotillaError | null;
+    assert.equal(failure?.code, 'STORAGE_FAILED');
+    assert.match(failure?.message ?? '', /storage read failed: memory disk is not open/);
+    assert.equal(halted.get(2)?.code, 'STORAGE_FAILED', 'every group halts with the loop');
+    await loop.stop();
   });
 
   it('derives ticks from elapsed time, catching up after a pause, and leaves idle groups alone', async () => {

@@ -98,6 +98,7 @@ test('loop simulation: a store that acknowledges writes before they are durable 
     write: (batch) => store.write(batch, { sync: false }),
     groupIds: () => store.groupIds(),
     loadGroup: (groupId) => store.loadGroup(groupId),
+    readEntries: (groupId, from, to, maxBytes) => store.readEntries(groupId, from, to, maxBytes),
     entries: (groupId, from, to) => store.entries(groupId, from, to),
     getMeta: (key) => store.getMeta(key),
     listMeta: (prefix) => store.listMeta(prefix),

@@ -22,6 +22,9 @@ class GatedBackend implements KvBackend {
     if (!this.hold) return Promise.resolve(result);
     return new Promise((resolve) => this.held.push(() => resolve(result)));
   }
+  rangeSync(gte: Uint8Array, lt: Uint8Array, limit: number): Array<[Uint8Array, Uint8Array]> {
+    return this.disk.range(gte, lt, { limit });
+  }
   async write(ops: KvOp[], sync: boolean): Promise<void> {
     this.disk.write(ops, sync);
   }
