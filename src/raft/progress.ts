@@ -40,6 +40,12 @@ export class Progress {
   echoesRounds = false;
   /** The leader's tick count when it last sent this follower an append or a heartbeat. */
   lastSentTick = -Infinity;
+  /**
+   * The leader's read/lease round when it last sent this follower an append or a snapshot chunk.
+   * A heartbeat answer of this round or an older one answers a heartbeat sent before that
+   * message, so it says nothing about whether the message arrived (see Raft's HeartbeatResp).
+   */
+  sentRound = 0;
 
   constructor(next: number, private readonly maxInflight: number) {
     this.next = next;
