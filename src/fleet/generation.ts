@@ -30,8 +30,10 @@
 // every later Host.start fails at once with STORAGE_STALE, and stops; activate() fails with it.
 // activate() resolves only once some peer accepted this process (join.ts): a copy's own cluster
 // replica may list it active by itself (it was the only voter then), which proves nothing.
-// Before that moment, its replicas may campaign (every peer that knows better drops it) and a
-// 'local' read on it sees its old state, as on any lagging replica. The way out is a new host id on
+// Before that moment its replicas get no ticks (host loop mayTick: dataDirectoryJudged), so none
+// campaigns, not even a group's only voter, which needs no peer to win (fleet sim seed 5024: a
+// copy elected one and could have acknowledged commands no one else would see); a 'local' read on
+// it sees its old state, as on any lagging replica. The way out is a new host id on
 // an empty data directory (the fleet re-replicates onto it); acceptStaleDataDir, for salvaging data
 // no other replica holds, adopts the generation the peers recorded instead, losing the safety.
 //

@@ -5,7 +5,7 @@
 // transport can ask the listener its id (Transport.seeds); a seed that refused this host's
 // handshake (a wrong cluster secret) ends the attempt at once. Done once the metadata has the
 // host active, it holds a cluster replica, and a peer accepted its data directory (if the fleet
-// has another host: see judged()). A host activated again after a deactivate rejoins the same
+// has another host: see dataDirectoryJudged()). A host activated again after a deactivate rejoins the same
 // way: in any zone once it is inactive (it holds nothing), only in its own zone while it still
 // drains, and then the drain is cancelled first (JoinParts.cancelDrain).
 
@@ -100,7 +100,7 @@ export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: numbe
     const me = view.metadata?.hosts[id];
     return me !== undefined && me.state === 'active' && me.incarnation === view.incarnation && view.members.get(CLUSTER_GROUP_ID) !== undefined;
   });
-  await parts.waitFor('a peer to accept this data directory', Math.max(1, deadline - parts.scheduler.now()), () => judged(parts));
+  await parts.waitFor('a peer to accept this data directory', Math.max(1, deadline - parts.scheduler.now()), () => dataDirectoryJudged(parts.view, parts.generation));
   view.state = 'active';
 }
 
@@ -110,10 +110,14 @@ export async function joinFleet(parts: JoinParts, zone: string, timeoutMs: numbe
  * directory put back from a copy may hold a cluster group whose only voter is this host, which
  * lists it active by itself; only a peer can tell the copy is stale (the activation then fails
  * with STORAGE_STALE), and one no peer can reach is not serving as part of the fleet anyway.
+ * Before the metadata is read (a restart), the peers saved with it stand in for it. The host
+ * loop hands its replicas no ticks until this holds (Host), so a copy's replicas never campaign.
  */
-function judged({ view, generation }: JoinParts): boolean {
+export function dataDirectoryJudged(view: Pick<FleetView, 'metadata' | 'hostId' | 'knownPeers'>, generation: Pick<GenerationKeeper, 'acceptedByAPeer'>): boolean {
   if (generation.acceptedByAPeer()) return true;
-  return !Object.values(view.metadata?.hosts ?? {}).some((h) => h.id !== view.hostId && h.state !== 'inactive');
+  const hosts = view.metadata?.hosts;
+  if (hosts === undefined) return view.knownPeers.size === 0;
+  return !Object.values(hosts).some((h) => h.id !== view.hostId && h.state !== 'inactive');
 }
 
 /** Sends `command` (this host's activation) through the seeds in turn until one has it applied. */

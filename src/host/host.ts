@@ -21,7 +21,7 @@ import { GenerationGate } from '../fleet/generation-gate.js';
 import type { GenerationKeeper } from '../fleet/generation-keeper.js';
 import { HostCounters, type HostMetrics } from '../fleet/host-counters.js';
 import { Housekeeping } from '../fleet/housekeeping.js';
-import { joinFleet } from '../fleet/join.js';
+import { dataDirectoryJudged, joinFleet } from '../fleet/join.js';
 import { fleetLimits } from '../fleet/limits.js';
 import { Liveness } from '../fleet/liveness.js';
 import { LocalMembers } from '../fleet/local-members.js';
@@ -137,6 +137,8 @@ export class Host {
       scheduler: this.scheduler,
       logger: this.logger,
       onQuiesced: (groupId) => this.reconciler.quiesced(groupId),
+      // A copy put back must not elect its replicas by itself before a peer has judged it.
+      mayTick: () => dataDirectoryJudged(this.view, this.generation),
     });
     wiring.attach({
       step: (groupId, message) => {

@@ -84,6 +84,13 @@ export interface HostLoopOptions {
   maxAppliesPerTurn?: number;
   /** A group quiesced: the loop stops ticking it (the host checks it is where it should be first). */
   onQuiesced?: (groupId: number) => void;
+  /**
+   * Whether the groups may be handed ticks yet; until it first says so, time does not count for
+   * them (no election timer runs, so no replica campaigns), and it is not asked again after. A
+   * host holds its ticks until a peer has judged its data directory: a copy put back elected its
+   * only-voter replicas by itself and served them (fleet sim seed 5024).
+   */
+  mayTick?: () => boolean;
   logger?: Logger;
 }
 
@@ -120,6 +127,8 @@ export class HostLoop {
   private ticksSeen = 0;
   /** The groups' clock: ticks handed out, which skips what a pause missed beyond maxCatchUpTicks. */
   private clock = 0;
+  /** Null once the groups may tick (HostLoopOptions.mayTick). */
+  private mayTick: (() => boolean) | null;
   /** A turn is queued or running: at most one at a time, so every ready is advanced before the next. */
   private turnPending = false;
   private currentTurn: Promise<void> = Promise.resolve();
@@ -142,6 +151,7 @@ export class HostLoop {
       throw new FlotillaError('BAD_ARGUMENT', `applySliceMs must be >= 0 and maxAppliesPerTurn >= 1, got ${this.applySliceMs} and ${this.maxAppliesPerTurn}`);
     }
     this.onQuiesced = options.onQuiesced ?? (() => undefined);
+    this.mayTick = options.mayTick ?? null;
     this.logger = options.logger ?? pino({ level: 'silent' });
   }
 
@@ -260,6 +270,10 @@ export class HostLoop {
     const ticks = Math.min(due - this.ticksSeen, this.maxCatchUpTicks);
     this.ticksSeen = due;
     if (ticks <= 0) return;
+    if (this.mayTick !== null) {
+      if (!this.mayTick()) return;
+      this.mayTick = null;
+    }
     const from = this.clock;
     this.clock += ticks;
     const dueGroups: LoopGroup[] = [];

@@ -119,9 +119,48 @@ describe('Host: a copy of the only voter of the cluster group put back', () => {
 
     fleet.disks.set('h1', copy);
     const h1 = await fleet.start('h1', []);
-    await assert.rejects(h1.activate('a', { timeoutMs: 3000 }), (err) => isFlotillaError(err, 'TIMEOUT') && /a peer to accept/.test(err.message));
+    // Unjudged, the copy's replicas get no ticks: its cluster replica cannot elect itself, so no cluster leader answers.
+    await assert.rejects(h1.activate('a', { timeoutMs: 3000 }), (err) => isFlotillaError(err, 'TIMEOUT'));
     assert.notEqual(h1.localState, 'active');
     await fleet.start('h2', ['h1@h1']);
     await assert.rejects(h1.activate('a', { timeoutMs: ACTIVATE_MS }), (err) => isFlotillaError(err, 'STORAGE_STALE') && err.details.peer === 'h2');
+  });
+});
+
+// Fleet sim seed 5024: a copy holding the only voter of a group, restarted where no peer could
+// judge it, elected that replica by itself (in a term the group's real leader, elsewhere, also
+// held) and could commit commands no one else would ever see.
+describe('Host: a copy holding the only voter of a group put back, with no peer up', () => {
+  const fleet = new TestFleet();
+  after(() => fleet.stopAll());
+
+  it('hands its replicas no ticks: the only voter never leads, a command through it is not acknowledged', async () => {
+    await fleet.activate(3);
+    await fleet.host('h1').addGroup('solo', { machine: 'counter', replicas: 1 });
+    let holder = '';
+    await waitFor('the group to have a leader', () => {
+      for (const id of ['h1', 'h2', 'h3']) if (fleet.host(id).status().members.some((m) => m.group === 'solo' && m.role === 'leader')) holder = id;
+      return holder !== '';
+    }, ACTIVATE_MS);
+    await fleet.host(holder).command('solo', { op: 'inc', by: 1 });
+    const peers = ['h1', 'h2', 'h3'].filter((id) => id !== holder);
+    const copy = fleet.disks.get(holder)!.copy();
+    const copied = generationOn(copy);
+    for (const id of peers) {
+      await waitFor(`${id} to record a generation of ${holder} above the copy`, () => (fleet.host(id).status().generation.peers[holder] ?? 0) > copied, ACTIVATE_MS);
+    }
+    for (const id of ['h1', 'h2', 'h3']) await fleet.kill(id);
+
+    fleet.disks.set(holder, copy);
+    const host = await fleet.start(holder, []);
+    const roles: string[] = [];
+    const deadline = Date.now() + 1500; // 30 ticks: 1.5 to 3 election timeouts
+    while (Date.now() < deadline) {
+      for (const m of host.status().members) if (m.group === 'solo') roles.push(m.role);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(roles.length > 0, 'the copy holds its replica of the group');
+    assert.deepEqual([...new Set(roles)], ['follower']);
+    await assert.rejects(host.command('solo', { op: 'inc', by: 1 }, { timeoutMs: 500 }), (err) => isFlotillaError(err) && err.code !== 'COMMAND_FAILED');
   });
 });

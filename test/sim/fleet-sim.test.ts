@@ -42,6 +42,7 @@ const REGRESSIONS: Array<[number, string]> = [
   [170, "a restarted host's request took a late answer to its earlier run's request with the same id"],
   [780, "a late join attempt re-activated a draining host; the cluster leader then waited forever on it"],
   [453, "a copy of the cluster group's only voter put back activated by itself before any peer judged (and refused) it"],
+  [5024, "a copy holding a group's only voter, restarted cut off from its peers, elected it by itself in a term the group's real leader held (test/fleet/stale-data-dir.test.ts pins it down)"],
 ];
 
 for (const [seed, bug] of REGRESSIONS) {
