@@ -74,6 +74,23 @@ describe('replication (§5.3)', () => {
     assert.deepEqual(withEntries.map(indexes), [[3], [4], [5]], 'and the rest is pipelined at once');
   });
 
+  test('§5.3 probe: an answer to a heartbeat sent after the probe resends it, one to a heartbeat sent before it does not', () => {
+    const h = new Cluster(['a', 'b', 'c'], { config: { maxAppendBytes: 1 } });
+    h.electLeader('a', { settle: false });
+    h.propose('a', 'A');
+    assert.equal(appendsTo(h, 'a', 'b').length, 1, 'one probe in flight to b');
+    h.tick('a'); // a heartbeat round, sent after the probe
+    h.deliver(isMsg(MessageType.Heartbeat, { from: 'a', to: 'b' })); // it overtakes the probe
+    h.duplicate(isMsg(MessageType.HeartbeatResp, { from: 'b' }));
+    assert.equal(h.deliver((m) => m.type === MessageType.HeartbeatResp && m.from === 'b' && h.pending(isMsg(MessageType.HeartbeatResp, { from: 'b' }))[0] === m), 1);
+    assert.equal(appendsTo(h, 'a', 'b').length, 2, 'b answered a heartbeat that left after the probe and not the probe: it is sent again');
+    h.deliver(isMsg(MessageType.HeartbeatResp, { from: 'b' }));
+    assert.equal(appendsTo(h, 'a', 'b').length, 2, 'the same answer again: that heartbeat left before the resent probe, which is not sent a third time');
+    h.deliverAll();
+    assert.equal(progressOf(h, 'a', 'b').state, ProgressState.Replicate);
+    assert.deepEqual(h.member('b').commands, h.member('a').commands);
+  });
+
   test('§5.3 probe: a follower that fell behind is probed one append at a time, then caught up by pipelining', () => {
     const h = new Cluster(['a', 'b', 'c'], { config: { maxInflight: 3, maxAppendBytes: 1 } });
     h.electLeader('a');
