@@ -341,6 +341,33 @@ describe('host loop', () => {
     assert.equal(store.disk.stats.writes, writesAtOpen);
   });
 
+  it('hands out no ticks while mayTick says no, and time that passed meanwhile does not count', async () => {
+    let now = 0;
+    let judged = false;
+    let asked = 0;
+    const store = await openLogStore({ engine: 'memory' });
+    const mayTick = (): boolean => {
+      asked++;
+      return judged;
+    };
+    const loop = new HostLoop({ store, tickMs: 5, scheduler: { ...realScheduler, now: () => now }, send: () => undefined, mayTick });
+    const group = new CountingGroup(1);
+    loop.addGroup(group);
+    loop.start();
+    now += 5 * 40; // 40 ticks' worth of time before the host may tick
+    await waitFor('the loop to ask', () => asked > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(group.ticks, 0, 'no election timer ran');
+    judged = true;
+    now += 5 * 3;
+    await waitFor('3 ticks', () => group.ticks === 3);
+    const askedWhenTicking = asked;
+    now += 5 * 2;
+    await waitFor('5 ticks', () => group.ticks === 5);
+    assert.equal(asked, askedWhenTicking, 'not asked again once it said yes');
+    await loop.stop();
+  });
+
   it('leaves a quiesced group to itself until something reaches it, which catches its ticks up first', async () => {
     let now = 0;
     const store = await openLogStore({ engine: 'memory' });
