@@ -36,6 +36,8 @@ export interface ReplicaFactoryParts {
   announceStateHash: (groupId: number, hash: StateHash, to: string[]) => void;
   /** Every command a replica here applies. */
   onApply: (info: MemberInfo, index: number, outcome: Outcome<unknown>) => void;
+  /** This host drains: its replicas campaign only after the others had their chance (RaftConfig.leaving). */
+  leaving: () => boolean;
 }
 
 export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
@@ -71,6 +73,7 @@ export function replicaFactory(parts: ReplicaFactoryParts): ReplicaFactory {
         random: seededRandom(Math.floor(parts.random() * 2 ** 32)),
         // The log in memory holds what is in flight; a member that fell behind is sent the rest from the store.
         logReader: (from: number, to: number, maxBytes: number) => parts.store.readEntries(info.groupId, from, to, maxBytes),
+        leaving: parts.leaving,
       },
       machine,
       snapshotEvery: config.snapshotEvery ?? (isCluster ? 1000 : undefined),

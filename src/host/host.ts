@@ -158,6 +158,7 @@ export class Host {
       scheduler: this.scheduler,
       groupConfig: (group) => this.view.metadata?.groups[group]?.config,
       announceStateHash: wiring.announceStateHash,
+      leaving: () => this.view.state === 'deactivating',
       onApply: (info, index, outcome) => {
         if (info.groupId === CLUSTER_GROUP_ID) this.follower.metadataChanged();
         this.options.onApply?.({ group: info.group, groupId: info.groupId, member: info.member, index, outcome });

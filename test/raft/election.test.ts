@@ -52,6 +52,35 @@ describe('election (§5.2)', () => {
     }
   });
 
+  test('a leaving member (its host drains) campaigns two election timeouts late, still votes, and still takes a transfer', () => {
+    let leaving = true;
+    const h = new Cluster(['a', 'b', 'c'], { random: () => constantRandom(0), configFor: { a: { leaving: () => leaving } } });
+    const a = h.member('a');
+    h.tick('a', 3 * E - 1);
+    assert.equal(a.role, Role.Follower, 'not after its own timeout, nor one or two more');
+    assert.equal(h.raft('a').ticksUntilDue(), 1, 'and the loop is told when it is due');
+    h.tick('a');
+    assert.equal(a.role, Role.PreCandidate, `campaigns at tick ${3 * E}`);
+
+    const g = new Cluster(['a', 'b', 'c'], { random: () => constantRandom(0), configFor: { a: { leaving: () => leaving } } });
+    g.tickAll(E); // b and c campaign at their timeout, a does not
+    assert.equal(g.member('a').role, Role.Follower);
+    g.deliverAll();
+    const leader = g.leaderId();
+    assert.ok(leader === 'b' || leader === 'c', `a staying member leads (${leader}), elected with the leaving member's vote or the other's`);
+    g.raft(leader).transferLeadership('a');
+    g.flush();
+    g.deliverAll();
+    assert.equal(g.leaderId(), 'a', 'asked by a transfer, the leaving member campaigns at once');
+    g.raft('a').transferLeadership(leader);
+    g.flush();
+    g.deliverAll();
+    assert.equal(g.leaderId(), leader);
+    assert.equal(g.raft('a').ticksUntilDue(), 3 * E, 'leaving, a follower again: three timeouts');
+    leaving = false;
+    assert.equal(g.raft('a').ticksUntilDue(), E, 'no longer leaving: its own timeout again');
+  });
+
   test('§5.2 without PreVote, a campaign increments the term, votes for itself, and asks every voter', () => {
     const h = new Cluster(['a', 'b', 'c'], { config: { preVote: false } });
     const a = h.member('a');
