@@ -88,7 +88,7 @@ export interface HostLoopOptions {
    * Whether the groups may be handed ticks yet; until it first says so, time does not count for
    * them (no election timer runs, so no replica campaigns), and it is not asked again after. A
    * host holds its ticks until a peer has judged its data directory: a copy put back elected its
-   * only-voter replicas by itself and served them (fleet sim seed 5024).
+   * only-voter replicas by itself and could have served them (fleet sim seed 5024).
    */
   mayTick?: () => boolean;
   logger?: Logger;
