@@ -89,7 +89,9 @@ export class ReconcileDriver {
   /** If this host leads the group and it is not where placement wants it, one step toward that. */
   private reconcileMember(meta: ClusterState, member: LocalMember, leaving: boolean): void {
     const view = this.view;
-    if (view.stopped || !member.replica.leadsCommittedTerm || member.replica.configChangePending) return;
+    // One step at a time: none while a membership change commits or the leadership is being handed over.
+    const replica = member.replica;
+    if (view.stopped || !replica.leadsCommittedTerm || replica.configChangePending || replica.transferring) return;
     let voterHosts: string[];
     let learnerHosts: string[] = [];
     if (member.groupId === CLUSTER_GROUP_ID) {
@@ -210,8 +212,8 @@ export class ReconcileDriver {
       this.prepareFloor.set(key, reply.tombstone);
       return;
     }
-    // Still the leader, and still no member on that host?
-    if (this.view.members.get(member.groupId) !== member || !replica.leadsCommittedTerm) return;
+    // Still the leader, not handing over, and still no member on that host?
+    if (this.view.members.get(member.groupId) !== member || !replica.leadsCommittedTerm || replica.transferring) return;
     const membership = replica.membership;
     if ([...membership.voters, ...membership.learners].some((m) => hostOfMember(m) === host)) return;
     replica.changeMembership({ type: 'addLearner', node: id });

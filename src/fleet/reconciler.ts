@@ -7,8 +7,9 @@
 // Order of steps, each waiting for the previous one to commit (the core refuses a second change
 // in flight): add a learner on every placed host that has no member, promote learners once they
 // caught up, remove surplus voters (never below a reachable quorum), remove surplus learners, then
-// hand leadership to the preferred host. A leader leaving its host hands leadership away first;
-// a learner that stopped answering long ago is removed before anything is added.
+// hand leadership to the preferred host. A leader leaving its host hands leadership away first,
+// and adds no member while a placed voter could take over; a learner that stopped answering long
+// ago is removed before anything is added.
 
 import { assert } from '../common/assert.js';
 import { quorum } from '../raft/membership.js';
@@ -86,16 +87,22 @@ function decide(input: ReconcileInput): ReconcileStep | null {
     if (!byHost.has(host)) byHost.set(host, m);
   }
 
+  // A leaving leader with another voter on a placed host hands the group over once that voter is
+  // caught up and answers, and leaves adding members to its successor: a learner it added would be
+  // refused while the handover runs (or removed by a successor that never heard of it), and every
+  // try costs the new host a replica to write. Without such a voter it moves the group itself.
+  let successorPlaced = false;
   if (input.leaving) {
     const target = bestTransferTarget(input, voters, byHost, caughtUp);
     if (target !== null) return { kind: 'transfer', to: target };
+    successorPlaced = input.voterHosts.some((h) => h !== hostOfMember(self) && voters.has(byHost.get(h) ?? ''));
   }
 
   for (const m of membership.learners) {
     if (input.stuck?.has(m) === true) return { kind: 'remove', member: m };
   }
   for (const host of [...input.voterHosts, ...wantedLearnerHosts]) {
-    if (!byHost.has(host)) return { kind: 'addLearner', host };
+    if (!byHost.has(host) && !successorPlaced) return { kind: 'addLearner', host };
   }
   for (const host of input.voterHosts) {
     const m = byHost.get(host)!;

@@ -428,6 +428,11 @@ export class Group<S, C, R, Q> {
     return this.raft.configChangePending;
   }
 
+  /** This replica leads and is handing the leadership over: it takes no membership change meanwhile. */
+  get transferring(): boolean {
+    return this.raft.transferring;
+  }
+
   /** This replica leads and has committed an entry of its own term: what it reads is current. */
   get leadsCommittedTerm(): boolean {
     return this.raft.currentRole === Role.Leader && this.raft.termAt(this.raft.committed) === this.raft.currentTerm;

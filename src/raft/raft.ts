@@ -739,6 +739,11 @@ export class Raft {
     return this.pendingConfIndex > this.log.committed;
   }
 
+  /** A leader is handing its leadership over (until the transferee wins or the attempt is abandoned). */
+  get transferring(): boolean {
+    return this.transferee !== NONE;
+  }
+
   get committed(): number {
     return this.log.committed;
   }

@@ -81,6 +81,20 @@ describe('reconciler: one step toward placement', () => {
     assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], voterHosts: ['b', 'c', 'd'], leaving: true, progress })), { kind: 'transfer', to: 'c~1' });
   });
 
+  it('a leaving leader adds no member while a placed voter could take over; without one it adds', () => {
+    // b and c are placed voters, both behind: wait for one to catch up, leave d's learner to it.
+    const behind = new Map([
+      ['a~1', { match: 10, active: true }],
+      ['b~1', { match: 5, active: true }],
+      ['c~1', { match: 5, active: false }],
+    ]);
+    assert.equal(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], voterHosts: ['b', 'c', 'd'], leaving: true, progress: behind })), null);
+    // The same group not leaving adds d's learner at once.
+    assert.deepEqual(nextStep(input({ voters: ['a~1', 'b~1', 'c~1'], voterHosts: ['b', 'c', 'd'], progress: behind })), { kind: 'addLearner', host: 'd' });
+    // A one-voter group on a leaving host has nobody to hand over to: it adds its successor itself.
+    assert.deepEqual(nextStep(input({ voters: ['a~1'], voterHosts: ['d'], leaving: true })), { kind: 'addLearner', host: 'd' });
+  });
+
   it('never hands leadership to a voter on a host placement does not want (it would bounce back)', () => {
     // Leader a and voter b are both leaving; c's learner is caught up: promote it rather than transfer to b.
     const step = nextStep(input({ voters: ['a~1', 'b~1'], learners: ['c~4'], voterHosts: ['c'], leaving: true }));
