@@ -409,6 +409,35 @@ describe('elections that run out of time back off', () => {
     assert.equal(ticksUntil(h, 'a', () => a.role === Role.PreCandidate), 2 * E - 1);
   });
 
+  test('a campaign by a member whose log is behind moves the term but neither restarts the timer nor keeps the backoff of a member that can win', () => {
+    // Without PreVote or CheckQuorum nothing stops c's campaigns from reaching b. b has x, c has
+    // not: c can never win, and each of its campaigns restarted b's timer, widened by b's own
+    // campaigns that ran out, so b could wait for good (loop sim seed 9).
+    const h = new Cluster(['a', 'b', 'c'], { config: { preVote: false, checkQuorum: false }, random: (id) => constantRandom(id === 'b' ? 0.999 : 0) });
+    const b = h.member('b');
+    h.electLeader('a');
+    h.isolate('c');
+    h.propose('a', 'x');
+    h.deliverAll();
+    h.isolate('a');
+    h.isolate('b');
+    const campaigns = (): number => h.sent.filter((m) => m.from === 'b' && m.type === MessageType.Vote && m.to === 'c').length;
+    for (let n = 0; n < 3; n++) {
+      const before = campaigns();
+      ticksUntil(h, 'b', () => campaigns() > before);
+    }
+    // Two of b's campaigns ran out: its window is [E, 5E) now.
+    h.heal('b');
+    h.tick('b', 5);
+    const term = b.term + 1;
+    h.inject(voteRequest(h, 'c', 'b', term));
+    assert.equal(b.term, term, 'b moves to the campaign\'s term');
+    assert.equal(b.role, Role.Follower);
+    assert.equal(answers(h, MessageType.VoteResp, 'b', 'c').at(-1)?.reject, true, 'and refuses c, whose log is behind');
+    const before = campaigns();
+    assert.equal(ticksUntil(h, 'b', () => campaigns() > before), 2 * E - 1 - 5, "b campaigns a follower's timeout after its timer last restarted, not later");
+  });
+
   test('two survivors whose round trip is longer than the election timeout still elect a leader', () => {
     // c is gone; every message between a and b takes ONE_WAY ticks, so an answer comes back 2 *
     // ONE_WAY ticks after the request: more than the widest timeout of [E, 2E). Without the

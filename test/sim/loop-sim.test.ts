@@ -33,6 +33,18 @@ test(`loop simulation: seeds 1..${SEEDS} with every fault keep every invariant a
   assert.ok(ops > SEEDS * 300);
 });
 
+/** Seeds of the long run (the command line's phases) that found a bug, and the bug. */
+const REGRESSIONS: Array<[number, string]> = [
+  [9, 'without PreVote, a member whose log was behind kept restarting the election timers of those that could win, widened by their backoff: no leader for over 3 s'],
+];
+
+for (const [seed, bug] of REGRESSIONS) {
+  test(`loop simulation regression seed ${seed}: ${bug}`, async () => {
+    const r = await runLoopSeed(seed);
+    assert.ok(r.ok, explain(r));
+  });
+}
+
 test('loop simulation: a seed replays identically', async () => {
   const a = await runLoopSim({ ...QUICK, seed: 7 });
   const b = await runLoopSim({ ...QUICK, seed: 7 });
