@@ -11,7 +11,8 @@
 // the bench's. --cpu-prof DIR profiles the measured seconds alone (not the groups' creation and warm-up), one
 // .cpuprofile per row, through node:inspector.
 //
-//   node --import tsx bench/cpu/run.ts [--groups 1,100,1000] [--inflight 256] [--seconds 5] [--engine rocksdb|lmdb|memory] [--cpu-prof DIR]
+//   node --import tsx bench/cpu/run.ts [--groups 1,100,1000] [--inflight 256] [--seconds 5] [--engine rocksdb|lmdb|memory]
+//     [--heartbeat-ticks N] [--election-ticks N] [--cpu-prof DIR]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import { openLogStore } from '../../src/storage/open-store.js';
 import { MemoryHub } from '../../src/transport/memory-transport.js';
 import { kvMachine } from '../../src/demo/machines.js';
 
-const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,100,1000' }, inflight: { type: 'string', default: '256' }, seconds: { type: 'string', default: '5' }, engine: { type: 'string', default: 'rocksdb' }, 'cpu-prof': { type: 'string' } } });
+const { values } = parseArgs({ options: { groups: { type: 'string', default: '1,100,1000' }, inflight: { type: 'string', default: '256' }, seconds: { type: 'string', default: '5' }, engine: { type: 'string', default: 'rocksdb' }, 'heartbeat-ticks': { type: 'string' }, 'election-ticks': { type: 'string' }, 'cpu-prof': { type: 'string' } } });
 const ENGINES = ['rocksdb', 'lmdb', 'memory'] as const;
 const engine: (typeof ENGINES)[number] =
   ENGINES.find((e) => e === values.engine) ??
@@ -32,6 +33,11 @@ const engine: (typeof ENGINES)[number] =
   })();
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-cpu-'));
 const seconds = Number(values.seconds);
+/** Raft timing other than the hosts' defaults, to measure what heartbeats cost. */
+const timing = {
+  ...(values['heartbeat-ticks'] === undefined ? {} : { heartbeatTicks: Number(values['heartbeat-ticks']) }),
+  ...(values['election-ticks'] === undefined ? {} : { electionTicks: Number(values['election-ticks']) }),
+};
 
 async function fleet(): Promise<Host[]> {
   const hub = new MemoryHub({ autoDeliver: true });
@@ -39,7 +45,7 @@ async function fleet(): Promise<Host[]> {
   for (const [i, id] of ['h1', 'h2', 'h3'].entries()) {
     const host = await Host.start({
       id, transport: hub.endpoint(id), store: engine === 'memory' ? await openLogStore({ engine, disk: new MemoryDisk(id) }) : await openLogStore({ engine, dir: join(dir, id) }),
-      machines: { kv: kvMachine }, join: i === 0 ? [] : ['h1@h1'], tickMs: 50, secret: 'bench-cpu',
+      machines: { kv: kvMachine }, join: i === 0 ? [] : ['h1@h1'], tickMs: 50, ...timing, secret: 'bench-cpu',
     });
     await host.activate(`zone-${id}`);
     hosts.push(host);

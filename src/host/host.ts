@@ -34,7 +34,7 @@ import { OpsService, type LeaderReport } from '../fleet/ops-service.js';
 import { checkMachineRuns, place } from '../fleet/placement.js';
 import { ReconcileDriver } from '../fleet/reconcile-driver.js';
 import { ReplicaGc } from '../fleet/replica-gc.js';
-import { replicaFactory } from '../fleet/replica-factory.js';
+import { DEFAULT_ELECTION_TICKS, replicaFactory } from '../fleet/replica-factory.js';
 import { RequestServer } from '../fleet/request-server.js';
 import { RequestWindow, windowLimits } from '../fleet/request-window.js';
 import { Router } from '../fleet/router.js';
@@ -210,7 +210,7 @@ export class Host {
       cluster,
       logger,
       hostFailureTimeoutMs: options.hostFailureTimeoutMs ?? 5000,
-      stallMs: NOT_REPLICATING_ELECTION_TIMEOUTS * (options.electionTicks ?? 10) * (options.tickMs ?? 50),
+      stallMs: NOT_REPLICATING_ELECTION_TIMEOUTS * (options.electionTicks ?? DEFAULT_ELECTION_TICKS) * (options.tickMs ?? 50),
       timeoutMs: this.timeoutMs,
     });
     this.follower = new MetadataFollower({

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { FlotillaError } from '../common/errors.js';
 import type { Scheduler } from '../common/scheduler.js';
 import type { GroupConfig } from '../fleet/cluster-machine.js';
+import { DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS } from '../fleet/replica-factory.js';
 import type { Outcome } from '../group/group.js';
 import type { StateMachine } from '../group/state-machine.js';
 import type { Random } from '../raft/random.js';
@@ -44,14 +45,14 @@ export interface HostOptions {
   machines: Record<string, AnyMachine>;
   /** Milliseconds per Raft tick (default 50). */
   tickMs?: number;
-  /** Ticks without a leader before an election (default 10; randomized up to twice that). */
+  /** Ticks without a leader before an election (default 20, 1 s; randomized up to twice that). */
   electionTicks?: number;
-  /** Ticks between heartbeats (default 2). */
+  /** Ticks between heartbeats (default 4). */
   heartbeatTicks?: number;
   /**
    * Ticks an idle group waits before it quiesces: its leader stops heartbeating and its followers
-   * stop campaigning until there is work or the leader's host looks down (default 3 election
-   * timeouts; 0 turns quiescence off).
+   * stop campaigning until there is work or the leader's host looks down (default 30, 1.5 s; 0
+   * turns quiescence off).
    */
   quiesceAfterTicks?: number;
   /** A host silent this long is marked failed and its members replaced (default 5000 ms). */
@@ -218,8 +219,8 @@ export function checkHostOptions(options: HostOptions): void {
   if (options.transport === undefined && options.secret === undefined) {
     throw new FlotillaError('BAD_ARGUMENT', 'Host.start: option secret is required (the cluster secret every host shares), unless a transport is given', { option: 'secret' });
   }
-  const electionTicks = options.electionTicks ?? 10;
-  const heartbeatTicks = options.heartbeatTicks ?? 2;
+  const electionTicks = options.electionTicks ?? DEFAULT_ELECTION_TICKS;
+  const heartbeatTicks = options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS;
   if (heartbeatTicks >= electionTicks) {
     throw new FlotillaError('BAD_ARGUMENT', `Host.start: option heartbeatTicks (${heartbeatTicks}) must be below electionTicks (${electionTicks}), or followers campaign between heartbeats`, { option: 'heartbeatTicks' });
   }

@@ -37,7 +37,7 @@ describe('Host.start options', () => {
     await assert.rejects(start({ storage: 'sqlite' }), naming('storage', /must be one of 'rocksdb', 'lmdb', 'memory'/));
     await assert.rejects(start({ acceptStaleDataDir: 'yes' }), naming('acceptStaleDataDir', /true or false/));
     await assert.rejects(start({ onApply: {} }), naming('onApply', /a function, got an object/));
-    await assert.rejects(start({ heartbeatTicks: 10 }), naming('heartbeatTicks', /heartbeatTicks \(10\) must be below electionTicks \(10\)/));
+    await assert.rejects(start({ heartbeatTicks: 20 }), naming('heartbeatTicks', /heartbeatTicks \(20\) must be below electionTicks \(20\)/));
     await assert.rejects(Host.start(null as unknown as HostOptions), (err) => isFlotillaError(err, 'BAD_ARGUMENT') && /takes an object of options, got null/.test(err.message));
   });
 
