@@ -13,6 +13,9 @@ if (dir !== undefined && dir !== '') {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 500 });
   session.post('Profiler.start');
+  // The profiler's clock (µs) is the monotonic one process.hrtime reads: note where it stood
+  // against the wall clock, so that profile-stalls.ts can line samples up with the hosts' logs.
+  const flotillaClock = { wallMs: Date.now(), profilerUs: Number(process.hrtime.bigint() / 1000n) };
   process.on('exit', () => {
     // An in-thread session answers synchronously, so this runs before the process is gone.
     session.post('Profiler.stop', (err, result) => {
@@ -21,7 +24,7 @@ if (dir !== undefined && dir !== '') {
         try {
           id = JSON.parse(process.argv[2] ?? '{}').id ?? 'host';
         } catch {}
-        writeFileSync(`${dir}/${id}-${process.pid}.cpuprofile`, JSON.stringify(result.profile));
+        writeFileSync(`${dir}/${id}-${process.pid}.cpuprofile`, JSON.stringify({ ...result.profile, flotillaClock }));
       }
     });
   });
