@@ -1,7 +1,8 @@
 // The LogStore every engine shares, over any ordered key-value backend (kv-backend.ts). It owns
 // the behaviour that must not differ between engines: the open/closed guard (the rocksdb binding
 // segfaults when used while closed, so nothing reaches a backend unless the store is open),
-// fail-stop after a write error, the format version check, serialized writes, and decoding.
+// fail-stop after a write error, the format version check, serialized writes (the writes that
+// queue behind one in flight go to the backend together, in one write and one sync), and decoding.
 
 import { FlotillaError } from '../common/errors.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
@@ -29,7 +30,7 @@ import {
   parseGroupKey,
   prefixEnd,
 } from './encoding.js';
-import type { KvBackend } from './kv-backend.js';
+import type { KvBackend, KvOp } from './kv-backend.js';
 import type { GroupRecord, LogStore, WriteBatch } from './log-store.js';
 import { KvWriteBatch, checkGroupId } from './write-batch.js';
 import { type LogBounds, groupsWithLogChanges, planWrite } from './write-plan.js';
@@ -38,13 +39,31 @@ type State = 'closed' | 'opening' | 'open' | 'closing';
 
 /** Entries per synchronous read of readEntries: an append's worth is a few of them. */
 const READ_BACK_CHUNK_ENTRIES = 64;
+/**
+ * Queued writes that go to the backend as one write, at most. Writes queue while one is in flight:
+ * the host loop has one at a time, and its peers' requests add theirs (a replica prepared or
+ * deleted, a metadata record), each a synced write of its own before: a drain asked a host to
+ * prepare a replica for each of hundreds of groups, and their syncs queued one behind another.
+ */
+const MAX_WRITES_PER_BACKEND_WRITE = 128;
+
+/** A write waiting for its turn: the batch, and what its caller waits on. */
+interface QueuedWrite {
+  batch: KvWriteBatch;
+  sync: boolean;
+  epoch: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 export class KvLogStore implements LogStore {
   private state: State = 'closed';
   /** The first write or sync error: once set, every write is refused (fail-stop). */
   private failure: unknown = null;
-  /** Tail of the write queue: writes apply one at a time, in call order. */
-  private writeTail: Promise<unknown> = Promise.resolve();
+  /** Writes accepted and not yet handed to the backend, in call order. */
+  private readonly queued: QueuedWrite[] = [];
+  /** Settles once the queue is empty and no write is in flight; null while none is. */
+  private draining: Promise<void> | null = null;
   /** Operations that reached the backend and have not settled; close waits for them. */
   private readonly inflight = new Set<Promise<unknown>>();
   /** Log bounds of groups written or loaded since open, so truncation needs no reads. */
@@ -81,7 +100,7 @@ export class KvLogStore implements LogStore {
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    await Promise.allSettled([this.writeTail, ...this.inflight]);
+    await Promise.allSettled([this.draining, ...this.inflight]);
     try {
       await this.backend.close();
     } finally {
@@ -101,9 +120,23 @@ export class KvLogStore implements LogStore {
     if (this.state !== 'open') return Promise.reject(unavailable(`${this.backend.location} is not open`));
     if (this.failure !== null) return Promise.reject(this.failedError());
     const epoch = this.epoch;
-    const done = this.writeTail.then(() => this.apply(batch, options.sync, epoch));
-    this.writeTail = done.catch(() => undefined);
-    return done;
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ batch, sync: options.sync, epoch, resolve, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** Hands the queued writes to the backend, as many at a time as queued (up to the bound), until none is left. */
+  private async drain(): Promise<void> {
+    // Writes called in the same turn of the event loop as the first join it.
+    await Promise.resolve();
+    try {
+      while (this.queued.length > 0) {
+        await this.applyTogether(this.queued.splice(0, MAX_WRITES_PER_BACKEND_WRITE));
+      }
+    } finally {
+      this.draining = null;
+    }
   }
 
   groupIds(): Promise<number[]> {
@@ -221,31 +254,72 @@ export class KvLogStore implements LogStore {
     this.state = 'closed';
   }
 
-  private async apply(batch: KvWriteBatch, sync: boolean, epoch: number): Promise<void> {
-    this.checkWritable(epoch);
+  /**
+   * Writes `writes` in one backend write, synced if any of them asks: each batch planned in call
+   * order on the log bounds the ones before it left, so together they write what one after the
+   * other would. A batch refused as it is planned (an append leaving a gap) fails alone; a
+   * failing backend write fails them all, and the store with them (fail-stop).
+   */
+  private async applyTogether(writes: QueuedWrite[]): Promise<void> {
+    const accepted: QueuedWrite[] = [];
+    for (const w of writes) {
+      try {
+        this.checkWritable(w.epoch);
+        accepted.push(w);
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+    if (accepted.length === 0) return;
     const bounds = new Map<number, LogBounds>();
     try {
-      const groups = [...groupsWithLogChanges(batch.ops)];
-      const found = await Promise.all(groups.map((groupId) => this.logBounds(groupId)));
-      groups.forEach((groupId, i) => bounds.set(groupId, found[i] ?? null));
+      const groups = new Set<number>();
+      for (const w of accepted) for (const groupId of groupsWithLogChanges(w.batch.ops)) groups.add(groupId);
+      const found = await Promise.all([...groups].map((groupId) => this.logBounds(groupId)));
+      [...groups].forEach((groupId, i) => bounds.set(groupId, found[i] ?? null));
     } catch (err) {
-      throw this.fail(err);
+      const failed = this.fail(err);
+      for (const w of accepted) w.reject(failed);
+      return;
     }
-    const ops = planWrite(batch.ops, bounds);
+    const ops: KvOp[] = [];
+    const planned: QueuedWrite[] = [];
+    let sync = false;
+    for (const w of accepted) {
+      const before = new Map([...groupsWithLogChanges(w.batch.ops)].map((groupId) => [groupId, bounds.get(groupId) ?? null]));
+      try {
+        for (const op of planWrite(w.batch.ops, bounds)) ops.push(op);
+      } catch (err) {
+        for (const [groupId, b] of before) bounds.set(groupId, b);
+        w.reject(err);
+        continue;
+      }
+      planned.push(w);
+      sync ||= w.sync;
+    }
     // A sync with nothing to write still has to make earlier unsynced writes durable.
     if (ops.length === 0 && sync) ops.push({ type: 'put', key: VERSION_KEY, value: encodeVersion(FORMAT_VERSION) });
     if (ops.length > 0) {
-      this.checkWritable(epoch);
+      try {
+        // Closed or halted while the bounds were read (every accepted write is of one epoch).
+        this.checkWritable(accepted[0]!.epoch);
+      } catch (err) {
+        for (const w of planned) w.reject(err);
+        return;
+      }
       this.writeSeq++;
       try {
         await this.track(this.backend.write(ops, sync));
       } catch (err) {
-        throw this.fail(err);
+        const failed = this.fail(err);
+        for (const w of planned) w.reject(failed);
+        return;
       } finally {
         this.writeSeq++;
       }
     }
     for (const [groupId, b] of bounds) this.bounds.set(groupId, b);
+    for (const w of planned) w.resolve();
   }
 
   private async logBounds(groupId: number): Promise<LogBounds> {
