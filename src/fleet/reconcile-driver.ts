@@ -22,9 +22,11 @@ const LEARNER_GIVE_UP_MS = 10_000;
  * is never held back); the other groups add their learner at a later pass. A drain put a learner
  * for each of 1,000 groups on one host within a second: its prepares (a synced write each) queued
  * past their 2 s deadline by the hundreds, and each retry cost its group those 2 s and the new host
- * another replica to write (bench/README.md, "Where a drain's seconds go").
+ * another replica to write (bench/README.md, "Where a drain's seconds go"). Since the store writes
+ * what queued behind a write together (kv-log-store.ts), a host's prepares share their syncs, and
+ * 256 at a time drained faster than 64 (bench/README.md, the drain after the full run on eb5779e).
  */
-const MAX_PREPARES_PER_HOST = 64;
+export const MAX_PREPARES_PER_HOST = 256;
 
 export interface ReconcileDriverParts {
   view: FleetView;

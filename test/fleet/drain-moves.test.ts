@@ -9,7 +9,7 @@ import type { ClusterState } from '../../src/fleet/cluster-machine.js';
 import type { FleetView } from '../../src/fleet/fleet-view.js';
 import { Housekeeping } from '../../src/fleet/housekeeping.js';
 import type { LocalMember } from '../../src/fleet/local-members.js';
-import { ReconcileDriver } from '../../src/fleet/reconcile-driver.js';
+import { MAX_PREPARES_PER_HOST, ReconcileDriver } from '../../src/fleet/reconcile-driver.js';
 import { ReplicaGc } from '../../src/fleet/replica-gc.js';
 import type { Router } from '../../src/fleet/router.js';
 import type { Scheduler } from '../../src/common/scheduler.js';
@@ -97,23 +97,24 @@ function heldRouter() {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('reconcile driver during a drain', () => {
-  it('asks one host to prepare at most 64 replicas at a time; the other groups add theirs at later passes', async () => {
-    // 200 groups led here (a), placed on a, b and c: each wants a learner on c (d is leaving placement).
-    const members = Array.from({ length: 200 }, (_, i) => fakeMember(i + 1));
+  it('asks one host to prepare at most MAX_PREPARES_PER_HOST replicas at a time; the other groups add theirs at later passes', async () => {
+    // More groups led here (a) than that, placed on a, b and c: each wants a learner on c (d is leaving placement).
+    const limit = MAX_PREPARES_PER_HOST;
+    const members = Array.from({ length: limit + 100 }, (_, i) => fakeMember(i + 1));
     const { router, calls } = heldRouter();
     const driver = new ReconcileDriver({ view: fakeView('a', members, ['a', 'b', 'c'], 'active'), router, scheduler: clock(), housekeeping: new Housekeeping(() => false, logger), logger });
     // c holds no cluster replica here (this host has none to ask): its prepares are not held back for it.
     driver.reconcile({ quiesced: true });
-    assert.equal(calls.length, 64);
+    assert.equal(calls.length, limit);
     assert.ok(calls.every((c) => c.via === 'c'));
-    driver.reconcile({ quiesced: true }); // a later pass while all 64 are in flight: nothing more
-    assert.equal(calls.length, 64);
+    driver.reconcile({ quiesced: true }); // a later pass while all are in flight: nothing more
+    assert.equal(calls.length, limit);
 
     for (const c of calls.splice(0, 10)) c.answer({ op: 'prepare', ok: true });
     await settle();
     assert.equal(members.filter((m) => (m as unknown as { fake: FakeReplica }).fake.changes.length === 1).length, 10, 'each answered prepare adds its learner');
     driver.reconcile({ quiesced: true });
-    assert.equal(calls.length, 64, 'the pass after 10 answers starts 10 more, no more than 64 in flight');
+    assert.equal(calls.length, limit, 'the pass after 10 answers starts 10 more, no more than the limit in flight');
   });
 
   it('counts a learner silent only within the term it was noticed in', () => {
