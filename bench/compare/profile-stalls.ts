@@ -6,20 +6,7 @@
 //   node --import tsx bench/compare/profile-stalls.ts DIR/*.cpuprofile [--min-ms 200] [--top 12]
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-  /** Written by cpu-profile.mjs: Date.now() and the profiler's clock (µs) at one moment. */
-  flotillaClock?: { wallMs: number; profilerUs: number };
-}
+import { frameName, type Profile } from './cpu-profile-format.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -31,11 +18,6 @@ const top = option('--top', 12);
 const frames = option('--frames', 8);
 const files = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 
-function frameName(node: ProfileNode): string {
-  const where = node.callFrame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/');
-  return `${node.callFrame.functionName || '(anonymous)'} ${where === '' ? '' : `${where}:${node.callFrame.lineNumber + 1}`}`.trim();
-}
-
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -43,7 +25,7 @@ for (const file of files) {
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const stack = (id: number): string[] => {
     const names: string[] = [];
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) names.push(frameName(byId.get(at)!));
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) names.push(frameName(byId.get(at)!.callFrame));
     return names;
   };
   const wallOf = (profilerUs: number): string => {

@@ -3,17 +3,7 @@
 //
 //   node --import tsx bench/compare/profile-summary.ts DIR/*.cpuprofile [--top 30]
 import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { frameFile, frameName, type Profile } from './cpu-profile-format.js';
 
 const args = process.argv.slice(2);
 const topAt = args.indexOf('--top');
@@ -29,8 +19,8 @@ for (const file of files) {
     const dt = profile.timeDeltas[i] ?? 0;
     const frame = nodes.get(id)?.callFrame;
     if (frame === undefined) return;
-    const where = frame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/');
-    const fn = `${frame.functionName || '(anonymous)'} ${where === '' ? '' : `${where}:${frame.lineNumber + 1}`}`.trim();
+    const where = frameFile(frame);
+    const fn = frameName(frame);
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + dt);
     const area = where === '' ? frame.functionName : where.replace(/^(node_modules\/[^/]+).*/, '$1');
     byFile.set(area, (byFile.get(area) ?? 0) + dt);
