@@ -24,6 +24,8 @@ interface FakeReplica {
   membership: Membership;
   progress: Array<{ id: string; match: number; next: number; state: string; active: boolean }>;
   changes: unknown[];
+  /** Handing its leadership over. */
+  transferring: boolean;
 }
 
 /** A replica of group `name` on host a: the leader of a, b and d (unless told otherwise). */
@@ -35,6 +37,7 @@ function fakeMember(groupId: number, over: Partial<FakeReplica> = {}): LocalMemb
     membership: { voters: ['a~1', 'b~1', 'd~1'], learners: [] },
     progress: ['a~1', 'b~1', 'd~1'].map((id) => ({ id, match: 10, next: 11, state: 'replicate', active: true })),
     changes: [],
+    transferring: false,
     ...over,
   };
   const replica = {
@@ -44,6 +47,7 @@ function fakeMember(groupId: number, over: Partial<FakeReplica> = {}): LocalMemb
     get membership() { return fake.membership; },
     get leadsCommittedTerm() { return fake.role === Role.Leader; },
     configChangePending: false,
+    get transferring() { return fake.transferring; },
     isQuiesced: false,
     lastIndex: 10,
     status: () => ({ membership: fake.membership, progress: fake.progress, lastIndex: 10, commit: 10, firstIndex: 1 }),
@@ -115,6 +119,20 @@ describe('reconcile driver during a drain', () => {
     assert.equal(members.filter((m) => (m as unknown as { fake: FakeReplica }).fake.changes.length === 1).length, 10, 'each answered prepare adds its learner');
     driver.reconcile({ quiesced: true });
     assert.equal(calls.length, limit, 'the pass after 10 answers starts 10 more, no more than the limit in flight');
+  });
+
+  it('takes no step while the leadership is being handed over, nor adds a learner whose prepare ends after the handover began', async () => {
+    const members = [fakeMember(1), fakeMember(2)];
+    const [handingOver, other] = members as [ReturnType<typeof fakeMember>, ReturnType<typeof fakeMember>];
+    handingOver.fake.transferring = true;
+    const { router, calls } = heldRouter();
+    const driver = new ReconcileDriver({ view: fakeView('a', members, ['a', 'b', 'c'], 'active'), router, scheduler: clock(), housekeeping: new Housekeeping(() => false, logger), logger });
+    driver.reconcile({ quiesced: true });
+    assert.equal(calls.length, 1, 'only the group not handing over asks for a prepare');
+    other.fake.transferring = true; // its handover begins while the prepare is out
+    calls[0]!.answer({ op: 'prepare', ok: true });
+    await settle();
+    assert.deepEqual([handingOver.fake.changes, other.fake.changes], [[], []], 'no learner is proposed during a handover');
   });
 
   it('counts a learner silent only within the term it was noticed in', () => {
