@@ -24,7 +24,7 @@ const LEARNER_GIVE_UP_MS = 10_000;
  * past their 2 s deadline by the hundreds, and each retry cost its group those 2 s and the new host
  * another replica to write (bench/README.md, "Where a drain's seconds go"). Since the store writes
  * what queued behind a write together (kv-log-store.ts), a host's prepares share their syncs, and
- * 256 at a time drained faster than 64 (bench/README.md, the drain after the full run on eb5779e).
+ * 256 at a time drained faster than 64 (bench/README.md, full run on 3a465d9).
  */
 export const MAX_PREPARES_PER_HOST = 256;
 

@@ -271,10 +271,12 @@ export class KvLogStore implements LogStore {
       }
     }
     if (accepted.length === 0) return;
+    // Each batch's groups with log changes, read once: for the bounds to load, and to undo a refused batch's.
+    const changed = accepted.map((w) => groupsWithLogChanges(w.batch.ops));
     const bounds = new Map<number, LogBounds>();
     try {
       const groups = new Set<number>();
-      for (const w of accepted) for (const groupId of groupsWithLogChanges(w.batch.ops)) groups.add(groupId);
+      for (const set of changed) for (const groupId of set) groups.add(groupId);
       const found = await Promise.all([...groups].map((groupId) => this.logBounds(groupId)));
       [...groups].forEach((groupId, i) => bounds.set(groupId, found[i] ?? null));
     } catch (err) {
@@ -285,8 +287,8 @@ export class KvLogStore implements LogStore {
     const ops: KvOp[] = [];
     const planned: QueuedWrite[] = [];
     let sync = false;
-    for (const w of accepted) {
-      const before = new Map([...groupsWithLogChanges(w.batch.ops)].map((groupId) => [groupId, bounds.get(groupId) ?? null]));
+    for (const [i, w] of accepted.entries()) {
+      const before = new Map([...changed[i]!].map((groupId) => [groupId, bounds.get(groupId) ?? null]));
       try {
         for (const op of planWrite(w.batch.ops, bounds)) ops.push(op);
       } catch (err) {
