@@ -91,7 +91,12 @@ export class MetadataFollower {
     const cluster = view.members.get(CLUSTER_GROUP_ID);
     if (cluster !== undefined && cluster.replica.appliedIndex > 0) {
       const state = cluster.replica.state as ClusterState;
-      if (state.version > 0) view.metadata = state;
+      // A new replica of the cluster group (this host's was removed while it was down, and added
+      // again) replays the metadata from its start: until it reaches what this host saw, its
+      // states are older ones, and taking them would unlearn groups and hosts (a command through
+      // this host refused NO_SUCH_GROUP, later peers dropped). Versions only grow along the log.
+      const behind = view.metadata !== null && state.version < view.metadata.version;
+      if (state.version > 0 && !behind) view.metadata = state;
     }
     const meta = view.metadata;
     if (meta === null) return;
